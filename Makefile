@@ -1,0 +1,85 @@
+# etcd-medic — see README.md. `make` installs missing Debian packages (vendor/), then builds build/etcd-medic.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKGS     = lua5.4 lua5.4-cjson libcurl openssl yaml-0.1 libedit
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Ibindings -Ihost -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+BINDING_SRC = $(filter-out bindings/%_fuzz.c,$(wildcard bindings/*.c))
+HOST_SRC    = $(filter-out host/embedgen.c,$(wildcard host/*.c))
+BINDING_OBJ = $(BINDING_SRC:%.c=$(BUILD)/%.o)
+HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
+SCRIPTS     = $(shell find scripts -name '*.lua' | sort)
+UNIT_SRC    = $(wildcard tests/unit/test_*.c)
+UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS_STAMP  = $(BUILD)/.deps-installed
+
+.PHONY: all deps install test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
+        demo bench reliability fuzz clean
+all: $(BUILD)/etcd-medic
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): vendor/packages.txt vendor/install.sh
+	@vendor/install.sh
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c $(wildcard bindings/*.h host/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/embedgen: host/embedgen.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -o $@ $<
+
+$(BUILD)/embedded.c: $(SCRIPTS) $(BUILD)/embedgen
+	$(BUILD)/embedgen scripts $(SCRIPTS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/etcd-medic: $(HOST_OBJ) $(BINDING_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BINDING_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(WARN) -Wno-missing-prototypes $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+install: $(BUILD)/etcd-medic
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/etcd-medic $(DESTDIR)$(PREFIX)/bin/etcd-medic
+	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
+
+# The whole suite: unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
+test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e
+
+test-unit: $(UNIT_BIN)
+	@tests/run-tests unit $(UNIT_BIN)
+
+test-lua: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests lua $(sort $(wildcard tests/lua/*_spec.lua))
+
+test-repl: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests repl $(sort $(wildcard tests/repl/*_test.sh))
+
+test-asan:
+	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-unit test-lua
+
+test-testbed:
+	@tests/run-tests testbed $(sort $(wildcard tests/testbed/*_test.py tests/testbed/*_test.sh))
+
+test-integration: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/integration/run
+
+test-e2e: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests e2e $(sort $(wildcard tests/e2e/*_test.sh))
+
+demo: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/demo
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,87 @@
+#ifndef MEDIC_HTTP_H
+#define MEDIC_HTTP_H
+#include <stddef.h>
+
+/* A small HTTPS client on libcurl, shared by the Kubernetes and etcd bindings. One http_client owns one
+ * curl easy handle, so connections are kept alive and reused across calls. No Lua in this interface.
+ * TLS material is passed in memory (PEM), never through temporary files. Every request honours
+ * medic_interrupted() through libcurl's progress callback and logs method, URL path, status and
+ * duration through medic_log (redacted). */
+
+struct http_tls {
+	const char *ca_pem;        /* CA bundle (PEM) or NULL: the system store */
+	size_t ca_len;
+	const char *cert_pem;      /* client certificate (PEM) or NULL */
+	size_t cert_len;
+	const char *key_pem;       /* client key (PEM) or NULL */
+	size_t key_len;
+	int insecure;              /* skip verification (kubeconfig insecure-skip-tls-verify only) */
+	const char *server_name;   /* tls-server-name override (SNI and verification), or NULL */
+};
+
+struct http_client_opts {
+	struct http_tls tls;
+	const char *proxy;         /* proxy URL or NULL */
+	long connect_timeout_ms;   /* 0: 10 s */
+	long timeout_ms;           /* total per request; 0: 60 s */
+	size_t max_body;           /* largest response body kept in memory; 0: 64 MiB */
+};
+
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+struct http_request {
+	const char *method;        /* "GET", "POST", ... */
+	const char *url;           /* absolute URL, already percent-encoded */
+	const struct http_header *headers; /* extra headers, or NULL */
+	size_t nheaders;
+	const char *body;          /* or NULL */
+	size_t body_len;
+	long timeout_ms;           /* 0: the client's */
+	/* Streaming: when set, body bytes go here instead of into the response buffer (watch, snapshot).
+	 * Return 0 to go on, non-zero to stop the transfer (the request then fails with HTTP_ERR_ABORTED). */
+	int (*on_data)(void *ud, const char *data, size_t len);
+	void *on_data_ud;
+};
+
+enum http_error {
+	HTTP_OK = 0,
+	HTTP_ERR_CONNECT,          /* could not connect: definitely not sent */
+	HTTP_ERR_TLS,              /* handshake or verification failed: definitely not sent */
+	HTTP_ERR_TIMEOUT,          /* may or may not have been applied */
+	HTTP_ERR_IO,               /* connection dropped mid-way: may or may not have been applied */
+	HTTP_ERR_TOO_LARGE,        /* body over max_body */
+	HTTP_ERR_INTERRUPTED,      /* Ctrl-C */
+	HTTP_ERR_ABORTED,          /* on_data asked to stop */
+	HTTP_ERR_OTHER
+};
+
+struct http_response {
+	long status;               /* HTTP status, 0 if none was received */
+	char *body;                /* NUL-terminated, malloc'd (NULL when streamed) */
+	size_t body_len;
+	char *content_type;        /* malloc'd or NULL */
+	long retry_after_s;        /* Retry-After in seconds, -1 if absent */
+	double seconds;            /* total time */
+	enum http_error error;
+	char errmsg[256];          /* human-readable, when error != HTTP_OK */
+};
+
+struct http_client;
+
+/* Returns NULL and fills errmsg on a bad option. */
+struct http_client *http_client_new(const struct http_client_opts *opts, char *errmsg, size_t errlen);
+void http_client_free(struct http_client *c);
+/* Performs one request (no retries: the callers decide). Returns resp->error. Free with http_response_free. */
+enum http_error http_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
+void http_response_free(struct http_response *resp);
+/* The stable error code string used in Lua returns: "ConnectFailed", "TLS", "Timeout", "ConnectionLost",
+ * "TooLarge", "Interrupted", "Aborted", "HTTPError". */
+const char *http_error_code(enum http_error e);
+
+/* Percent-encodes s (RFC 3986 unreserved kept) into a new malloc'd string. */
+char *http_escape(const char *s, size_t len);
+
+#endif
