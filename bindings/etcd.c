@@ -208,7 +208,7 @@ static long timeout_arg(lua_State *L, int idx, struct etcd_conn *c)
 }
 
 /* conn:request(base_url, path, body_json [, timeout_seconds])
- *   -> http_status, body, seconds | nil, message, code, definite
+ *   -> http_status, body, seconds | nil, message, code, definite, seconds
  * One POST to the gateway; no retries (the Lua half decides). A transport failure gives http.h's code;
  * definite is true only when the request certainly did not reach etcd (connect or TLS failure). */
 static int l_request(lua_State *L)
@@ -231,13 +231,15 @@ static int l_request(lua_State *L)
 	memset(&resp, 0, sizeof resp);
 	enum http_error e = http_do(h, &req, &resp);
 	if (e != HTTP_OK) {
+		double seconds = resp.seconds;
 		snprintf(err, sizeof err, "%s", resp.errmsg);
 		http_response_free(&resp);
 		lua_pushnil(L);
 		lua_pushfstring(L, "%s: %s", base, err);
 		lua_pushstring(L, http_error_code(e));
 		lua_pushboolean(L, e == HTTP_ERR_CONNECT || e == HTTP_ERR_TLS);
-		return 4;
+		lua_pushnumber(L, seconds);
+		return 5;
 	}
 	lua_pushinteger(L, resp.status);
 	lua_pushlstring(L, resp.body ? resp.body : "", resp.body ? resp.body_len : 0);
