@@ -1,6 +1,8 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "interrupt.h"
 #include "http.h"
 #include "k8s_internal.h"
 #include "kubeconfig.h"
@@ -391,8 +393,53 @@ static const luaL_Reg client_meta[] = {
 	{NULL, NULL}
 };
 
+/* core.sleep(seconds) -> true | nil, "interrupted", "Interrupted" (Ctrl-C ends the wait early). */
+static int core_sleep(lua_State *L)
+{
+	double s = luaL_checknumber(L, 1);
+	struct timespec slice = {0, 100 * 1000 * 1000};
+
+	for (long left = (long)(s * 1000); left > 0; left -= 100) {
+		if (medic_interrupted())
+			break;
+		if (left < 100)
+			slice.tv_nsec = left * 1000 * 1000;
+		nanosleep(&slice, NULL);
+	}
+	if (medic_interrupted()) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "interrupted");
+		lua_pushliteral(L, "Interrupted");
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.now() -> seconds on a monotonic clock (for deadlines). */
+static int core_now(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* core.log(level, message): level "debug"|"info"|"warn"|"error"; through medic_log (redacted). */
+static int core_log(lua_State *L)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+	int level = luaL_checkoption(L, 1, "debug", levels);
+	const char *msg = luaL_checkstring(L, 2);
+	medic_log((enum medic_log_level)level, "k8s", "%s", msg);
+	return 0;
+}
+
 static const luaL_Reg core_functions[] = {
 	{"connect", k8s_connect},
+	{"sleep", core_sleep},
+	{"now", core_now},
+	{"log", core_log},
 	{NULL, NULL}
 };
 
