@@ -4,6 +4,7 @@ Objects are plain dicts in the Kubernetes JSON shape. One global resourceVersion
 log for watches (bounded: a resourceVersion older than the log is 410 Expired), and a condition
 variable so control loops can block until something changes. Every method returns deep copies.
 """
+import bisect
 import copy
 import datetime
 import random
@@ -374,8 +375,9 @@ class Store:
                 if rv < self._floor:
                     raise ApiError(410, "Expired", "too old resource version: %d (%d)"
                                    % (rv, self._floor + 1))
-                evs = [(t, copy.deepcopy(o)) for (erv, p, ns, t, o) in self._log
-                       if erv > rv and p == plural
+                start = bisect.bisect_right(self._log, rv, key=lambda e: e[0])
+                evs = [(t, copy.deepcopy(o)) for (erv, p, ns, t, o) in self._log[start:]
+                       if p == plural
                        and (not namespace or not res.namespaced or ns == namespace)]
                 if evs or timeout <= 0:
                     return evs, max(rv, self._rv)
