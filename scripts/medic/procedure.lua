@@ -9,6 +9,8 @@
 --   verify(ctx) -> true | false, message          did it take effect? (optional)
 --   dry_run(ctx)                                  optional: send the mutations with dryRun=All (server-side check).
 --   cleanup = true                                also runs when a later step fails or the run is interrupted.
+--   observe = true                                a checking step after the changes (verification): it is not
+--                                                 a change, needs no confirmation, and run() may return "ok".
 -- The framework prints the plan, asks for confirmation (unless --yes), then runs each step: before hooks,
 -- check again, journal "started", run, verify, journal the status, after hooks. On failure it runs the cleanup
 -- steps not yet run, prints what was and was not done and how to resume, and exits 1 (130 when interrupted).
@@ -271,15 +273,15 @@ local function execute_step(self, ctx, step)
 	local status, note = nil, nil
 	if step.check then status, note = step.check(ctx); status = normalize_check(status) end
 	if not status then
-		ctx.journal:step(step.name, "started")
-		step.run(ctx)
+		if not step.observe then ctx.journal:step(step.name, "started") end
+		local ran = step.run(ctx)
 		if step.verify then
 			local ok, msg = step.verify(ctx)
 			if not ok then raise(1, "verification failed: " .. tostring(msg or "no detail")) end
 		end
-		status = "changed"
+		status = normalize_check(ran) or "changed"
 	end
-	ctx.journal:step(step.name, status)
+	if not step.observe then ctx.journal:step(step.name, status) end
 	run_hooks(self, self.hooks.after, ctx, step, status)
 	return status, note
 end
@@ -378,7 +380,7 @@ local function make_plan(self, ctx, plans)
 			else
 				local lines = step.plan and step.plan(ctx) or { step.title or step.name }
 				plans[step.name] = lines
-				pending = pending + 1
+				if not step.observe then pending = pending + 1 end
 				say("  %-22s", step.name)
 				for _, line in ipairs(lines) do say("      %s", line) end
 			end
@@ -438,6 +440,7 @@ end
 
 local function finish_early(self, ctx, results, err)
 	if type(err) == "table" and err.nothing_to_do then
+		ctx.journal:finish("done")
 		say("")
 		say("%s", err.message or "nothing to do")
 		return true
@@ -480,7 +483,9 @@ function Proc:main(...)
 
 	local plans = {}
 	local pending = make_plan(self, ctx, plans)
-	if pending == 0 then
+	local observing = false
+	for _, step in ipairs(self.steps) do observing = observing or step.observe == true end
+	if pending == 0 and not observing then
 		ctx.journal:finish("done")
 		say("")
 		say("nothing to do: every step is already done")
@@ -495,7 +500,7 @@ function Proc:main(...)
 		if rejected > 0 then raise(1, rejected .. " mutation(s) rejected by the server in the dry run") end
 		return 0
 	end
-	if not ctx.opts.yes and not self.prompt(string.format("\nProceed with %d step(s) above?", pending)) then
+	if pending > 0 and not ctx.opts.yes and not self.prompt(string.format("\nProceed with %d step(s) above?", pending)) then
 		raise(1, "not confirmed; nothing was changed")
 	end
 	execute(self, ctx, results, args)
