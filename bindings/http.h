@@ -81,6 +81,24 @@ void http_response_free(struct http_response *resp);
  * "TooLarge", "Interrupted", "Aborted", "HTTPError". */
 const char *http_error_code(enum http_error e);
 
+/* A raw connection for protocols libcurl 7.88 lacks (the WebSocket upgrade of exec): CURLOPT_CONNECT_ONLY on
+ * its own easy handle with the client's TLS, proxy and tls-server-name settings, forced to HTTP/1.1.
+ * The caller speaks the protocol itself through http_raw_send/http_raw_recv. */
+struct http_raw;
+
+/* Connects (TCP + TLS) to url's host. Returns NULL and fills resp->error/errmsg on failure. */
+struct http_raw *http_raw_open(struct http_client *c, const char *url, long timeout_ms, struct http_response *resp);
+/* Sends all len bytes, waiting for the socket as needed; HTTP_OK or an error with errmsg filled. */
+enum http_error http_raw_send(struct http_raw *r, const void *buf, size_t len, char *errmsg, size_t errlen);
+/* Receives up to cap bytes into buf, waiting at most timeout_ms (and watching medic_interrupted()).
+ * HTTP_OK with *got > 0 on data, HTTP_OK with *got == 0 at end of stream, HTTP_ERR_TIMEOUT when nothing came. */
+enum http_error http_raw_recv(struct http_raw *r, void *buf, size_t cap, size_t *got, long timeout_ms,
+			      char *errmsg, size_t errlen);
+void http_raw_close(struct http_raw *r);
+
+/* The path and query of url (after scheme://host[:port]), for logging; points into url. */
+const char *http_url_path(const char *url);
+
 /* Percent-encodes s (RFC 3986 unreserved kept) into a new malloc'd string. */
 char *http_escape(const char *s, size_t len);
 
