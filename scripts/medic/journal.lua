@@ -7,7 +7,6 @@
 -- old or the new journal, never half of one. The journal is created lazily, on the first write, so a
 -- read-only or dry run leaves nothing behind.
 local json = require "medic.json"
-if not json.encode then json = require "cjson" end -- until medic.json lands on main
 
 local journal = {}
 journal.__index = journal

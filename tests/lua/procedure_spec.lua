@@ -251,6 +251,24 @@ test("ctx:wait is bounded and reports progress", function()
 	assert(msg:find("timed out"), msg)
 end)
 
+test("by hand: a session runs the preflight, then one step at a time, sharing the journal", function()
+	local world, calls, dir = {}, {}, fresh_dir()
+	local p = fake(world, calls)
+	local ctx = assert(p:session { state_dir = dir, yes = true, target = "hand" })
+	eq(calls.preflight, 1, "preflight ran")
+	eq(p:run_step(ctx, "change-a"), "changed", "a")
+	eq(world.a, "hand", "a applied")
+	eq(p:run_step(ctx, "change-a"), "ok", "a again is ok")
+	eq(mode(dir .. "/fake.journal"), "600", "journal written")
+	-- the command line resumes what was done by hand
+	eq(exit_of(fake(world, calls), "--state-dir", dir, "--yes"), 0, "run")
+	eq(calls.a, 1, "a not redone")
+	eq(world.b, true, "b done")
+	local none, msg = fake({ refuse = true }, {}):session { state_dir = fresh_dir() }
+	eq(none, nil, "refused session")
+	assert(msg:find("on fire"), msg)
+end)
+
 os.execute("rm -rf '" .. tmp .. "'")
 print(string.format("%d/%d passed", count - failures, count))
 if failures > 0 then error({ exit_code = 1, message = failures .. " failed" }, 0) end
