@@ -1,4 +1,5 @@
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -308,7 +309,19 @@ static enum http_error perform(lua_State *L, struct k8s_client *c, struct http_r
 		h[0].value = c->auth;
 		req->headers = c->auth ? h : h + 1;
 		req->nheaders = c->auth ? nh : nh - 1;
-		e = http_do(c->http, req, resp);
+		struct http_client *http = c->busy ? k8s_http_new(c, err, sizeof err) : c->http;
+		if (!http) {
+			memset(resp, 0, sizeof *resp);
+			resp->error = HTTP_ERR_OTHER;
+			snprintf(resp->errmsg, sizeof resp->errmsg, "%.250s", err);
+			return HTTP_ERR_OTHER;
+		}
+		int nested = c->busy;
+		c->busy = 1;
+		e = http_do(http, req, resp);
+		c->busy = nested;
+		if (nested)
+			http_client_free(http);
 		if (e != HTTP_OK || resp->status != 401 || (!c->kc.exec && !c->kc.token_file))
 			break;
 	}

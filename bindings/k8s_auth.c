@@ -42,7 +42,7 @@ static char *basic(const char *user, const char *pass)
 	return s;
 }
 
-static int rebuild_http(struct k8s_client *c, char *err, size_t errlen)
+struct http_client *k8s_http_new(struct k8s_client *c, char *err, size_t errlen)
 {
 	struct http_client_opts o = c->opts;
 	const struct kubeconfig *kc = &c->kc;
@@ -57,8 +57,13 @@ static int rebuild_http(struct k8s_client *c, char *err, size_t errlen)
 	o.tls.insecure = kc->insecure;
 	o.tls.server_name = kc->tls_server_name;
 	o.proxy = kc->proxy_url;
+	return http_client_new(&o, err, errlen);
+}
+
+static int rebuild_http(struct k8s_client *c, char *err, size_t errlen)
+{
 	http_client_free(c->http);
-	c->http = http_client_new(&o, err, errlen);
+	c->http = k8s_http_new(c, err, errlen);
 	return c->http ? 0 : -1;
 }
 
@@ -100,6 +105,8 @@ int k8s_auth_prepare(struct k8s_client *c, int force, char *err, size_t errlen)
 {
 	const struct kubeconfig *kc = &c->kc;
 
+	if (c->busy && c->http)
+		return force ? 1 : 0; /* a nested request must not swap the client under the running transfer */
 	if (kc->exec) {
 		int expired = c->have_cred && c->cred.expiry && time(NULL) + 10 >= c->cred.expiry;
 		if (force || !c->have_cred || expired)

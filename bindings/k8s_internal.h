@@ -16,12 +16,16 @@ struct k8s_client {
 	char *auth;                     /* the Authorization header value, or NULL */
 	char *base;                     /* server URL without a trailing slash */
 	int closed;
+	int busy;                       /* a transfer is running (a watch callback may start another) */
 };
 
 /* Makes sure c->http and c->auth are current (runs the exec plugin when the credential is missing or
  * expired); force: after a 401, refresh what can be refreshed. Returns 0, 1 when nothing could be
  * refreshed (force only), or -1 with err. */
 int k8s_auth_prepare(struct k8s_client *c, int force, char *err, size_t errlen);
+/* A new HTTP client with c's TLS settings and current credential (for a request made while c->http is
+ * busy streaming, e.g. from a watch callback). */
+struct http_client *k8s_http_new(struct k8s_client *c, char *err, size_t errlen);
 void k8s_auth_free(struct k8s_client *c);
 const char *k8s_auth_kind(const struct k8s_client *c);
 
