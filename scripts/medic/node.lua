@@ -1,0 +1,534 @@
+--- medic.node: a control-plane node's files, the same handle methods whether etcd-medic runs on the node
+--- (open_local, native C) or reaches it through the API (open_remote, a debug pod as `oc debug node/NODE`
+--- makes, every operation an argv exec of `chroot /host CMD ... -- PATH`, never a shell string).
+---
+---   local node = require "medic.node"
+---   local n <close> = node.open_remote(kc, "master-0")   -- <close>: the pod and namespace go away when the
+---   assert(n:mkdir("/var/lib/etcd-backup-1", {parents = true}))   -- block ends, also by an error or Ctrl-C
+---   assert(n:move("/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd-backup-1/etcd-pod.yaml"))
+---
+--- Methods (both handles): exists(p) stat(p) list(p) mkdir(p, {parents=, mode=}) move(src, dst) read(p [, max])
+--- close(). Paths are absolute and checked (no NUL, no ".." above "/", at most 4095 bytes); expected failures
+--- return nil, message, code with code one of NotFound Exists Permission NotADirectory IsADirectory Invalid
+--- TooLarge NoSpace ReadOnly Busy Unsupported VerifyFailed SourceNotRemoved Interrupted CommandFailed
+--- Timeout (and the k8s binding's codes for API failures); using a closed handle raises.
+local core = require "medic.node.core"
+
+local M = {
+	open_local = core.open_local,
+	clean_path = core.clean_path,
+	valid_node_name = core.valid_node_name,
+	--- The image when the openshift/tools image stream cannot be read (what oc falls back to).
+	fallback_image = "registry.redhat.io/rhel9/support-tools",
+	tools_imagestream = "/apis/image.openshift.io/v1/namespaces/openshift/imagestreams/tools",
+	container = "container-00",
+}
+
+local Remote = {}
+Remote.__index = Remote
+
+local READ_DEFAULT_MAX = 16 * 1024 * 1024
+
+-- stderr of coreutils/busybox -> our stable codes
+local STDERR_CODES = {
+	{ "No such file or directory", "NotFound" },
+	{ "File exists", "Exists" },
+	{ "Directory not empty", "Exists" },
+	{ "Permission denied", "Permission" },
+	{ "Operation not permitted", "Permission" },
+	{ "Not a directory", "NotADirectory" },
+	{ "Is a directory", "IsADirectory" },
+	{ "No space left", "NoSpace" },
+	{ "Read%-only file system", "ReadOnly" },
+	{ "Device or resource busy", "Busy" },
+}
+
+local function failure(what, res)
+	local err = (res.stderr or ""):gsub("%s+$", "")
+	for _, m in ipairs(STDERR_CODES) do
+		if err:find(m[1]) then
+			return nil, what .. ": " .. err, m[2]
+		end
+	end
+	return nil, string.format("%s: exit %s: %s", what, tostring(res.exit_code), err), "CommandFailed"
+end
+
+local function check_open(self)
+	if self.closed then
+		error("node handle is closed", 3)
+	end
+end
+
+--- Runs `chroot /host argv...` in the debug pod: the exec result, or nil, message, code.
+function Remote:run(argv)
+	check_open(self)
+	local command = { "chroot", "/host" }
+	table.move(argv, 1, #argv, 3, command)
+	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = M.container, command = command }
+end
+
+-- runs argv; ok -> res; a non-zero exit -> nil, message, code (from stderr); API failure passes through
+local function run_ok(self, what, argv)
+	local res, msg, code = self:run(argv)
+	if not res then
+		return nil, what .. ": " .. tostring(msg), code
+	end
+	if res.exit_code ~= 0 then
+		return failure(what, res)
+	end
+	return res
+end
+
+local function clean(p)
+	if type(p) ~= "string" then
+		error("path must be a string", 3)
+	end
+	return core.clean_path(p)
+end
+
+local TYPES = {
+	[0x8] = "file", [0x4] = "directory", [0xA] = "link", [0x1] = "fifo",
+	[0xC] = "socket", [0x2] = "char", [0x6] = "block",
+}
+
+-- `stat -c "%f %s %Y %u %g"` output -> our stat table
+local function parse_stat(line)
+	local f, size, mtime, uid, gid = line:match("^(%x+) (%d+) (%-?%d+) (%d+) (%d+)")
+	if not f then
+		return nil
+	end
+	local raw = tonumber(f, 16)
+	return {
+		type = TYPES[raw >> 12] or "unknown", size = math.tointeger(tonumber(size)),
+		mode = raw & 0xFFF, mtime = math.tointeger(tonumber(mtime)),
+		uid = math.tointeger(tonumber(uid)), gid = math.tointeger(tonumber(gid)),
+	}
+end
+
+--- h:stat(p) -> {type=, size=, mode=, mtime=, uid=, gid=} | nil, message, code  (lstat: a symlink is "link")
+function Remote:stat(p)
+	check_open(self)
+	local path, msg, code = clean(p)
+	if not path then
+		return nil, msg, code
+	end
+	local res
+	res, msg, code = run_ok(self, "stat " .. path, { "stat", "-c", "%f %s %Y %u %g", "--", path })
+	if not res then
+		return nil, msg, code
+	end
+	local st = parse_stat(res.stdout)
+	if not st then
+		return nil, "stat " .. path .. ": unexpected output " .. string.format("%q", res.stdout), "CommandFailed"
+	end
+	return st
+end
+
+--- h:exists(p) -> true | false | nil, message, code
+function Remote:exists(p)
+	local st, msg, code = self:stat(p)
+	if st then
+		return true
+	end
+	if code == "NotFound" or code == "NotADirectory" then
+		return false
+	end
+	return nil, msg, code
+end
+
+--- h:list(p) -> { name, ... } sorted bytewise | nil, message, code  (find -print0: any byte in a name is safe)
+function Remote:list(p)
+	check_open(self)
+	local path, msg, code = clean(p)
+	if not path then
+		return nil, msg, code
+	end
+	local start = (path == "/" and "" or path) .. "/."
+	local res
+	res, msg, code = run_ok(self, "list " .. path,
+		{ "find", start, "-mindepth", "1", "-maxdepth", "1", "-print0" })
+	if not res then
+		return nil, msg, code
+	end
+	local names, prefix = {}, start .. "/"
+	for entry in res.stdout:gmatch("([^%z]+)%z") do
+		if entry:sub(1, #prefix) ~= prefix then
+			return nil, "list " .. path .. ": unexpected output", "CommandFailed"
+		end
+		names[#names + 1] = entry:sub(#prefix + 1)
+	end
+	table.sort(names)
+	return names
+end
+
+local function octal_mode(mode)
+	if mode == nil then
+		return nil
+	end
+	local m = math.type(mode) == "integer" and mode or (type(mode) == "string" and mode:match("^[0-7]+$")
+		and tonumber(mode, 8))
+	if not m or m < 0 or m > 4095 then
+		error("mode must be 0..07777 (an integer, or a string of octal digits)", 3)
+	end
+	return string.format("%04o", m)
+end
+
+--- h:mkdir(p, {parents=false, mode=0755}) -> true | nil, message, code  (mkdir [-p] [-m MODE] -- p)
+function Remote:mkdir(p, opts)
+	check_open(self)
+	opts = opts or {}
+	local mode = octal_mode(opts.mode)
+	local path, msg, code = clean(p)
+	if not path then
+		return nil, msg, code
+	end
+	local argv = { "mkdir" }
+	if opts.parents then
+		argv[#argv + 1] = "-p"
+	end
+	if mode then
+		table.move({ "-m", mode }, 1, 2, #argv + 1, argv)
+	end
+	table.move({ "--", path }, 1, 2, #argv + 1, argv)
+	local res
+	res, msg, code = run_ok(self, "mkdir " .. path, argv)
+	if not res then
+		return nil, msg, code
+	end
+	return true
+end
+
+--- h:read(p [, max=16 MiB]) -> contents | nil, message, code  (a regular file; larger than max: "TooLarge")
+function Remote:read(p, max)
+	check_open(self)
+	max = max or READ_DEFAULT_MAX
+	if math.type(max) ~= "integer" or max < 0 or max > 1 << 30 then
+		error("max must be an integer 0..1 GiB", 2)
+	end
+	local st, msg, code = self:stat(p)
+	if not st then
+		return nil, msg, code
+	end
+	local path = clean(p)
+	if st.type == "directory" then
+		return nil, "read " .. path .. ": Is a directory", "IsADirectory"
+	elseif st.type ~= "file" and st.type ~= "link" then
+		return nil, "read " .. path .. ": not a regular file", "Invalid"
+	elseif st.type == "file" and st.size > max then
+		return nil, string.format("read %s: larger than %d bytes", path, max), "TooLarge"
+	end
+	local res
+	res, msg, code = run_ok(self, "read " .. path, { "head", "-c", tostring(max + 1), "--", path })
+	if not res then
+		return nil, msg, code
+	elseif #res.stdout > max then
+		return nil, string.format("read %s: larger than %d bytes", path, max), "TooLarge"
+	end
+	return res.stdout
+end
+
+local function parent(path)
+	local dir = path:match("^(.*)/[^/]*$")
+	return dir == "" and "/" or dir
+end
+
+-- device numbers of the two parents: same file system -> "rename", else "copy"
+local function move_kind(self, src, dst)
+	local res = run_ok(self, "stat", { "stat", "-c", "%d", "--", parent(src), parent(dst) })
+	local a, b = (res and res.stdout or ""):match("^(%d+)%s+(%d+)")
+	return a and a == b and "rename" or "copy"
+end
+
+--- h:move(src, dst) -> true, "rename" | true, "copy" | nil, message, code
+--- Never replaces dst: it must not exist ("Exists"), and `mv -n -T` (GNU coreutils and busybox both have
+--- them) will not replace one that appears meanwhile; afterwards src must be gone and dst be there with
+--- src's type (and size, for a file). Across file systems mv copies then removes the source; if it fails
+--- the partial copy at dst (which did not exist before) is removed with `rm -rf -- dst`.
+function Remote:move(src, dst)
+	check_open(self)
+	local s, msg, code = clean(src)
+	if not s then
+		return nil, msg, code
+	end
+	local d
+	d, msg, code = clean(dst)
+	if not d then
+		return nil, msg, code
+	end
+	local what = "move " .. s .. " to " .. d
+	if s == "/" or d == "/" or s == d or d:sub(1, #s + 1) == s .. "/" then
+		return nil, what .. ": the destination is the source or inside it, or one is the root", "Invalid"
+	end
+	local before
+	before, msg, code = self:stat(s)
+	if not before then
+		return nil, what .. ": " .. msg, code
+	end
+	local present
+	present, msg, code = self:exists(d)
+	if present ~= false then
+		return nil, what .. ": " .. (present and "File exists" or msg), present and "Exists" or code
+	end
+	local kind = move_kind(self, s, d)
+	local res
+	res, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", s, d })
+	local src_left, dst_now = self:exists(s), self:stat(d)
+	if not res then
+		if src_left and dst_now and kind == "copy" then
+			run_ok(self, "remove partial copy", { "rm", "-rf", "--", d })
+		end
+		return nil, msg, code
+	end
+	if src_left then
+		return nil, what .. ": the source is still there (did the destination appear meanwhile?)", "Exists"
+	end
+	if not dst_now or dst_now.type ~= before.type or (before.type == "file" and dst_now.size ~= before.size) then
+		return nil, what .. ": the destination does not match the source after the move", "VerifyFailed"
+	end
+	return true, kind
+end
+
+--- h:close() -> true | nil, message, code   Deletes the debug pod, and the namespace if open_remote made it.
+--- Idempotent; also __close and __gc. Runs with Ctrl-C held off, so an interrupt cannot cut it short.
+function Remote:close()
+	if self.closed then
+		return true
+	end
+	self.closed = true
+	local ok, res, msg, code = core.uninterrupted(function()
+		local done, m, c, first_m, first_c
+		if self.pod then
+			done, m, c = self.kc:delete(string.format("/api/v1/namespaces/%s/pods/%s", self.namespace, self.pod))
+			if not done and c ~= "NotFound" then
+				first_m, first_c = m, c
+			end
+		end
+		if self.owns_namespace then
+			done, m, c = self.kc:delete("/api/v1/namespaces/" .. self.namespace)
+			if not done and c ~= "NotFound" and not first_m then
+				first_m, first_c = m, c
+			end
+		end
+		if first_m then
+			return nil, first_m, first_c
+		end
+		return true
+	end)
+	if not ok then
+		return nil, "closing the debug pod: " .. tostring(res), "CommandFailed"
+	end
+	return res, msg, code
+end
+
+Remote.__close = function(self) self:close() end
+Remote.__gc = function(self) pcall(self.close, self) end
+Remote.__tostring = function(self)
+	return string.format("node.remote(%s via %s/%s)%s", self.node, self.namespace, self.pod,
+		self.closed and " (closed)" or "")
+end
+
+-- oc's MakeSimpleName: lower case, only [-a-z0-9], no leading or trailing '-', at most 63
+local function simple_name(s)
+	return (s:lower():gsub("[^%-a-z0-9]", ""):gsub("^%-+", ""):gsub("%-+$", ""):sub(1, 63))
+end
+
+local function random_suffix(n)
+	local chars, out = "bcdfghjklmnpqrstvwxz2456789", {}
+	for i = 1, n do
+		local k = math.random(#chars)
+		out[i] = chars:sub(k, k)
+	end
+	return table.concat(out)
+end
+
+--- The debug image as oc resolves it: the openshift/tools image stream's "latest" tag (its newest status
+--- item, else a DockerImage spec tag), else M.fallback_image.
+function M.resolve_image(kc)
+	local is = kc:get(M.tools_imagestream)
+	for _, tag in ipairs(is and is.status and is.status.tags or {}) do
+		if tag.tag == "latest" and tag.items and tag.items[1] and tag.items[1].dockerImageReference then
+			return tag.items[1].dockerImageReference
+		end
+	end
+	for _, tag in ipairs(is and is.spec and is.spec.tags or {}) do
+		if tag.name == "latest" and tag.from and tag.from.kind == "DockerImage" and tag.from.name then
+			return tag.from.name
+		end
+	end
+	return M.fallback_image
+end
+
+--- The pod `oc debug node/NODE` builds (reference/protocols.md §2), kept alive by `sleep LIFETIME` and
+--- activeDeadlineSeconds, so a pod orphaned by a killed etcd-medic still ends. Unlike oc it tolerates every
+--- taint, so a NoExecute-tainted (unhealthy) node does not evict it.
+function M.pod_spec(name, nodename, image, opts)
+	local lifetime = opts.lifetime or 3600
+	return {
+		apiVersion = "v1", kind = "Pod",
+		metadata = {
+			name = name,
+			labels = { ["debug.openshift.io/managed-by"] = "oc-debug", ["app.kubernetes.io/created-by"] = "etcd-medic" },
+			annotations = {
+				["debug.openshift.io/source-resource"] = "nodes/" .. nodename,
+				["debug.openshift.io/source-container"] = M.container,
+				["openshift.io/required-scc"] = "privileged",
+			},
+		},
+		spec = {
+			nodeName = nodename, hostNetwork = true, hostPID = true, hostIPC = true,
+			restartPolicy = "Never", activeDeadlineSeconds = lifetime, priorityClassName = opts.priority_class,
+			tolerations = { { operator = "Exists" } },
+			volumes = { { name = "host", hostPath = { path = "/", type = "Directory" } } },
+			containers = { {
+				name = M.container, image = image, command = { "sleep", tostring(lifetime) },
+				securityContext = { privileged = true, runAsUser = 0 },
+				volumeMounts = { { name = "host", mountPath = "/host" } },
+				env = { { name = "TMOUT", value = "900" }, { name = "HOST", value = "/host" } },
+			} },
+		},
+	}
+end
+
+local function namespace_spec(name)
+	return {
+		apiVersion = "v1", kind = "Namespace",
+		metadata = {
+			name = name,
+			labels = {
+				["pod-security.kubernetes.io/enforce"] = "privileged",
+				["pod-security.kubernetes.io/audit"] = "privileged",
+				["pod-security.kubernetes.io/warn"] = "privileged",
+				["security.openshift.io/scc.podSecurityLabelSync"] = "false",
+			},
+			annotations = { ["oc.openshift.io/command"] = "etcd-medic", ["openshift.io/node-selector"] = "" },
+		},
+	}
+end
+
+-- creates obj at path under a fresh random name (make(name) builds it), a few tries on a name clash
+local function create_named(kc, path, prefix, make)
+	local msg, code
+	for _ = 1, 3 do
+		local name = prefix .. random_suffix(5)
+		local created
+		created, msg, code = kc:create(path, make(name))
+		if created then
+			return name
+		end
+		if code ~= "AlreadyExists" and code ~= "Conflict" then
+			break
+		end
+	end
+	return nil, msg, code
+end
+
+local function container_state(pod)
+	for _, cs in ipairs(pod.status and pod.status.containerStatuses or {}) do
+		if cs.name == M.container then
+			return cs.state or {}
+		end
+	end
+	return {}
+end
+
+-- polls the pod until its container runs; deadline timeout seconds
+local function wait_running(h, timeout)
+	local path = string.format("/api/v1/namespaces/%s/pods/%s", h.namespace, h.pod)
+	local deadline, delay, last = core.monotonic() + timeout, 0.2, "not yet seen"
+	while true do
+		local pod, msg, code = h.kc:get(path)
+		if pod then
+			local phase, state = pod.status and pod.status.phase or "Pending", container_state(pod)
+			if phase == "Running" and state.running then
+				return true
+			elseif phase == "Succeeded" or phase == "Failed" then
+				return nil, "debug pod " .. h.pod .. " ended (" .. phase .. ") before it could be used", "CommandFailed"
+			end
+			last = phase .. (state.waiting and state.waiting.reason and (": " .. state.waiting.reason) or "")
+		elseif code ~= "NotFound" then
+			last = tostring(msg)
+		end
+		local left = deadline - core.monotonic()
+		if left <= 0 then
+			return nil, string.format("debug pod %s on %s not running after %ss (%s)", h.pod, h.node, timeout, last),
+				"Timeout"
+		end
+		local ok, m, c = core.sleep(math.min(delay, left))
+		if not ok then
+			return nil, m, c
+		end
+		delay = math.min(delay * 2, 2)
+	end
+end
+
+local function check_opts(opts)
+	if type(opts) ~= "table" then
+		error("open_remote: options must be a table", 3)
+	end
+	if opts.namespace ~= nil and (type(opts.namespace) ~= "string" or #opts.namespace > 63
+			or not core.valid_node_name(opts.namespace) or opts.namespace:find(".", 1, true)) then
+		error("open_remote: namespace must be a DNS-1123 label", 3)
+	end
+	if opts.image ~= nil and (type(opts.image) ~= "string" or opts.image == "" or opts.image:find("%s")) then
+		error("open_remote: image must be a non-empty string without spaces", 3)
+	end
+	for _, k in ipairs { "timeout", "lifetime" } do
+		if opts[k] ~= nil and (type(opts[k]) ~= "number" or opts[k] <= 0) then
+			error("open_remote: " .. k .. " must be a positive number of seconds", 3)
+		end
+	end
+end
+
+--- node.open_remote(kc, nodename, {image=, namespace=, timeout=300, lifetime=3600, priority_class=})
+---   -> handle | nil, message, code
+--- Starts a privileged debug pod on the node with its "/" at /host, as `oc debug node/NODE` does, and waits
+--- (at most timeout seconds) until it runs. image: default the openshift/tools image stream as oc resolves
+--- it, else fallback_image. namespace: use that one (it must allow privileged pods; it is not deleted);
+--- default a new namespace "openshift-debug-XXXXX" with the privileged pod-security labels, deleted with
+--- the pod. lifetime: the pod ends itself after that long even if etcd-medic is killed. Close the handle
+--- (or hold it in a `<close>` variable) to delete the pod and the namespace; on any failure here they are
+--- deleted before returning.
+function M.open_remote(kc, nodename, opts)
+	opts = opts or {}
+	if type(kc) ~= "table" and type(kc) ~= "userdata" then
+		error("open_remote: the first argument must be a k8s client (k8s.connect)", 2)
+	end
+	if type(nodename) ~= "string" then
+		error("open_remote: node name must be a string", 2)
+	end
+	check_opts(opts)
+	local valid, msg, code = core.valid_node_name(nodename)
+	if not valid then
+		return nil, msg, code
+	end
+	-- the metatable first: whatever is created from here on is deleted by close, __close or __gc
+	local h = setmetatable({ kc = kc, node = nodename, closed = false }, Remote)
+	local image = opts.image or M.resolve_image(kc)
+	if opts.namespace then
+		h.namespace = opts.namespace
+	else
+		h.namespace, msg, code = create_named(kc, "/api/v1/namespaces", "openshift-debug-", namespace_spec)
+		if not h.namespace then
+			h.closed = true
+			return nil, "creating a namespace for the debug pod: " .. tostring(msg), code
+		end
+		h.owns_namespace = true
+	end
+	local pods = "/api/v1/namespaces/" .. h.namespace .. "/pods"
+	h.pod, msg, code = create_named(kc, pods, simple_name(nodename) .. "-debug-", function(name)
+		return M.pod_spec(name, nodename, image, opts)
+	end)
+	if not h.pod then
+		h:close()
+		return nil, "creating the debug pod on " .. nodename .. ": " .. tostring(msg), code
+	end
+	local ok
+	ok, msg, code = wait_running(h, opts.timeout or 300)
+	if not ok then
+		h:close()
+		return nil, msg, code
+	end
+	return h
+end
+
+return M
