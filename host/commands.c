@@ -113,7 +113,7 @@ int medic_cmd_scripts(lua_State *L, const struct medic_options *opts)
 		lua_gettable(L, -4);
 		lua_rawgeti(L, -1, 1);
 		lua_rawgeti(L, -2, 2);
-		lua_rawgeti(L, -5, i);
+		lua_rawgeti(L, -4, i);
 		printf("  %-*s  %s%s%s%s\n", width, lua_tostring(L, -1), lua_tostring(L, -3),
 		       *lua_tostring(L, -2) ? " (" : "", lua_tostring(L, -2), *lua_tostring(L, -2) ? ")" : "");
 		lua_pop(L, 4);

@@ -24,9 +24,11 @@
 static lua_State *completion_L;
 
 /* Run once, before the first prompt: predefined globals for exploring by hand (scripts never see them).
-** A missing module is simply not predefined; `cluster` connects on first use (medic.cluster.connect). */
+** A missing module is simply not predefined. `cluster` is made on first use: medic.cluster.new(), which
+** connects lazily itself (or .connect(options), or the module itself if it has neither). */
 static const char repl_prelude[] =
-	"for g, m in pairs{json = 'medic.json', etcd = 'medic.etcd', k8s = 'medic.k8s', node = 'medic.node'} do\n"
+	"for g, m in pairs{json = 'medic.json', etcd = 'medic.etcd', k8s = 'medic.k8s', node = 'medic.node',\n"
+	"                  ui = 'medic.ui'} do\n"
 	"  local ok, mod = pcall(require, m)\n"
 	"  if ok then rawset(_G, g, mod) end\n"
 	"end\n"
@@ -34,8 +36,9 @@ static const char repl_prelude[] =
 	"if not ok then return end\n"
 	"setmetatable(_G, {__index = function(t, k)\n"
 	"  if k ~= 'cluster' then return nil end\n"
-	"  if type(cluster) ~= 'table' or type(cluster.connect) ~= 'function' then rawset(t, k, cluster) return cluster end\n"
-	"  local c, err = cluster.connect(require 'medic.options')\n"
+	"  local make = type(cluster) == 'table' and (cluster.new or cluster.connect)\n"
+	"  local c, err = cluster, nil\n"
+	"  if make then c, err = make(require 'medic.options') end\n"
 	"  if not c then error('cluster: ' .. tostring(err), 2) end\n"
 	"  rawset(t, k, c)\n"
 	"  return c\n"
