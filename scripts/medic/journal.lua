@@ -7,7 +7,6 @@
 -- old or the new journal, never half of one. The journal is created lazily, on the first write, so a
 -- read-only or dry run leaves nothing behind.
 local json = require "medic.json"
-if not json.encode then json = require "cjson" end -- until medic.json lands on main
 
 local journal = {}
 journal.__index = journal
@@ -122,6 +121,12 @@ end
 function journal:step_status(name)
 	local s = self.doc.steps[name]
 	return s and s.status
+end
+
+-- Forgets a journal this run created when nothing was changed after all (a refusal in the first step).
+function journal:discard()
+	if not self.existed then os.remove(self.path) end
+	self.doc = { procedure = self.name, format = 1, status = "new", steps = {}, data = {} }
 end
 
 -- Marks the run finished and moves the file aside (NAME.done-TIMESTAMP.journal), so the next incident

@@ -9,6 +9,8 @@
 --   verify(ctx) -> true | false, message          did it take effect? (optional)
 --   dry_run(ctx)                                  optional: send the mutations with dryRun=All (server-side check).
 --   cleanup = true                                also runs when a later step fails or the run is interrupted.
+--   observe = true                                a checking step after the changes (verification): it is not
+--                                                 a change, needs no confirmation, and run() may return "ok".
 -- The framework prints the plan, asks for confirmation (unless --yes), then runs each step: before hooks,
 -- check again, journal "started", run, verify, journal the status, after hooks. On failure it runs the cleanup
 -- steps not yet run, prints what was and was not done and how to resume, and exits 1 (130 when interrupted).
@@ -271,15 +273,15 @@ local function execute_step(self, ctx, step)
 	local status, note = nil, nil
 	if step.check then status, note = step.check(ctx); status = normalize_check(status) end
 	if not status then
-		ctx.journal:step(step.name, "started")
-		step.run(ctx)
+		if not step.observe then ctx.journal:step(step.name, "started") end
+		local ran = step.run(ctx)
 		if step.verify then
 			local ok, msg = step.verify(ctx)
 			if not ok then raise(1, "verification failed: " .. tostring(msg or "no detail")) end
 		end
-		status = "changed"
+		status = normalize_check(ran) or "changed"
 	end
-	ctx.journal:step(step.name, status)
+	if not step.observe then ctx.journal:step(step.name, status) end
 	run_hooks(self, self.hooks.after, ctx, step, status)
 	return status, note
 end
@@ -378,7 +380,7 @@ local function make_plan(self, ctx, plans)
 			else
 				local lines = step.plan and step.plan(ctx) or { step.title or step.name }
 				plans[step.name] = lines
-				pending = pending + 1
+				if not step.observe then pending = pending + 1 end
 				say("  %-22s", step.name)
 				for _, line in ipairs(lines) do say("      %s", line) end
 			end
@@ -412,10 +414,16 @@ local function fail_run(self, ctx, results, failed_index, err, args)
 	run_cleanups(self, ctx, results, failed_index + 1)
 	print_summary(self, results)
 	local code = interrupted and 130 or (type(err) == "table" and err.exit_code) or 1
-	for _, r in pairs(results) do
-		if code == 3 and r.status == "changed" then code = 1 end -- "refused" promises nothing was changed
-	end
+	local changed = false
+	for _, r in pairs(results) do changed = changed or r.status == "changed" end
+	if code == 3 and changed then code = 1 end -- "refused" promises that nothing was changed
+	if code == 3 then ctx.journal:discard() end
 	say("")
+	if code == 3 then
+		say("refused: %s", errmsg(err))
+		say("Nothing was changed.")
+		error(err, 0)
+	end
 	say("The steps marked ok or changed are done; the others are not. The journal is kept in %s.", ctx.journal.path)
 	say("Fix the cause, then run the same command again to resume:")
 	say("  %s", self:command_line(args))
@@ -438,6 +446,7 @@ end
 
 local function finish_early(self, ctx, results, err)
 	if type(err) == "table" and err.nothing_to_do then
+		ctx.journal:finish("done")
 		say("")
 		say("%s", err.message or "nothing to do")
 		return true
@@ -455,14 +464,21 @@ end
 
 -- Runs the procedure with the script's arguments. Returns 0 when done (or nothing to do); otherwise raises
 -- {exit_code = 1 (failed) | 2 (usage) | 3 (refused) | 130 (interrupted), message = ...}.
-function Proc:main(...)
-	local args = { ... }
-	local given = parse_args(self, args)
+-- Options: the defaults (from the script, then the site file) overridden by the command line.
+local function resolve(self, given)
 	if given.site then self:load_site(given.site) end
-	if given.help then print(self:help()); return 0 end
 	local opts = {}
 	for _, o in ipairs(all_options(self)) do opts[key_of(o.name)] = o.default end
 	for k, v in pairs(given) do opts[k] = v end
+	return opts
+end
+
+function Proc:main(...)
+	if procedure.define_only then return self end -- loaded as a library (the REPL's cluster:step)
+	local args = { ... }
+	local given = parse_args(self, args)
+	if given.help then resolve(self, given); print(self:help()); return 0 end
+	local opts = resolve(self, given)
 
 	local ctx = make_ctx(self, opts, args)
 	local results = {}
@@ -480,7 +496,9 @@ function Proc:main(...)
 
 	local plans = {}
 	local pending = make_plan(self, ctx, plans)
-	if pending == 0 then
+	local observing = false
+	for _, step in ipairs(self.steps) do observing = observing or step.observe == true end
+	if pending == 0 and not observing then
 		ctx.journal:finish("done")
 		say("")
 		say("nothing to do: every step is already done")
@@ -495,7 +513,7 @@ function Proc:main(...)
 		if rejected > 0 then raise(1, rejected .. " mutation(s) rejected by the server in the dry run") end
 		return 0
 	end
-	if not ctx.opts.yes and not self.prompt(string.format("\nProceed with %d step(s) above?", pending)) then
+	if pending > 0 and not ctx.opts.yes and not self.prompt(string.format("\nProceed with %d step(s) above?", pending)) then
 		raise(1, "not confirmed; nothing was changed")
 	end
 	execute(self, ctx, results, args)
@@ -504,6 +522,47 @@ function Proc:main(...)
 	say("")
 	say("%s: done", self.name)
 	return 0
+end
+
+------------------------------------------------------------------------------------------------ by hand
+
+-- For the REPL: a context from a table of options ({node = "master-1", yes = true}), the read-only steps run.
+-- Returns ctx, or nil and a message (nothing to do, or a refusal).
+function Proc:session(options)
+	local args = {}
+	for k, v in pairs(options or {}) do
+		local flag = "--" .. tostring(k):gsub("_", "-")
+		if v == true then args[#args + 1] = flag
+		elseif v ~= false then args[#args + 1] = flag; args[#args + 1] = tostring(v) end
+	end
+	local opts = resolve(self, parse_args(self, args))
+	local ctx = make_ctx(self, opts, args)
+	local ok, err = pcall(function()
+		open_journal(self, ctx)
+		observe(self, ctx, {})
+	end)
+	if not ok then return nil, errmsg(err) end
+	return ctx
+end
+
+-- Runs one step in a session: check, show the plan, confirm (unless yes), run and verify.
+-- Returns its status ("ok", "changed", "skipped", "planned" in a dry run, "not confirmed") and a note.
+function Proc:run_step(ctx, name)
+	local step = self:find(name)
+	if not step then raise(2, "no step '" .. tostring(name) .. "' (steps: " .. table.concat(self:step_names(), ", ") .. ")") end
+	if step.read_only then step.run(ctx); return "ok" end
+	local status, note
+	if step.check then status, note = step.check(ctx); status = normalize_check(status) end
+	if status then return status, note end
+	for _, line in ipairs(step.plan and step.plan(ctx) or {}) do say("  %s", line) end
+	if ctx.dry_run then
+		if step.dry_run then step.dry_run(ctx) end
+		return "planned"
+	end
+	if not step.observe and not ctx.opts.yes and not self.prompt("Run step " .. name .. "?") then
+		return "not confirmed"
+	end
+	return execute_step(self, ctx, step)
 end
 
 return procedure

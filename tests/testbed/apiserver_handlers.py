@@ -1,0 +1,396 @@
+"""Resource verbs of the simulated API server: get, list, watch, create, update, patch, delete,
+pods/exec (WebSocket) and pods/log. `api` is the ApiServer, `req` its Request."""
+import base64
+import json
+import select
+import ssl
+import time
+
+import apiserver_patch as patching
+import apiserver_tables as tables
+import wsexec
+from store import ApiError, parse_field_selector, parse_label_selector
+
+STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
+                      "clusterversions"}
+RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "nodes"}
+MAX_WATCH_SECONDS = 3600
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def qbool(q, name):
+    """Kubernetes query booleans: false only when absent, "0" or "false"."""
+    v = q.get(name)
+    return v is not None and v[-1].lower() not in ("0", "false")
+
+
+def qstr(q, name, default=None):
+    v = q.get(name)
+    return v[-1] if v else default
+
+
+def method_not_allowed():
+    return ApiError(405, "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource")
+
+
+def dry_run(req, body=None):
+    values = list(req.query.get("dryRun", []))
+    if isinstance(body, dict):
+        values += body.get("dryRun") or []
+    for v in values:
+        if v != "All":
+            raise ApiError(400, "BadRequest", 'Invalid dryRun value %r: valid values are "All"'
+                           % v)
+    return bool(values)
+
+
+def dispatch(api, req, res, ns, name, sub):
+    m = req.method
+    if sub == "exec":
+        if m not in ("GET", "POST"):
+            raise method_not_allowed()
+        return exec_pod(api, req, res, ns, name)
+    if sub == "log" and res.plural == "pods":
+        if m != "GET":
+            raise method_not_allowed()
+        return pod_log(api, req, res, ns, name)
+    if sub not in (None, "status") or (sub == "status" and res.plural not in STATUS_SUBRESOURCE):
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    if name is None:
+        if m in ("GET", "HEAD"):
+            if qbool(req.query, "watch"):
+                return watch(api, req, res, ns)
+            return list_objects(api, req, res, ns)
+        if m == "POST" and sub is None and (ns or not res.namespaced):
+            return create(api, req, res, ns)
+        raise method_not_allowed()
+    if m in ("GET", "HEAD"):
+        api.authorize(req, "get", res, ns, name, sub)
+        return send_object(api, req, res, api.store.get(res.plural, ns, name))
+    if m == "PUT":
+        return update(api, req, res, ns, name, sub)
+    if m == "PATCH":
+        return patch(api, req, res, ns, name, sub)
+    if m == "DELETE" and sub is None:
+        return delete(api, req, res, ns, name)
+    raise method_not_allowed()
+
+
+def send_object(api, req, res, obj, code=200):
+    if tables.wants_table(req.h.headers.get("Accept")):
+        return api.send_json(req, code, tables.table(
+            res.plural, [obj], obj["metadata"].get("resourceVersion", ""),
+            qstr(req.query, "includeObject", "Metadata")))
+    return api.send_json(req, code, obj)
+
+
+# ---------------------------------------------------------------------------------- list
+def _continue_token(after, rv):
+    return base64.urlsafe_b64encode(compact({"after": after, "rv": rv})).decode()
+
+
+def _parse_continue(token):
+    try:
+        d = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return list(d["after"])
+    except Exception:
+        raise ApiError(400, "BadRequest", "continue key is not valid")
+
+
+def list_objects(api, req, res, ns):
+    api.authorize(req, "list", res, ns)
+    q = req.query
+    items, rv = api.store.list(res.plural, ns, qstr(q, "labelSelector"), qstr(q, "fieldSelector"))
+    meta = {"resourceVersion": rv}
+    token = qstr(q, "continue")
+    if token:
+        after = _parse_continue(token)
+        items = [o for o in items if [o["metadata"].get("namespace", ""),
+                                      o["metadata"]["name"]] > after]
+    limit = int(qstr(q, "limit", "0") or 0)
+    if limit > 0 and len(items) > limit:
+        rest = len(items) - limit
+        items = items[:limit]
+        last = items[-1]["metadata"]
+        meta["continue"] = _continue_token([last.get("namespace", ""), last["name"]], rv)
+        meta["remainingItemCount"] = rest
+    if tables.wants_table(req.h.headers.get("Accept")):
+        t = tables.table(res.plural, items, rv, qstr(q, "includeObject", "Metadata"))
+        t["metadata"].update(meta)
+        return api.send_json(req, 200, t)
+    for o in items:
+        o.pop("kind", None)
+        o.pop("apiVersion", None)
+    return api.send_json(req, 200, {"kind": res.kind + "List", "apiVersion": res.api_version,
+                                    "metadata": meta, "items": items})
+
+
+# ---------------------------------------------------------------------------------- watch
+class _WatchStream:
+    def __init__(self, api, req, res):
+        self.api, self.req, self.res, self.h = api, req, res, req.h
+        self.table = tables.wants_table(req.h.headers.get("Accept"))
+        self.include = qstr(req.query, "includeObject", "Metadata")
+
+    def begin(self):
+        h = self.h
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        self.api.request_log.append((self.req.method, h.path, self.req.user, 200))
+
+    def event(self, etype, obj):
+        if self.table and etype in ("ADDED", "MODIFIED", "DELETED"):
+            obj = tables.table(self.res.plural, [obj], obj["metadata"].get("resourceVersion", ""),
+                               self.include)
+        data = compact({"type": etype, "object": obj}) + b"\n"
+        self.h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def bookmark(self, rv, initial_end=False):
+        meta = {"resourceVersion": str(rv)}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        self.event("BOOKMARK", {"kind": self.res.kind, "apiVersion": self.res.api_version,
+                                "metadata": meta})
+
+    def end(self):
+        self.h.wfile.write(b"0\r\n\r\n")
+
+    def client_gone(self):
+        sock = self.h.connection
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        return bool(select.select([sock], [], [], 0)[0])
+
+
+def watch(api, req, res, ns):
+    api.authorize(req, "watch", res, ns)
+    q = req.query
+    lsel = parse_label_selector(qstr(q, "labelSelector") or "")
+    fsel = parse_field_selector(qstr(q, "fieldSelector") or "")
+    timeout = min(float(qstr(q, "timeoutSeconds", "0") or 0) or 1800, MAX_WATCH_SECONDS)
+    bookmarks = qbool(q, "allowWatchBookmarks")
+    rv = qstr(q, "resourceVersion", "")
+    stream = _WatchStream(api, req, res)
+    stream.begin()
+    req.h.connection.settimeout(None)
+    if rv in ("", "0") or qbool(q, "sendInitialEvents"):
+        items, rv = api.store.list(res.plural, ns, qstr(q, "labelSelector"),
+                                   qstr(q, "fieldSelector"))
+        for o in items:
+            stream.event("ADDED", o)
+        if qbool(q, "sendInitialEvents") and bookmarks:
+            stream.bookmark(rv, initial_end=True)
+    _pump(api, stream, res, ns, rv, timeout, bookmarks, lambda o: (
+        lsel(o["metadata"].get("labels")) and fsel(o)))
+    stream.end()
+
+
+def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
+    end = time.monotonic() + timeout
+    last_bookmark = time.monotonic()
+    while not api._stopping and time.monotonic() < end:
+        if stream.client_gone():
+            stream.h.close_connection = True
+            return
+        try:
+            evs, rv = api.store.wait_events(res.plural, rv, ns,
+                                            min(1.0, max(0.01, end - time.monotonic())))
+        except ApiError as e:
+            stream.event("ERROR", e.status())
+            return
+        for etype, obj in evs:
+            if match(obj):
+                stream.event(etype, obj)
+        if bookmarks and time.monotonic() - last_bookmark >= api.bookmark_seconds:
+            stream.bookmark(rv)
+            last_bookmark = time.monotonic()
+
+
+# ---------------------------------------------------------------------------------- writes
+def create(api, req, res, ns):
+    api.authorize(req, "create", res, ns)
+    obj = req.json_body()
+    if not isinstance(obj, dict):
+        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    meta = obj.setdefault("metadata", {})
+    if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
+        raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
+                       "the namespace sent on the request")
+    if res.plural == "pods":
+        obj.setdefault("status", {}).setdefault("phase", "Pending")
+    created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
+    return send_object(api, req, res, created, 201)
+
+
+def _keep_status_split(res, sub, old, new):
+    """Writes to the main resource leave status alone; writes to /status change only status."""
+    if res.plural not in STATUS_SUBRESOURCE:
+        return new
+    if sub == "status":
+        out = dict(old)
+        out["status"] = new.get("status")
+        if out["status"] is None:
+            out.pop("status")
+        out["metadata"] = dict(old["metadata"])
+        if new.get("metadata", {}).get("resourceVersion"):
+            out["metadata"]["resourceVersion"] = new["metadata"]["resourceVersion"]
+        return out
+    if "status" in old:
+        new["status"] = old["status"]
+    else:
+        new.pop("status", None)
+    return new
+
+
+def update(api, req, res, ns, name, sub):
+    api.authorize(req, "update", res, ns, name, sub)
+    body = req.json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+
+    def replace(old):
+        new = dict(body)
+        meta = dict(new.get("metadata") or {})
+        if meta.get("namespace") and ns and meta["namespace"] != ns:
+            raise ApiError(400, "BadRequest", "the namespace of the provided object does not "
+                           "match the namespace sent on the request")
+        new["metadata"] = meta
+        return _keep_status_split(res, sub, old, new)
+    obj = api.store.update(res.plural, ns, name, replace, dry_run=dry_run(req))
+    return send_object(api, req, res, obj)
+
+
+def patch(api, req, res, ns, name, sub):
+    api.authorize(req, "patch", res, ns, name, sub)
+    ctype = req.h.headers.get("Content-Type")
+    if (ctype or "").split(";")[0].strip().lower() not in patching.SUPPORTED:
+        patching.apply(ctype, {}, {})      # raises 415
+    body = req.json_body() if req.body else None
+
+    def apply(old):
+        old_rv = old["metadata"].get("resourceVersion")
+        new = patching.apply(ctype, old, body)
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise ApiError(422, "Invalid", "the patch produced an invalid object")
+        # a resourceVersion left as it was is no precondition; a changed one is
+        if new["metadata"].get("resourceVersion") in (None, old_rv):
+            new["metadata"]["resourceVersion"] = old_rv
+        return _keep_status_split(res, sub, old, new)
+    if body is None:
+        raise ApiError(400, "BadRequest", "the patch body is empty")
+    obj = api.store.update(res.plural, ns, name, apply, dry_run=dry_run(req))
+    return send_object(api, req, res, obj)
+
+
+def delete(api, req, res, ns, name):
+    api.authorize(req, "delete", res, ns, name)
+    body = req.json_body() if req.body else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body must be DeleteOptions")
+    pre = dict(body.get("preconditions") or {})
+    for field in ("uid", "resourceVersion"):
+        v = qstr(req.query, "preconditions." + field)
+        if v:
+            pre[field] = v
+    policy = body.get("propagationPolicy") or qstr(req.query, "propagationPolicy")
+    if policy not in (None, "Background", "Foreground", "Orphan"):
+        raise ApiError(400, "BadRequest", "unknown propagationPolicy %r" % policy)
+    obj = api.store.delete(res.plural, ns, name, pre, dry_run=dry_run(req, body))
+    if res.plural in RETURNS_OBJECT_ON_DELETE:
+        return send_object(api, req, res, obj)
+    details = {"name": name, "kind": res.plural, "uid": obj["metadata"].get("uid")}
+    if res.group:
+        details["group"] = res.group
+    return api.send_json(req, 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                    "status": "Success", "details": details})
+
+
+# ---------------------------------------------------------------------------------- pods
+def _container(pod, q):
+    names = [c.get("name") for c in pod.get("spec", {}).get("containers") or []]
+    c = qstr(q, "container")
+    pname = pod["metadata"]["name"]
+    if not c:
+        if len(names) == 1:
+            return names[0]
+        inits = [c.get("name") for c in pod.get("spec", {}).get("initContainers") or []]
+        raise ApiError(400, "BadRequest", "a container name must be specified for pod %s, "
+                       "choose one of: [%s] or one of the init containers: [%s]"
+                       % (pname, " ".join(names), " ".join(inits)))
+    if c not in names:
+        raise ApiError(400, "BadRequest", "container %s is not valid for pod %s" % (c, pname))
+    if not pod.get("spec", {}).get("nodeName"):
+        raise ApiError(400, "BadRequest", "pod %s does not have a host assigned" % pname)
+    return c
+
+
+def exec_pod(api, req, res, ns, name):
+    """A rejected WebSocket exec is remembered for a few seconds: kubectl then retries over SPDY
+    (which this server does not speak) and should see the same error, not a generic one."""
+    if res.plural != "pods":
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    key = (req.user, req.h.path.split("?", 1)[-1])
+    if "spdy" in (req.h.headers.get("Upgrade") or "").lower():
+        err = api.recent_exec_errors.get(key)
+        if err and time.monotonic() - err[0] < 10:
+            raise err[1]
+    try:
+        return _exec_pod(api, req, res, ns, name)
+    except ApiError as e:
+        api.recent_exec_errors[key] = (time.monotonic(), e)
+        if len(api.recent_exec_errors) > 100:
+            api.recent_exec_errors.clear()
+        raise
+
+
+def _exec_pod(api, req, res, ns, name):
+    api.authorize(req, "create", res, ns, name, "exec")
+    if req.method == "GET":
+        api.authorize(req, "get", res, ns, name, "exec")
+    q, headers = req.query, req.h.headers
+    pod = api.store.get("pods", ns, name)
+    container = _container(pod, q)
+    argv = q.get("command") or []
+    if not argv:
+        raise ApiError(400, "BadRequest", "you must specify at least one command for the "
+                       "container")
+    want = {k: qbool(q, k) for k in ("stdin", "stdout", "stderr", "tty")}
+    if not (want["stdin"] or want["stdout"] or want["stderr"]):
+        raise ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+    if not wsexec.is_upgrade(headers):
+        raise ApiError(400, "BadRequest", "Upgrade request required: this server speaks exec "
+                       "over WebSocket only (%s)" % ", ".join(
+                           [wsexec.V5, wsexec.V4] if api.allow_v5 else [wsexec.V4]))
+    protocol = wsexec.choose_protocol(headers.get("Sec-WebSocket-Protocol"), api.allow_v5)
+    key = headers.get("Sec-WebSocket-Key")
+    if protocol is None or not key:
+        raise ApiError(400, "BadRequest", "unable to upgrade connection: requested protocol(s) "
+                       "are not supported: %s" % headers.get("Sec-WebSocket-Protocol"))
+    proc = api.exec_handler(ns, pod, container, list(argv))
+    sock = req.h.connection
+    sock.settimeout(None)
+    sock.sendall(wsexec.handshake_response(key, protocol))
+    api.request_log.append((req.method, req.h.path, req.user, 101))
+    req.h.close_connection = True
+    wsexec.ExecSession(sock, protocol, proc, list(argv), want["stdin"], want["stdout"],
+                       want["stderr"], want["tty"]).run()
+
+
+def pod_log(api, req, res, ns, name):
+    api.authorize(req, "get", res, ns, name, "log")
+    pod = api.store.get("pods", ns, name)
+    q = req.query
+    container = _container(pod, q)
+    text = b""
+    if api.log_handler:
+        text = api.log_handler(ns, pod, container, qbool(q, "previous"),
+                               int(qstr(q, "tailLines", "0") or 0) or None)
+        if isinstance(text, str):
+            text = text.encode()
+    return api.send_json(req, 200, text, content_type="text/plain")

@@ -1,0 +1,499 @@
+"""Fidelity tests of the simulated API server, driven in-process, with clients nobody here wrote
+(kubectl, python3-kubernetes) and raw HTTP for the exact wire shapes. Exits non-zero on failure."""
+import base64
+import http.client
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apiserver_fixture as F  # noqa: E402
+import wsexec  # noqa: E402
+
+
+class Raw:
+    """A tiny HTTPS client that shows us exactly what the server sent."""
+
+    def __init__(self, fx, token=F.ADMIN_TOKEN):
+        self.fx, self.token = fx, token
+        self.ctx = ssl.create_default_context(cafile=fx.ca)
+        host, port = fx.server.url[len("https://"):].split(":")
+        self.host, self.port = host, int(port)
+
+    def conn(self):
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=10)
+
+    def req(self, method, path, body=None, ctype="application/json", headers=None, token=True):
+        h = dict(headers or {})
+        if token and self.token:
+            h["Authorization"] = "Bearer " + self.token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            h["Content-Type"] = ctype
+        c = self.conn()
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            try:
+                doc = json.loads(raw) if raw else None
+            except ValueError:
+                doc = raw
+            return r.status, doc, r
+        finally:
+            c.close()
+
+
+def ws_connect(fx, path, protocols, token=F.ADMIN_TOKEN):
+    raw = Raw(fx)
+    sock = raw.ctx.wrap_socket(socket.create_connection((raw.host, raw.port), timeout=10),
+                               server_hostname=raw.host)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                  "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n"
+                  % (path, raw.host, token, key, protocols)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        sock.close()
+    return sock, head.decode(), key
+
+
+def ws_send(sock, opcode, payload):
+    mask = os.urandom(4)
+    n = len(payload)
+    head = struct.pack("!BB", 0x80 | opcode, 0x80 | n) if n < 126 else \
+        struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def ws_read_all(sock):
+    """All server messages until close: [(opcode, payload)]."""
+    buf, out = b"", []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return out
+        buf += data
+        while len(buf) >= 2:
+            n, pos = buf[1] & 0x7F, 2
+            if n == 126:
+                n, pos = struct.unpack("!H", buf[2:4])[0], 4
+            elif n == 127:
+                n, pos = struct.unpack("!Q", buf[2:10])[0], 10
+            if len(buf) < pos + n:
+                break
+            out.append((buf[0] & 0x0F, buf[pos:pos + n]))
+            buf = buf[pos + n:]
+            if out[-1][0] == wsexec.OP_CLOSE:
+                return out
+
+
+def channels(msgs):
+    out = {}
+    for op, p in msgs:
+        if op == wsexec.OP_BIN and p:
+            out[p[0]] = out.get(p[0], b"") + p[1:]
+    return out
+
+
+EXEC = "/api/v1/namespaces/openshift-etcd/pods/etcd-alpha/exec?container=etcdctl"
+
+
+class ApiServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fx = F.Fixture(history=200)
+        cls.raw = Raw(cls.fx)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fx.close()
+
+    def assertStatus(self, resp, code, reason, message=None):
+        status, doc, _ = resp
+        self.assertEqual(status, code, doc)
+        self.assertEqual(doc["kind"], "Status")
+        self.assertEqual(doc["apiVersion"], "v1")
+        self.assertEqual(doc["status"], "Failure")
+        self.assertEqual(doc["reason"], reason)
+        self.assertEqual(doc["code"], code)
+        if message is not None:
+            self.assertEqual(doc["message"], message)
+        return doc
+
+    # ------------------------------------------------------------------ raw wire format
+    def test_unauthorized_without_or_with_bad_token(self):
+        self.assertStatus(self.raw.req("GET", "/api/v1/nodes", token=False), 401, "Unauthorized")
+        self.assertStatus(Raw(self.fx, "wrong").req("GET", "/api/v1/nodes"), 401, "Unauthorized")
+        self.assertEqual(self.raw.req("GET", "/version", token=False)[0], 200)
+
+    def test_get_and_not_found(self):
+        status, doc, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods/etcd-alpha")
+        self.assertEqual((status, doc["kind"], doc["apiVersion"]), (200, "Pod", "v1"))
+        self.assertTrue(doc["metadata"]["uid"] and doc["metadata"]["resourceVersion"])
+        d = self.assertStatus(self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods/x"),
+                              404, "NotFound", 'pods "x" not found')
+        self.assertEqual(d["details"], {"name": "x", "kind": "pods"})
+        self.assertStatus(self.raw.req("GET", "/apis/operator.openshift.io/v1/etcds/nope"), 404,
+                          "NotFound", 'etcds.operator.openshift.io "nope" not found')
+
+    def test_list_shape_and_selectors(self):
+        status, doc, _ = self.raw.req(
+            "GET", "/api/v1/namespaces/openshift-etcd/pods?labelSelector=app%3Detcd")
+        self.assertEqual((doc["kind"], doc["apiVersion"]), ("PodList", "v1"))
+        self.assertTrue(doc["metadata"]["resourceVersion"].isdigit())
+        self.assertNotIn("kind", doc["items"][0])
+        names = lambda q: [i["metadata"]["name"] for i in self.raw.req(   # noqa: E731
+            "GET", "/api/v1/pods?" + q)[1]["items"]]
+        self.assertEqual(names("labelSelector=revision+in+(3,5)"), ["etcd-alpha", "etcd-gamma"])
+        self.assertEqual(names("labelSelector=revision+notin+(3,5),app==etcd"), ["etcd-beta"])
+        self.assertEqual(names("labelSelector=revision!=4,k8s-app"), ["etcd-alpha", "etcd-gamma"])
+        self.assertEqual(names("labelSelector=!k8s-app"), [])
+        self.assertEqual(names("fieldSelector=spec.nodeName%3Dbeta"), ["etcd-beta"])
+        self.assertEqual(names("fieldSelector=metadata.name%3Detcd-gamma,"
+                               "metadata.namespace%3Dopenshift-etcd"), ["etcd-gamma"])
+        self.assertEqual(names("fieldSelector=status.phase!%3DRunning"), [])
+        self.assertStatus(self.raw.req("GET", "/api/v1/pods?labelSelector=a+in+b"), 400,
+                          "BadRequest")
+
+    def test_list_pagination(self):
+        _, page1, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods?limit=2")
+        self.assertEqual(len(page1["items"]), 2)
+        self.assertEqual(page1["metadata"]["remainingItemCount"], 1)
+        tok = page1["metadata"]["continue"]
+        _, page2, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods?limit=2&"
+                                   "continue=" + tok)
+        self.assertEqual([p["metadata"]["name"] for p in page2["items"]], ["etcd-gamma"])
+        self.assertNotIn("continue", page2["metadata"])
+
+    def test_create_already_exists_and_dry_run(self):
+        path = "/api/v1/namespaces/openshift-etcd/configmaps"
+        body = {"metadata": {"name": "cm-create"}, "data": {"a": "1"}}
+        status, doc, _ = self.raw.req("POST", path + "?dryRun=All", body)
+        self.assertEqual(status, 201)
+        self.assertEqual(self.raw.req("GET", path + "/cm-create")[0], 404)
+        status, doc, _ = self.raw.req("POST", path, body)
+        self.assertEqual((status, doc["kind"], doc["metadata"]["namespace"]),
+                         (201, "ConfigMap", "openshift-etcd"))
+        self.assertStatus(self.raw.req("POST", path, body), 409, "AlreadyExists",
+                          'configmaps "cm-create" already exists')
+        status, ns, _ = self.raw.req("POST", "/api/v1/namespaces",
+                                     {"metadata": {"generateName": "openshift-debug-"}})
+        self.assertTrue(ns["metadata"]["name"].startswith("openshift-debug-"))
+
+    def test_delete_preconditions_dry_run_and_results(self):
+        path = "/api/v1/namespaces/openshift-etcd/secrets"
+        _, s, _ = self.raw.req("POST", path, {"metadata": {"name": "s-del"}, "type": "Opaque"})
+        d = self.assertStatus(self.raw.req("DELETE", path + "/s-del", {
+            "preconditions": {"uid": "not-the-uid"}}), 409, "Conflict")
+        self.assertIn("Precondition failed: UID in precondition: not-the-uid", d["message"])
+        self.assertStatus(self.raw.req("DELETE", path + "/s-del?preconditions.resourceVersion=1"),
+                          409, "Conflict")
+        status, doc, _ = self.raw.req("DELETE", path + "/s-del", {
+            "kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"],
+            "propagationPolicy": "Background"})
+        self.assertEqual(status, 200)
+        self.assertEqual(self.raw.req("GET", path + "/s-del")[0], 200)
+        status, doc, _ = self.raw.req("DELETE", path + "/s-del", {
+            "preconditions": {"uid": s["metadata"]["uid"]}})
+        self.assertEqual((status, doc["kind"], doc["status"], doc["details"]["name"]),
+                         (200, "Status", "Success", "s-del"))
+        self.assertStatus(self.raw.req("DELETE", path + "/s-del"), 404, "NotFound")
+        self.raw.req("POST", "/api/v1/namespaces/openshift-etcd/pods",
+                     {"metadata": {"name": "p-del"}, "spec": {"containers": [{"name": "c"}]}})
+        status, doc, _ = self.raw.req("DELETE", "/api/v1/namespaces/openshift-etcd/pods/p-del"
+                                      "?dryRun=All")
+        self.assertEqual((status, doc["kind"]), (200, "Pod"))
+        status, doc, _ = self.raw.req("DELETE", "/api/v1/namespaces/openshift-etcd/pods/p-del")
+        self.assertEqual((status, doc["kind"]), (200, "Pod"))
+
+    def test_patch_types(self):
+        path = "/apis/operator.openshift.io/v1/etcds/cluster"
+        status, doc, _ = self.raw.req("PATCH", path, {"spec": {
+            "forceRedeploymentReason": "recovery-1", "unsupportedConfigOverrides": {"x": 1}}},
+            "application/merge-patch+json")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["spec"]["forceRedeploymentReason"], "recovery-1")
+        gen = doc["metadata"]["generation"]
+        status, doc, _ = self.raw.req("PATCH", path, {"spec": {"unsupportedConfigOverrides": None}},
+                                      "application/merge-patch+json")
+        self.assertNotIn("unsupportedConfigOverrides", doc["spec"])
+        self.assertEqual(doc["metadata"]["generation"], gen + 1)
+        status, doc, _ = self.raw.req("PATCH", path, [
+            {"op": "test", "path": "/spec/forceRedeploymentReason", "value": "recovery-1"},
+            {"op": "replace", "path": "/spec/forceRedeploymentReason", "value": "recovery-2"}],
+            "application/json-patch+json")
+        self.assertEqual((status, doc["spec"]["forceRedeploymentReason"]), (200, "recovery-2"))
+        self.assertStatus(self.raw.req("PATCH", path, [
+            {"op": "test", "path": "/spec/forceRedeploymentReason", "value": "other"}],
+            "application/json-patch+json"), 422, "Invalid")
+        status, doc, _ = self.raw.req("PATCH", path + "?dryRun=All",
+                                      {"spec": {"forceRedeploymentReason": "dry"}},
+                                      "application/strategic-merge-patch+json")
+        self.assertEqual(doc["spec"]["forceRedeploymentReason"], "dry")
+        self.assertEqual(self.raw.req("GET", path)[1]["spec"]["forceRedeploymentReason"],
+                         "recovery-2")
+        self.assertStatus(self.raw.req("PATCH", path, b"spec: {}", "application/yaml"), 415,
+                          "UnsupportedMediaType")
+        self.assertStatus(self.raw.req("PATCH", path, {"metadata": {"resourceVersion": "1"}},
+                                       "application/merge-patch+json"), 409, "Conflict")
+
+    def test_method_not_allowed_and_forbidden(self):
+        self.assertStatus(self.raw.req("PUT", "/api/v1/namespaces/openshift-etcd/pods", {}), 405,
+                          "MethodNotAllowed")
+        d = self.assertStatus(Raw(self.fx, F.LIMITED_TOKEN).req(
+            "DELETE", "/api/v1/namespaces/openshift-etcd/secrets/etcd-peer-alpha"), 403,
+            "Forbidden")
+        self.assertEqual(d["message"], 'secrets "etcd-peer-alpha" is forbidden: User "limited" '
+                         'cannot delete resource "secrets" in API group "" in the namespace '
+                         '"openshift-etcd"')
+
+    def test_discovery_version_and_reviews(self):
+        self.assertEqual(self.raw.req("GET", "/version")[1]["major"], "1")
+        groups = [g["name"] for g in self.raw.req("GET", "/apis")[1]["groups"]]
+        for g in ("operator.openshift.io", "config.openshift.io", "authorization.k8s.io"):
+            self.assertIn(g, groups)
+        res = {r["name"]: r for r in self.raw.req("GET", "/api/v1")[1]["resources"]}
+        self.assertTrue(res["pods"]["namespaced"] and not res["nodes"]["namespaced"])
+        self.assertIn("pods/exec", res)
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": "openshift-etcd", "verb": "create",
+                                                  "resource": "pods", "subresource": "exec"}}}
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        status, doc, _ = self.raw.req("POST", path, review)
+        self.assertEqual((status, doc["status"]["allowed"]), (201, True))
+        status, doc, _ = Raw(self.fx, F.LIMITED_TOKEN).req("POST", path, review)
+        self.assertEqual((status, doc["status"]["allowed"]), (201, False))
+        status, doc, _ = self.raw.req("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                      {"apiVersion": "authentication.k8s.io/v1",
+                                       "kind": "SelfSubjectReview"})
+        self.assertEqual(doc["status"]["userInfo"]["username"], "kube:admin")
+
+    def test_faults(self):
+        admin = "/testbed/faults"
+        self.assertEqual(Raw(self.fx, F.LIMITED_TOKEN).req("POST", admin, {})[0], 403)
+        status, _, _ = self.raw.req("POST", admin, {"method": "GET", "path": "/api/v1/nodes$",
+                                                    "status": 429, "retry_after": 2, "count": 1})
+        self.assertEqual(status, 201)
+        resp = self.raw.req("GET", "/api/v1/nodes")
+        d = self.assertStatus(resp, 429, "TooManyRequests")
+        self.assertEqual((resp[2].getheader("Retry-After"), d["details"]["retryAfterSeconds"]),
+                         ("2", 2))
+        self.assertEqual(self.raw.req("GET", "/api/v1/nodes")[0], 200)       # count used up
+        self.raw.req("POST", admin, {"path": "nodes/alpha", "drop": True})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
+            self.raw.req("GET", "/api/v1/nodes/alpha")
+        self.raw.req("POST", admin, {"method": "GET", "path": "nodes/beta", "delay": 0.3})
+        t = time.monotonic()
+        self.assertEqual(self.raw.req("GET", "/api/v1/nodes/beta")[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t, 0.3)
+        self.assertEqual(self.raw.req("DELETE", admin)[0], 200)
+        self.assertEqual(self.raw.req("GET", "/api/v1/nodes/alpha")[0], 200)
+
+    # ------------------------------------------------------------------ watch
+    def watch(self, query, until, timeout=5):
+        c = self.raw.conn()
+        c.request("GET", "/api/v1/namespaces/openshift-etcd/configmaps?watch=true&" + query,
+                  headers={"Authorization": "Bearer " + F.ADMIN_TOKEN})
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        events, end = [], time.monotonic() + timeout
+        while time.monotonic() < end:
+            line = r.readline()
+            if not line:
+                break
+            events.append(json.loads(line))
+            if until(events):
+                break
+        r.close()
+        c.close()
+        return events
+
+    def test_watch_events_and_expired(self):
+        store = self.fx.store
+        rv = store.resource_version
+        store.create("configmaps", F.NS, {"metadata": {"name": "w1", "labels": {"w": "yes"}}})
+        store.update("configmaps", F.NS, "w1", lambda o: o.update(data={"k": "v"}))
+        store.delete("configmaps", F.NS, "w1")
+        evs = self.watch("resourceVersion=%s&labelSelector=w%%3Dyes&allowWatchBookmarks=true"
+                         % rv, lambda e: len(e) >= 3)
+        self.assertEqual([e["type"] for e in evs], ["ADDED", "MODIFIED", "DELETED"])
+        self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")
+        evs = self.watch("fieldSelector=metadata.name%3Dw2", lambda e: len(e) >= 1) if \
+            store.create("configmaps", F.NS, {"metadata": {"name": "w2"}}) else None
+        self.assertEqual((evs[0]["type"], evs[0]["object"]["metadata"]["name"]), ("ADDED", "w2"))
+        for i in range(250):          # the log keeps 200 events
+            store.update("configmaps", F.NS, "w2", lambda o, i=i: o.update(data={"i": str(i)}))
+        evs = self.watch("resourceVersion=%s" % rv, lambda e: True)
+        self.assertEqual(evs[0]["type"], "ERROR")
+        self.assertEqual((evs[0]["object"]["code"], evs[0]["object"]["reason"]), (410, "Expired"))
+        t = time.monotonic()
+        evs = self.watch("timeoutSeconds=1&resourceVersion=%s" % store.resource_version,
+                         lambda e: False)
+        self.assertEqual(evs, [])
+        self.assertLess(time.monotonic() - t, 3)
+
+    # ------------------------------------------------------------------ exec, raw WebSocket
+    def test_ws_exec_v5_stdin_close_and_exit_code(self):
+        sock, head, key = ws_connect(self.fx, EXEC + "&command=sh&command=-c&command="
+                                     "cat%3Becho+err+%3E%262%3Bexit+3&stdin=true&stdout=true"
+                                     "&stderr=true", "v5.channel.k8s.io, v4.channel.k8s.io")
+        self.assertIn("101 Switching Protocols", head)
+        self.assertIn("Sec-WebSocket-Protocol: v5.channel.k8s.io", head)
+        self.assertIn("Sec-WebSocket-Accept: " + wsexec.accept_key(key), head)
+        ws_send(sock, wsexec.OP_BIN, b"\x00hello ")
+        ws_send(sock, wsexec.OP_TEXT, b"\x00world")
+        ws_send(sock, wsexec.OP_PING, b"p")
+        ws_send(sock, wsexec.OP_BIN, b"\xff\x00")            # v5: close stdin
+        msgs = ws_read_all(sock)
+        sock.close()
+        self.assertEqual(msgs[0], (wsexec.OP_BIN, b"\x01"))  # "connection established"
+        self.assertIn((wsexec.OP_PONG, b"p"), msgs)
+        ch = channels(msgs)
+        self.assertEqual((ch[1], ch[2]), (b"hello world", b"err\n"))
+        self.assertEqual(json.loads(ch[3]), {
+            "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": json.loads(ch[3])["message"],
+            "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}})
+        self.assertEqual(msgs[-1][0], wsexec.OP_CLOSE)
+
+    def test_ws_exec_v4_success(self):
+        sock, head, _ = ws_connect(self.fx, EXEC + "&command=echo&command=ok&stdout=1",
+                                   "v4.channel.k8s.io")
+        self.assertIn("Sec-WebSocket-Protocol: v4.channel.k8s.io", head)
+        ch = channels(ws_read_all(sock))
+        sock.close()
+        self.assertEqual(ch[1], b"ok\n")
+        self.assertEqual(json.loads(ch[3]), {"metadata": {}, "status": "Success"})
+
+    def test_ws_exec_errors_before_upgrade(self):
+        _, head, _ = ws_connect(self.fx, EXEC.replace("etcdctl", "nope") + "&command=true"
+                                "&stdout=1", "v4.channel.k8s.io")
+        self.assertIn("400 Bad Request", head)
+        _, head, _ = ws_connect(self.fx, EXEC + "&command=true&stdout=1", "v4.channel.k8s.io",
+                                token=F.LIMITED_TOKEN)
+        self.assertIn("403 Forbidden", head)
+        _, head, _ = ws_connect(self.fx, EXEC + "&command=true&stdout=1", "base64.channel.k8s.io")
+        self.assertIn("400 Bad Request", head)
+
+    # ------------------------------------------------------------------ kubectl
+    def kubectl(self, *args, **kw):
+        p = self.fx.kubectl(*args, **kw)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def test_kubectl_get_list(self):
+        rc, out, err = self.kubectl("get", "pods", "-l", "app=etcd")
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"])
+        self.assertEqual(lines[1].split()[:3], ["etcd-alpha", "2/2", "Running"])
+        self.assertEqual(lines[3].split()[:3], ["etcd-gamma", "1/2", "CrashLoopBackOff"])
+        rc, out, err = self.kubectl("get", "pods", "--field-selector", "spec.nodeName=beta",
+                                    "-o", "jsonpath={.items[*].metadata.name}")
+        self.assertEqual((rc, out), (0, "etcd-beta"), err)
+        rc, out, err = self.kubectl("get", "etcd", "cluster", "-o", "json")
+        self.assertEqual((rc, json.loads(out)["kind"]), (0, "Etcd"), err)
+        rc, out, err = self.kubectl("get", "clusteroperator", "etcd")
+        self.assertIn("True", out.splitlines()[1])
+        rc, out, err = self.kubectl("get", "pod", "missing")
+        self.assertEqual(rc, 1)
+        self.assertIn('pods "missing" not found', err)
+
+    def test_kubectl_patch_delete_dry_run(self):
+        rc, out, err = self.kubectl("patch", "etcd", "cluster", "--type=merge", "-p",
+                                    '{"spec":{"forceRedeploymentReason":"kubectl-1"}}')
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.fx.store.get("etcds", None, "cluster")["spec"]
+                         ["forceRedeploymentReason"], "kubectl-1")
+        rc, out, err = self.kubectl("patch", "etcd", "cluster", "--type=json", "-p",
+                                    '[{"op":"replace","path":"/spec/forceRedeploymentReason",'
+                                    '"value":"kubectl-2"}]')
+        self.assertEqual(rc, 0, err)
+        self.fx.store.create("secrets", F.NS, {"metadata": {"name": "kubectl-del"}})
+        rc, out, err = self.kubectl("delete", "secret", "kubectl-del", "--dry-run=server")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("server dry run", out)
+        self.fx.store.get("secrets", F.NS, "kubectl-del")
+        rc, out, err = self.kubectl("delete", "secret", "kubectl-del")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.fx.store.list("secrets", F.NS, field_selector="metadata.name="
+                                            "kubectl-del")[0], [])
+        rc, out, err = self.kubectl("delete", "secret", "etcd-peer-alpha", limited=True)
+        self.assertEqual(rc, 1)
+        self.assertIn("Forbidden", err)
+
+    def test_kubectl_exec_websocket(self):
+        rc, out, err = self.kubectl("exec", "etcd-alpha", "-c", "etcdctl", "--", "sh", "-c",
+                                    "echo out; echo err >&2; exit 3")
+        self.assertEqual((rc, out), (3, "out\n"), err)
+        self.assertIn("err\n", err)
+        rc, out, err = self.kubectl("exec", "-i", "etcd-alpha", "-c", "etcdctl", "--", "sh", "-c",
+                                    "tr a-z A-Z", stdin=b"from stdin\n")
+        self.assertEqual((rc, out), (0, "FROM STDIN\n"), err)
+        exec_req = [r for r in self.fx.server.request_log if "/exec?" in r[1]][-1]
+        self.assertEqual((exec_req[0], exec_req[3]), ("GET", 101))
+        rc, out, err = self.kubectl("exec", "etcd-gamma", "-c", "etcd", "--", "true")
+        self.assertEqual(rc, 1)
+        self.assertIn("container etcd is not running", err)
+
+    def test_exec_latency(self):
+        t = time.monotonic()
+        for _ in range(5):
+            sock, head, _ = ws_connect(self.fx, EXEC + "&command=true&stdout=1",
+                                       "v5.channel.k8s.io")
+            ch = channels(ws_read_all(sock))
+            sock.close()
+            self.assertEqual(json.loads(ch[3])["status"], "Success")
+        self.assertLess((time.monotonic() - t) / 5, 0.05)
+
+    # ------------------------------------------------------------------ python3-kubernetes
+    def test_python_kubernetes_client(self):
+        from kubernetes import client, config, stream
+        api = client.CoreV1Api(config.new_client_from_config(self.fx.kubeconfig))
+        pods = api.list_namespaced_pod(F.NS, label_selector="app=etcd")
+        self.assertEqual([p.metadata.name for p in pods.items],
+                         ["etcd-alpha", "etcd-beta", "etcd-gamma"])
+        resp = stream.stream(api.connect_get_namespaced_pod_exec, "etcd-alpha", F.NS,
+                             container="etcdctl", command=["sh", "-c", "echo py; exit 4"],
+                             stdout=True, stderr=True, stdin=False, tty=False,
+                             _preload_content=False)
+        resp.run_forever(timeout=10)
+        self.assertEqual(resp.read_stdout(), "py\n")
+        self.assertEqual(resp.returncode, 4)
+        out = stream.stream(api.connect_get_namespaced_pod_exec, "etcd-beta", F.NS,
+                            container="etcdctl", command=["echo", "hello"], stdout=True,
+                            stderr=True, stdin=False, tty=False)
+        self.assertEqual(out, "hello\n")
+        with self.assertRaises(client.exceptions.ApiException) as cm:
+            api.read_namespaced_pod("nope", F.NS)
+        self.assertEqual(cm.exception.status, 404)
+
+
+class V4OnlyTest(unittest.TestCase):
+    def test_v5_refused_v4_served(self):
+        fx = F.Fixture(allow_v5=False)
+        try:
+            _, head, _ = ws_connect(fx, EXEC + "&command=true&stdout=1", "v5.channel.k8s.io")
+            self.assertIn("400 Bad Request", head)
+            sock, head, _ = ws_connect(fx, EXEC + "&command=true&stdout=1",
+                                       "v5.channel.k8s.io,v4.channel.k8s.io")
+            self.assertIn("Sec-WebSocket-Protocol: v4.channel.k8s.io", head)
+            sock.close()
+        finally:
+            fx.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
