@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <lua-cjson.h>
-#include "embedded.h"
+#include <signal.h>
+#include "interrupt.h"
+#include "loader.h"
 #include "state.h"
 
 int luaopen_medic_json(lua_State *L);
@@ -29,61 +31,6 @@ static void preload_modules(lua_State *L)
 		lua_setfield(L, -2, m->name);
 	}
 	lua_pop(L, 1);
-}
-
-const struct embedded_file *medic_embedded_find(const char *name);
-const struct embedded_file *medic_embedded_find(const char *name)
-{
-	for (const struct embedded_file *f = embedded_files; f->name; f++)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	return NULL;
-}
-
-/* package.searchers entry for the shipped libraries: "medic.procedure" -> embedded "medic/procedure.lua".
- * It runs after Lua's own path searcher, which the host points at --script-path dirs first, so an
- * ejected or edited copy wins over the embedded one. */
-static int search_embedded(lua_State *L)
-{
-	const char *name = luaL_checkstring(L, 1);
-	luaL_Buffer b;
-
-	luaL_buffinit(L, &b);
-	for (const char *p = name; *p; p++)
-		luaL_addchar(&b, *p == '.' ? '/' : *p);
-	luaL_addstring(&b, ".lua");
-	luaL_pushresult(&b);
-	const struct embedded_file *f = medic_embedded_find(lua_tostring(L, -1));
-	if (!f) {
-		lua_pushfstring(L, "no embedded script '%s'", lua_tostring(L, -1));
-		return 1;
-	}
-	lua_pushfstring(L, "=[embedded]/%s", f->name);
-	if (luaL_loadbuffer(L, f->data, f->size, lua_tostring(L, -1)) != LUA_OK)
-		return lua_error(L);
-	lua_pushfstring(L, "[embedded]/%s", f->name);
-	return 2;
-}
-
-static void install_searcher(lua_State *L, const struct medic_options *opts)
-{
-	luaL_Buffer b;
-
-	lua_getglobal(L, "package");
-	luaL_buffinit(L, &b);
-	for (int i = 0; i < opts->nscript_path; i++) {
-		luaL_addstring(&b, opts->script_path[i]);
-		luaL_addstring(&b, "/?.lua;");
-	}
-	luaL_addstring(&b, "./?.lua");
-	luaL_pushresult(&b);
-	lua_setfield(L, -2, "path");
-	lua_pushliteral(L, "");
-	lua_setfield(L, -2, "cpath");
-	lua_getfield(L, -1, "searchers");
-	lua_pushcfunction(L, search_embedded);
-	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
-	lua_pop(L, 2);
 }
 
 static void set_string(lua_State *L, const char *key, const char *value)
@@ -126,7 +73,7 @@ lua_State *medic_state_new(const struct medic_options *opts)
 		return NULL;
 	luaL_openlibs(L);
 	preload_modules(L);
-	install_searcher(L, opts);
+	medic_searcher_install(L, opts);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushlightuserdata(L, (void *)opts);
 	lua_pushcclosure(L, open_options, 1);
@@ -135,15 +82,48 @@ lua_State *medic_state_new(const struct medic_options *opts)
 	return L;
 }
 
+/* {====== Ctrl-C, as lua.c does it: the handler only sets the shared flag (libcurl's progress callback
+** and the bindings' waits poll it) and a hook; the hook raises "interrupted" in Lua's own time, so
+** to-be-closed variables and pcall-protected cleanup still run. A second Ctrl-C kills the process. */
+static lua_State *volatile signal_L; /* the one C global a signal handler needs */
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	lua_pushliteral(L, "interrupted");
+	lua_error(L);
+}
+
+static void on_sigint(int sig)
+{
+	int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+
+	signal(sig, SIG_DFL);
+	medic_interrupt_set(1);
+	if (signal_L)
+		lua_sethook(signal_L, interrupt_hook, mask, 1);
+}
+/* }====== */
+
+/* Message handler of every call: a traceback for strings; a structured error ({exit_code=, message=})
+** passes through untouched, since it is a decision to report, not a bug to debug. */
 static int traceback(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
 
 	if (msg == NULL && !lua_isnoneornil(L, 1)) {
-		if (lua_type(L, 1) == LUA_TTABLE)
-			return 1; /* a structured error ({exit_code=, message=}) passes through untouched */
-		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+			msg = lua_tostring(L, -1);
+		} else if (lua_type(L, 1) == LUA_TTABLE) {
+			lua_settop(L, 1);
+			return 1;
+		} else {
+			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+		}
 	}
+	if (medic_interrupted() && msg && strcmp(msg, "interrupted") == 0)
+		return 1; /* Ctrl-C is not a bug either: no traceback */
 	luaL_traceback(L, L, msg, 1);
 	return 1;
 }
@@ -151,10 +131,47 @@ static int traceback(lua_State *L)
 int medic_docall(lua_State *L, int narg, int nres)
 {
 	int base = lua_gettop(L) - narg;
+	int status;
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
-	int status = lua_pcall(L, narg, nres, base);
+	signal_L = L;
+	signal(SIGINT, on_sigint);
+	status = lua_pcall(L, narg, nres, base);
+	signal(SIGINT, SIG_DFL);
+	signal_L = NULL;
 	lua_remove(L, base);
 	return status;
+}
+
+/* exit_code of a structured error, clamped to 1..255. */
+static int structured_exit_code(lua_State *L, int idx)
+{
+	int isnum;
+	lua_Integer code;
+
+	lua_getfield(L, idx, "exit_code");
+	code = lua_tointegerx(L, -1, &isnum);
+	lua_pop(L, 1);
+	return isnum && code > 0 && code < 256 ? (int)code : 1;
+}
+
+int medic_report(lua_State *L, const char *prefix)
+{
+	int code = 1;
+	const char *msg;
+
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		code = structured_exit_code(L, -1);
+		lua_getfield(L, -1, "message");
+		msg = lua_tostring(L, -1);
+		fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error without a message)");
+		lua_pop(L, 2);
+	} else {
+		msg = lua_tostring(L, -1);
+		fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error object is not a string)");
+		lua_pop(L, 1);
+	}
+	fflush(stderr);
+	return medic_interrupted() ? 130 : code;
 }

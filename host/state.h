@@ -21,4 +21,9 @@ lua_State *medic_state_new(const struct medic_options *opts);
 /* Calls the function below narg arguments with a traceback handler; returns the lua_pcall status. */
 int medic_docall(lua_State *L, int narg, int nres);
 
+/* Reports the error at the top of the stack on stderr (and pops it): a structured error ({exit_code=,
+ * message=}) by its message alone, anything else with its traceback. Returns the exit code it stands
+ * for: exit_code of a structured error, 130 after Ctrl-C, else 1. prefix: "etcd-medic: " or "". */
+int medic_report(lua_State *L, const char *prefix);
+
 #endif

@@ -414,10 +414,16 @@ local function fail_run(self, ctx, results, failed_index, err, args)
 	run_cleanups(self, ctx, results, failed_index + 1)
 	print_summary(self, results)
 	local code = interrupted and 130 or (type(err) == "table" and err.exit_code) or 1
-	for _, r in pairs(results) do
-		if code == 3 and r.status == "changed" then code = 1 end -- "refused" promises nothing was changed
-	end
+	local changed = false
+	for _, r in pairs(results) do changed = changed or r.status == "changed" end
+	if code == 3 and changed then code = 1 end -- "refused" promises that nothing was changed
+	if code == 3 then ctx.journal:discard() end
 	say("")
+	if code == 3 then
+		say("refused: %s", errmsg(err))
+		say("Nothing was changed.")
+		error(err, 0)
+	end
 	say("The steps marked ok or changed are done; the others are not. The journal is kept in %s.", ctx.journal.path)
 	say("Fix the cause, then run the same command again to resume:")
 	say("  %s", self:command_line(args))
@@ -458,14 +464,21 @@ end
 
 -- Runs the procedure with the script's arguments. Returns 0 when done (or nothing to do); otherwise raises
 -- {exit_code = 1 (failed) | 2 (usage) | 3 (refused) | 130 (interrupted), message = ...}.
-function Proc:main(...)
-	local args = { ... }
-	local given = parse_args(self, args)
+-- Options: the defaults (from the script, then the site file) overridden by the command line.
+local function resolve(self, given)
 	if given.site then self:load_site(given.site) end
-	if given.help then print(self:help()); return 0 end
 	local opts = {}
 	for _, o in ipairs(all_options(self)) do opts[key_of(o.name)] = o.default end
 	for k, v in pairs(given) do opts[k] = v end
+	return opts
+end
+
+function Proc:main(...)
+	if procedure.define_only then return self end -- loaded as a library (the REPL's cluster:step)
+	local args = { ... }
+	local given = parse_args(self, args)
+	if given.help then resolve(self, given); print(self:help()); return 0 end
+	local opts = resolve(self, given)
 
 	local ctx = make_ctx(self, opts, args)
 	local results = {}
@@ -509,6 +522,47 @@ function Proc:main(...)
 	say("")
 	say("%s: done", self.name)
 	return 0
+end
+
+------------------------------------------------------------------------------------------------ by hand
+
+-- For the REPL: a context from a table of options ({node = "master-1", yes = true}), the read-only steps run.
+-- Returns ctx, or nil and a message (nothing to do, or a refusal).
+function Proc:session(options)
+	local args = {}
+	for k, v in pairs(options or {}) do
+		local flag = "--" .. tostring(k):gsub("_", "-")
+		if v == true then args[#args + 1] = flag
+		elseif v ~= false then args[#args + 1] = flag; args[#args + 1] = tostring(v) end
+	end
+	local opts = resolve(self, parse_args(self, args))
+	local ctx = make_ctx(self, opts, args)
+	local ok, err = pcall(function()
+		open_journal(self, ctx)
+		observe(self, ctx, {})
+	end)
+	if not ok then return nil, errmsg(err) end
+	return ctx
+end
+
+-- Runs one step in a session: check, show the plan, confirm (unless yes), run and verify.
+-- Returns its status ("ok", "changed", "skipped", "planned" in a dry run, "not confirmed") and a note.
+function Proc:run_step(ctx, name)
+	local step = self:find(name)
+	if not step then raise(2, "no step '" .. tostring(name) .. "' (steps: " .. table.concat(self:step_names(), ", ") .. ")") end
+	if step.read_only then step.run(ctx); return "ok" end
+	local status, note
+	if step.check then status, note = step.check(ctx); status = normalize_check(status) end
+	if status then return status, note end
+	for _, line in ipairs(step.plan and step.plan(ctx) or {}) do say("  %s", line) end
+	if ctx.dry_run then
+		if step.dry_run then step.dry_run(ctx) end
+		return "planned"
+	end
+	if not step.observe and not ctx.opts.yes and not self.prompt("Run step " .. name .. "?") then
+		return "not confirmed"
+	end
+	return execute_step(self, ctx, step)
 end
 
 return procedure

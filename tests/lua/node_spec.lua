@@ -253,6 +253,34 @@ test("open_remote: the debug pod, methods through chroot /host, cleanup on close
 	sh("rm -rf " .. q(root))
 end)
 
+test("open_remote: a move across file systems (busybox mv onto a tmpfs) reports copy", function()
+	if not is_root then
+		print("skip (needs root)")
+		return
+	end
+	local root = busybox_root()
+	sh("mkdir -p " .. q(root .. "/mnt") .. " " .. q(root .. "/var/lib/etcd/member"))
+	if not os.execute("mount -t tmpfs -o size=4m tmpfs " .. q(root .. "/mnt") .. " 2>/dev/null") then
+		print("skip (no tmpfs mount here)")
+		sh("rm -rf " .. q(root))
+		return
+	end
+	local ok, err = pcall(function()
+		write(root .. "/var/lib/etcd/member/wal", "across")
+		local h <close> = assert(node.open_remote(fake_kc(root), "master-0", { image = "x" }))
+		local moved, how = h:move("/var/lib/etcd", "/mnt/etcd")
+		eq(moved, true, "moved")
+		eq(how, "copy", "how")
+		eq(h:exists("/var/lib/etcd"), false, "source gone")
+		eq(h:read("/mnt/etcd/member/wal"), "across", "content")
+		sh("mkdir " .. q(root .. "/var/lib/etcd"))
+		fails_with("Exists", h:move("/mnt/etcd", "/var/lib/etcd"))
+		eq(h:read("/mnt/etcd/member/wal"), "across", "source kept")
+	end)
+	sh("umount " .. q(root .. "/mnt") .. " && rm -rf " .. q(root))
+	assert(ok, err)
+end)
+
 test("open_remote: <close> deletes the pod when the chunk raises", function()
 	local kc = fake_kc("/nonexistent")
 	local ok = pcall(function()

@@ -177,6 +177,14 @@ test("refusal before any change: exit 3, no journal", function()
 	eq(#files(dir), 0, "no journal")
 end)
 
+test("refusal in the first mutating step: exit 3, the journal it started is discarded", function()
+	local dir = fresh_dir()
+	local p = fake({}, {})
+	p:replace("open-gate", { run = function(ctx) ctx:refuse("no backup can be taken") end })
+	eq(exit_of(p, "--state-dir", dir, "--yes"), 3, "exit")
+	eq(#files(dir), 0, "no journal left")
+end)
+
 test("nothing to do: exit 0, no step runs", function()
 	local world, calls = { a = true, b = true }, {}
 	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes"), 0, "exit")
@@ -249,6 +257,24 @@ test("ctx:wait is bounded and reports progress", function()
 	local ok2, msg = ctx:wait { what = "never", timeout = 1, interval = 0.2, poll = function() return false, "waiting" end }
 	eq(ok2, nil, "timed out")
 	assert(msg:find("timed out"), msg)
+end)
+
+test("by hand: a session runs the preflight, then one step at a time, sharing the journal", function()
+	local world, calls, dir = {}, {}, fresh_dir()
+	local p = fake(world, calls)
+	local ctx = assert(p:session { state_dir = dir, yes = true, target = "hand" })
+	eq(calls.preflight, 1, "preflight ran")
+	eq(p:run_step(ctx, "change-a"), "changed", "a")
+	eq(world.a, "hand", "a applied")
+	eq(p:run_step(ctx, "change-a"), "ok", "a again is ok")
+	eq(mode(dir .. "/fake.journal"), "600", "journal written")
+	-- the command line resumes what was done by hand
+	eq(exit_of(fake(world, calls), "--state-dir", dir, "--yes"), 0, "run")
+	eq(calls.a, 1, "a not redone")
+	eq(world.b, true, "b done")
+	local none, msg = fake({ refuse = true }, {}):session { state_dir = fresh_dir() }
+	eq(none, nil, "refused session")
+	assert(msg:find("on fire"), msg)
 end)
 
 os.execute("rm -rf '" .. tmp .. "'")

@@ -1,0 +1,391 @@
+/* The REPL, after lua.c's (incomplete chunks continue on the next line, "return " is tried first so bare
+ * expressions print) with libedit for line editing, history and completion, results pretty-printed by
+ * medic.ui, and the REPL conveniences (etcd, k8s, node, json, cluster) predefined. */
+#include <editline/readline.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "interrupt.h"
+#include "loader.h"
+#include "repl.h"
+#include "state.h"
+
+#define PROMPT1 "medic> "
+#define PROMPT2 "medic>> "
+#define EOFMARK "<eof>"
+#define MAX_STDIN (64 << 20)
+
+/* Completion runs inside libedit's callback, which has no user pointer: the one state it completes in. */
+static lua_State *completion_L;
+
+/* Run once, before the first prompt: predefined globals for exploring by hand (scripts never see them).
+** A missing module is simply not predefined. `cluster` is made on first use: medic.cluster.new(), which
+** connects lazily itself (or .connect(options), or the module itself if it has neither). */
+static const char repl_prelude[] =
+	"for g, m in pairs{json = 'medic.json', etcd = 'medic.etcd', k8s = 'medic.k8s', node = 'medic.node',\n"
+	"                  ui = 'medic.ui'} do\n"
+	"  local ok, mod = pcall(require, m)\n"
+	"  if ok then rawset(_G, g, mod) end\n"
+	"end\n"
+	"local ok, cluster = pcall(require, 'medic.cluster')\n"
+	"if not ok then return end\n"
+	"setmetatable(_G, {__index = function(t, k)\n"
+	"  if k ~= 'cluster' then return nil end\n"
+	"  local make = type(cluster) == 'table' and (cluster.new or cluster.connect)\n"
+	"  local c, err = cluster, nil\n"
+	"  if make then c, err = make(require 'medic.options') end\n"
+	"  if not c then error('cluster: ' .. tostring(err), 2) end\n"
+	"  rawset(t, k, c)\n"
+	"  return c\n"
+	"end})\n";
+
+/* Prints the values on the stack (results of a chunk) with medic.ui's pretty printer, or print. */
+static void print_results(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	if (n == 0)
+		return;
+	luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "medic.ui");
+	if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1) && lua_getfield(L, -1, "print") == LUA_TFUNCTION)
+		lua_remove(L, -2);
+	else {
+		lua_settop(L, n);
+		lua_getglobal(L, "print");
+	}
+	lua_insert(L, 1);
+	if (lua_pcall(L, n, 0, 0) != LUA_OK)
+		fprintf(stderr, "error calling the printer (%s)\n", lua_tostring(L, -1));
+	lua_settop(L, 0);
+}
+
+/* After a chunk: Ctrl-C is over. A signal that came after the chunk ended would leave a hook behind. */
+static int finish_chunk(lua_State *L, int status)
+{
+	int code = 0;
+
+	if (status == LUA_OK)
+		print_results(L);
+	else
+		code = medic_report(L, "");
+	lua_sethook(L, NULL, 0, 0);
+	medic_interrupt_set(0);
+	lua_settop(L, 0);
+	return code;
+}
+
+/* {====== non-interactive: all of stdin is one chunk */
+static int read_stdin(lua_State *L)
+{
+	luaL_Buffer b;
+	size_t total = 0, n;
+
+	luaL_buffinit(L, &b);
+	do {
+		char *p = luaL_prepbuffer(&b);
+		n = fread(p, 1, LUAL_BUFFERSIZE, stdin);
+		luaL_addsize(&b, n);
+		total += n;
+	} while (n > 0 && total < MAX_STDIN);
+	luaL_pushresult(&b);
+	return ferror(stdin) ? -1 : 0;
+}
+
+static int run_stdin(lua_State *L)
+{
+	size_t len;
+
+	if (read_stdin(L) != 0) {
+		fprintf(stderr, "etcd-medic: cannot read stdin: %s\n", strerror(errno));
+		return 1;
+	}
+	const char *src = lua_tolstring(L, -1, &len);
+	const char *ret = lua_pushfstring(L, "return %s;", src);
+	int status = luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK ? LUA_OK
+		: (lua_pop(L, 1), medic_load_buffer(L, src, len, "stdin"));
+	lua_replace(L, 1);
+	lua_settop(L, 1);
+	if (status == LUA_OK)
+		status = medic_docall(L, 0, LUA_MULTRET);
+	if (status != LUA_OK)
+		return medic_report(L, "etcd-medic: ");
+	print_results(L);
+	return 0;
+}
+/* }====== */
+
+/* {====== history: ~/.etcd_medic_history, or $XDG_STATE_HOME/etcd-medic/history; mode 0600 */
+static const char *history_path(char *buf, size_t size)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (state && *state) {
+		snprintf(buf, size, "%s/etcd-medic", state);
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return NULL;
+		snprintf(buf, size, "%s/etcd-medic/history", state);
+		return buf;
+	}
+	if (!home || !*home)
+		return NULL;
+	snprintf(buf, size, "%s/.etcd_medic_history", home);
+	return buf;
+}
+
+static void history_open(const char *path)
+{
+	int fd;
+
+	stifle_history(1000);
+	if (!path || (fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return;
+	fchmod(fd, 0600);
+	close(fd);
+	read_history(path);
+}
+
+static void history_add(const char *path, const char *line)
+{
+	add_history(line);
+	if (path && write_history(path) == 0)
+		chmod(path, 0600);
+}
+/* }====== */
+
+/* {====== completion: "k8s.con" -> "k8s.connect", "kc:ge" -> "kc:get", globals otherwise */
+
+/* Pushes the value named by the dotted/coloned expression s[0, n) ("a.b.c"), or nil. Run protected:
+** __index metamethods may run (that is how handle methods are found) and may raise. */
+static void push_path(lua_State *L, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+
+	lua_pushglobaltable(L);
+	while (p < end && !lua_isnil(L, -1)) {
+		const char *q = p;
+		while (q < end && *q != '.' && *q != ':')
+			q++;
+		lua_pushlstring(L, p, (size_t)(q - p));
+		if (lua_type(L, -2) == LUA_TTABLE || lua_type(L, -2) == LUA_TUSERDATA || lua_type(L, -2) == LUA_TSTRING)
+			lua_gettable(L, -2);
+		else {
+			lua_pop(L, 1);
+			lua_pushnil(L);
+		}
+		lua_remove(L, -2);
+		p = q + 1;
+	}
+}
+
+static int is_identifier(const char *s)
+{
+	if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return 0;
+	for (s++; *s; s++)
+		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part. */
+static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, const char *part)
+{
+	size_t partlen = strlen(part);
+
+	if (!lua_istable(L, -1))
+		return;
+	for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			continue;
+		const char *key = lua_tostring(L, -2);
+		if (strncmp(key, part, partlen) != 0 || !is_identifier(key))
+			continue;
+		lua_pushlstring(L, prefix, plen);
+		lua_pushstring(L, key);
+		lua_concat(L, 2);
+		lua_pushboolean(L, 1);
+		lua_rawset(L, res);
+	}
+}
+
+/* complete(text) -> {[candidate] = true}: fields of the table, or methods in the metatable's __index. */
+static int complete(lua_State *L)
+{
+	size_t n;
+	const char *text = luaL_checklstring(L, 1, &n);
+	const char *sep = NULL;
+
+	lua_newtable(L);
+	for (const char *p = text; *p; p++)
+		if (*p == '.' || *p == ':')
+			sep = p;
+	const char *part = sep ? sep + 1 : text;
+	size_t plen = (size_t)(part - text);
+	if (sep)
+		push_path(L, text, (size_t)(sep - text));
+	else
+		lua_pushglobaltable(L);
+	for (int depth = 0; depth < 8 && !lua_isnil(L, -1); depth++) {
+		add_matches(L, 2, text, plen, part);
+		if (!lua_getmetatable(L, -1))
+			break;
+		lua_getfield(L, -1, "__index");
+		lua_remove(L, -2);
+		lua_remove(L, -2);
+	}
+	lua_settop(L, 2);
+	return 1;
+}
+
+static char *next_candidate(const char *text, int state)
+{
+	lua_State *L = completion_L;
+
+	if (state == 0) {
+		lua_settop(L, 0);
+		lua_pushcfunction(L, complete);
+		lua_pushstring(L, text);
+		if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+			lua_newtable(L);
+		lua_pushnil(L);
+	}
+	if (lua_gettop(L) < 2 || !lua_next(L, 1)) {
+		lua_settop(L, 0);
+		return NULL;
+	}
+	char *s = strdup(lua_tostring(L, -2));
+	lua_pop(L, 1);
+	return s;
+}
+
+static char **attempt_completion(const char *text, int start, int end)
+{
+	(void)start;
+	(void)end;
+	rl_attempted_completion_over = 1; /* never fall back to file names */
+	return rl_completion_matches(text, next_candidate);
+}
+/* }====== */
+
+/* {====== the interactive loop, as lua.c's loadline/addreturn/multiline */
+static int incomplete(lua_State *L, int status)
+{
+	size_t lmsg;
+	const char *msg;
+
+	if (status != LUA_ERRSYNTAX)
+		return 0;
+	msg = lua_tolstring(L, -1, &lmsg);
+	if (lmsg >= sizeof EOFMARK - 1 && strcmp(msg + lmsg - (sizeof EOFMARK - 1), EOFMARK) == 0) {
+		lua_pop(L, 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads a line (without the newline) onto the stack; 0 at end of input. */
+static int pushline(lua_State *L, int first)
+{
+	char *line = readline(first ? PROMPT1 : PROMPT2);
+
+	if (!line)
+		return 0;
+	if (first && line[0] == '=')
+		lua_pushfstring(L, "return %s", line + 1); /* =expr, the Lua 5.1 way */
+	else
+		lua_pushstring(L, line);
+	free(line);
+	return 1;
+}
+
+/* "return LINE;" first, so bare expressions print. */
+static int addreturn(lua_State *L)
+{
+	const char *line = lua_tostring(L, -1);
+	const char *ret = lua_pushfstring(L, "return %s;", line);
+	int status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
+
+	if (status == LUA_OK)
+		lua_remove(L, -2);
+	else
+		lua_pop(L, 2);
+	return status;
+}
+
+/* Keeps reading lines while the chunk is incomplete. The chunk text stays below the function. */
+static int multiline(lua_State *L)
+{
+	for (;;) {
+		size_t len;
+		const char *line = lua_tolstring(L, 1, &len);
+		int status = luaL_loadbuffer(L, line, len, "=stdin");
+		if (!incomplete(L, status) || !pushline(L, 0))
+			return status;
+		lua_pushliteral(L, "\n");
+		lua_insert(L, -2);
+		lua_concat(L, 3);
+	}
+}
+
+/* Reads and compiles one chunk; leaves the function (or an error) on top and the text at index 1.
+** -1 at end of input. */
+static int loadline(lua_State *L)
+{
+	int status;
+
+	lua_settop(L, 0);
+	if (!pushline(L, 1))
+		return -1;
+	if ((status = addreturn(L)) != LUA_OK)
+		status = multiline(L);
+	return status;
+}
+
+static void interactive(lua_State *L)
+{
+	char pathbuf[4096];
+	const char *hist = history_path(pathbuf, sizeof pathbuf);
+	int status;
+
+	completion_L = L;
+	rl_readline_name = "etcd-medic";
+	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
+	rl_attempted_completion_function = attempt_completion;
+	history_open(hist);
+	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
+	       LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
+	while ((status = loadline(L)) != -1) {
+		if (lua_gettop(L) >= 1 && lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) > 0)
+			history_add(hist, lua_tostring(L, 1));
+		lua_remove(L, 1);
+		if (status == LUA_OK)
+			status = medic_docall(L, 0, LUA_MULTRET);
+		finish_chunk(L, status);
+	}
+	lua_settop(L, 0);
+	putchar('\n');
+	completion_L = NULL;
+}
+/* }====== */
+
+int medic_repl(lua_State *L)
+{
+	lua_settop(L, 0);
+	if (luaL_loadbuffer(L, repl_prelude, sizeof repl_prelude - 1, "=repl-prelude") != LUA_OK ||
+	    lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		fprintf(stderr, "etcd-medic: REPL setup: %s\n", lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	if (!isatty(STDIN_FILENO))
+		return run_stdin(L);
+	lua_settop(L, 0);
+	interactive(L);
+	return 0;
+}

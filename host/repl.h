@@ -1,0 +1,9 @@
+#ifndef MEDIC_REPL_H
+#define MEDIC_REPL_H
+#include <lua.h>
+
+/* The REPL: with a terminal on stdin, line editing (libedit), history, completion, multi-line input and
+ * pretty-printed results; otherwise the whole of stdin runs as one chunk. Returns the exit code. */
+int medic_repl(lua_State *L);
+
+#endif

@@ -1,0 +1,132 @@
+-- etcd-medic-api: 1
+-- The REPL's `cluster`: a lazily connected view of the OpenShift etcd cluster, and the procedure's steps by hand.
+--
+--   cluster:members()            the member list (prints like `etcdctl member list -w table`)
+--   cluster:health()             endpoint health of every member (prints like `etcdctl endpoint health --cluster`)
+--   cluster:pods()               the etcd pods (prints like `oc get pods -l k8s-app=etcd -o wide`)
+--   cluster:etcd([avoid_node])   an etcd client through a Ready etcd pod (or direct with --etcd-endpoints)
+--   cluster:node(name)           a node handle (medic.node) through a debug pod on that node
+--   cluster:k8s()                the medic.k8s client
+--   cluster:steps()              the steps of replace-crashlooping-member
+--   cluster:step(name, {node=, yes=, dry_run=, ...})   run one step (its check, plan, confirmation, run, verify)
+--
+-- Results are plain tables; their __tostring prints them the way the command-line tools do.
+local openshift = require "medic.openshift"
+local gopts = require "medic.options"
+
+local M = {}
+local Cluster = {}
+Cluster.__index = Cluster
+
+-- M.new{kubeconfig=, context=, namespace=}; defaults are the global options. Nothing connects until used.
+function M.new(o)
+	o = o or {}
+	return setmetatable({ kubeconfig = o.kubeconfig or gopts.kubeconfig, context = o.context or gopts.context,
+		namespace = o.namespace or gopts.namespace or "openshift-etcd" }, Cluster)
+end
+
+function Cluster:__tostring()
+	return "cluster (namespace " .. self.namespace .. (self.kc and ", connected)" or ", not connected yet)")
+end
+
+function Cluster:k8s()
+	if not self.kc then
+		local k8s = require "medic.k8s"
+		self.kc = openshift.must(k8s.connect { kubeconfig = self.kubeconfig, context = self.context })
+	end
+	return self.kc
+end
+
+local function printable(list, render)
+	return setmetatable(list, { __tostring = function(t) return table.concat(render(t), "\n") end })
+end
+
+function Cluster:pods()
+	local pods = openshift.etcd_pods(self:k8s(), self.namespace)
+	return printable(pods, function(t)
+		local lines = { string.format("%-40s %-34s %s", "NAME", "STATUS", "NODE") }
+		for _, p in ipairs(t) do
+			lines[#lines + 1] = string.format("%-40s %-34s %s", p.metadata.name,
+				openshift.pod_state(p) .. (openshift.pod_ready(p) and "" or " (not Ready)"), tostring(p.spec.nodeName))
+		end
+		return lines
+	end)
+end
+
+-- An etcd client through a Ready etcd pod not on `avoid_node` (the crash-looping one, say).
+function Cluster:etcd(avoid_node)
+	local pods = openshift.etcd_pods(self:k8s(), self.namespace)
+	local pod = openshift.healthy_pod(pods, avoid_node)
+	if not pod and not gopts.etcd_endpoints then return nil, "no Ready etcd pod to work through", "Unhealthy" end
+	return openshift.etcd_client(self.kc, self.namespace, pod, gopts)
+end
+
+function Cluster:members()
+	local c, err, code = self:etcd()
+	if not c then return nil, err, code end
+	local members, merr, mcode = c:members()
+	if not members then return nil, merr, mcode end
+	return printable(members, openshift.member_table)
+end
+
+function Cluster:health()
+	local c, err, code = self:etcd()
+	if not c then return nil, err, code end
+	local health, herr, hcode = c:health { cluster = true }
+	if not health then return nil, herr, hcode end
+	return printable(health, openshift.health_lines)
+end
+
+function Cluster:node(name)
+	local node = require "medic.node"
+	return node.open_remote(self:k8s(), name, { namespace = self.namespace })
+end
+
+-- The shipped procedure, loaded without running it (an ejected copy in the script path wins).
+function Cluster:procedure()
+	if not self.proc then
+		local procedure = require "medic.procedure"
+		procedure.define_only = true
+		local ok, proc = pcall(require, "replace-crashlooping-member")
+		procedure.define_only = false
+		if not ok then error(proc, 0) end
+		self.proc = proc
+	end
+	return self.proc
+end
+
+function Cluster:steps()
+	local proc = self:procedure()
+	local list = {}
+	for i, s in ipairs(proc.steps) do list[i] = { name = s.name, title = s.title } end
+	return printable(list, function(t)
+		local lines = {}
+		for i, s in ipairs(t) do lines[i] = string.format("%2d. %-20s %s", i, s.name, s.title or "") end
+		return lines
+	end)
+end
+
+-- Runs one step of replace-crashlooping-member. The first call (or one with options) starts a session:
+-- the preflight runs and the journal is opened, exactly as `etcd-medic run` would, so steps done by hand and
+-- a later `etcd-medic run replace-crashlooping-member` share one journal and resume each other.
+function Cluster:step(name, options)
+	local proc = self:procedure()
+	if options or not self.session then
+		options = options or {}
+		if options.namespace == nil and self.namespace ~= "openshift-etcd" then options.namespace = self.namespace end
+		local ctx, err = proc:session(options)
+		if not ctx then return nil, err end
+		self.session = ctx
+	end
+	if name == "preflight" then return "ok" end
+	return proc:run_step(self.session, name)
+end
+
+return setmetatable(M, { __index = function(_, k)
+	-- `require "medic.cluster"` is itself a ready cluster object with the global options.
+	local default = rawget(M, "_default") or M.new()
+	rawset(M, "_default", default)
+	local v = default[k]
+	if type(v) == "function" then return function(self, ...) return v(self == M and default or self, ...) end end
+	return v
+end })
