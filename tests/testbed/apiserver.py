@@ -86,6 +86,10 @@ class Request:
     def json_body(self):
         if not self.body:
             return {}
+        if "protobuf" in (self.h.headers.get("Content-Type") or ""):
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
+                           "unknown format - accepted media types include: application/json, "
+                           "application/yaml")
         try:
             return json.loads(self.body)
         except ValueError as e:
