@@ -448,6 +448,16 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("container etcd is not running", err)
 
+    def test_kubectl_auth(self):
+        # kubectl >= 1.30 sends these reviews as protobuf
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec")
+        self.assertEqual((rc, out), (0, "yes\n"), err)
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec",
+                                    limited=True)
+        self.assertEqual((rc, out), (1, "no\n"), err)
+        rc, out, err = self.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+        self.assertEqual((rc, out), (0, "kube:admin"), err)
+
     def test_exec_latency(self):
         t = time.monotonic()
         for _ in range(5):
