@@ -56,7 +56,9 @@ P.journal_key = function(ctx)
 	local cv = kc:get(openshift.CLUSTER_VERSION)
 	if cv and cv.spec and cv.spec.clusterID then return cv.spec.clusterID end
 	local ns = kc:get("/api/v1/namespaces/kube-system") or kc:get("/api/v1/namespaces/" .. ctx.opts.namespace)
-	return ns and ns.metadata and ns.metadata.uid or "default"
+	if ns and ns.metadata and ns.metadata.uid then return ns.metadata.uid end
+	local info = kc.info and kc:info()
+	return info and info.server or "default"
 end
 
 local function etcd_cr(ctx) return must(ctx.kc:get(openshift.ETCD_CR)) end
@@ -134,12 +136,11 @@ local function check_permissions(ctx)
 	end
 	for _, p in ipairs(wanted) do
 		local q = { verb = p.verb, resource = p.resource, subresource = p.subresource, group = p.group,
-			namespace = p.namespace or (p.ns and ctx.opts.namespace or nil) }
-		local r, err = ctx.kc:can_i(q)
-		local allowed = r == true or (type(r) == "table" and r.allowed == true)
-		if not allowed then
+			namespace = p.namespace or (p.ns and ctx.opts.namespace) or false }
+		local allowed, err = ctx.kc:can_i(q)
+		if allowed ~= true then
 			missing[#missing + 1] = string.format("%s %s%s%s%s", p.verb, p.resource, p.subresource and ("/" .. p.subresource) or "",
-				q.namespace and (" in " .. q.namespace) or "", err and (" (" .. tostring(err) .. ")") or "")
+				q.namespace and (" in " .. q.namespace) or "", (err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
 		end
 	end
 	if #missing > 0 then

@@ -441,7 +441,7 @@ function Exec:member_add(opts)
 	local urls = check_peer_urls(type(opts) == "table" and opts.peer_urls or nil)
 	-- etcdctl wants a name to print ETCD_INITIAL_CLUSTER; etcd itself learns the name when the member starts.
 	local args = { "member", "add", opts.name or "new-member", "--peer-urls=" .. table.concat(urls, ","), "-w", "json" }
-	if opts.learner then table.insert(args, 4, "--learner") end
+	if opts.learner then table.insert(args, 5, "--learner") end
 	local doc, msg, code, def = self:json(args)
 	if not doc then return nil, msg, code, def end
 	local member, err = mapped(map.member, doc.member or {})

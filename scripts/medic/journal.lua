@@ -123,6 +123,12 @@ function journal:step_status(name)
 	return s and s.status
 end
 
+-- Forgets a journal this run created when nothing was changed after all (a refusal in the first step).
+function journal:discard()
+	if not self.existed then os.remove(self.path) end
+	self.doc = { procedure = self.name, format = 1, status = "new", steps = {}, data = {} }
+end
+
 -- Marks the run finished and moves the file aside (NAME.done-TIMESTAMP.journal), so the next incident
 -- starts fresh while the record of this one is kept.
 function journal:finish(status)

@@ -414,10 +414,16 @@ local function fail_run(self, ctx, results, failed_index, err, args)
 	run_cleanups(self, ctx, results, failed_index + 1)
 	print_summary(self, results)
 	local code = interrupted and 130 or (type(err) == "table" and err.exit_code) or 1
-	for _, r in pairs(results) do
-		if code == 3 and r.status == "changed" then code = 1 end -- "refused" promises nothing was changed
-	end
+	local changed = false
+	for _, r in pairs(results) do changed = changed or r.status == "changed" end
+	if code == 3 and changed then code = 1 end -- "refused" promises that nothing was changed
+	if code == 3 then ctx.journal:discard() end
 	say("")
+	if code == 3 then
+		say("refused: %s", errmsg(err))
+		say("Nothing was changed.")
+		error(err, 0)
+	end
 	say("The steps marked ok or changed are done; the others are not. The journal is kept in %s.", ctx.journal.path)
 	say("Fix the cause, then run the same command again to resume:")
 	say("  %s", self:command_line(args))

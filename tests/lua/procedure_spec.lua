@@ -177,6 +177,14 @@ test("refusal before any change: exit 3, no journal", function()
 	eq(#files(dir), 0, "no journal")
 end)
 
+test("refusal in the first mutating step: exit 3, the journal it started is discarded", function()
+	local dir = fresh_dir()
+	local p = fake({}, {})
+	p:replace("open-gate", { run = function(ctx) ctx:refuse("no backup can be taken") end })
+	eq(exit_of(p, "--state-dir", dir, "--yes"), 3, "exit")
+	eq(#files(dir), 0, "no journal left")
+end)
+
 test("nothing to do: exit 0, no step runs", function()
 	local world, calls = { a = true, b = true }, {}
 	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes"), 0, "exit")
