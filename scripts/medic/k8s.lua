@@ -1,3 +1,4 @@
+-- etcd-medic-api: 1
 -- medic.k8s: the Kubernetes/OpenShift API for scripts and the REPL.
 --
 --   local k8s = require "medic.k8s"

@@ -95,7 +95,7 @@ def seed(store):
 
 
 class Fixture:
-    def __init__(self, allow_v5=True, history=5000):
+    def __init__(self, allow_v5=True, history=5000, kube_version="1.32.4"):
         self.dir = tempfile.mkdtemp(prefix="apiserver-test-")
         make_certs(self.dir)
         self.store = Store(history=history)
@@ -105,7 +105,8 @@ class Fixture:
                                 os.path.join(self.dir, "server.crt"),
                                 os.path.join(self.dir, "server.key"),
                                 {ADMIN_TOKEN: "kube:admin", LIMITED_TOKEN: "limited"},
-                                exec_handler, permissions, allow_v5=allow_v5).start()
+                                exec_handler, permissions, allow_v5=allow_v5,
+                                kube_version=kube_version).start()
         self.ca = os.path.join(self.dir, "ca.crt")
         self.kubeconfig = self._kubeconfig("kubeconfig", ADMIN_TOKEN)
         self.kubeconfig_limited = self._kubeconfig("kubeconfig-limited", LIMITED_TOKEN)

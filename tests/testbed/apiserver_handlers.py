@@ -9,6 +9,7 @@ import time
 import apiserver_patch as patching
 import apiserver_tables as tables
 import wsexec
+import wsexec_spdy
 from store import ApiError, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
@@ -331,25 +332,6 @@ def _container(pod, q):
 
 
 def exec_pod(api, req, res, ns, name):
-    """A rejected WebSocket exec is remembered for a few seconds: kubectl then retries over SPDY
-    (which this server does not speak) and should see the same error, not a generic one."""
-    if res.plural != "pods":
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
-    key = (req.user, req.h.path.split("?", 1)[-1])
-    if "spdy" in (req.h.headers.get("Upgrade") or "").lower():
-        err = api.recent_exec_errors.get(key)
-        if err and time.monotonic() - err[0] < 10:
-            raise err[1]
-    try:
-        return _exec_pod(api, req, res, ns, name)
-    except ApiError as e:
-        api.recent_exec_errors[key] = (time.monotonic(), e)
-        if len(api.recent_exec_errors) > 100:
-            api.recent_exec_errors.clear()
-        raise
-
-
-def _exec_pod(api, req, res, ns, name):
     api.authorize(req, "create", res, ns, name, "exec")
     if req.method == "GET":
         api.authorize(req, "get", res, ns, name, "exec")
@@ -363,10 +345,10 @@ def _exec_pod(api, req, res, ns, name):
     want = {k: qbool(q, k) for k in ("stdin", "stdout", "stderr", "tty")}
     if not (want["stdin"] or want["stdout"] or want["stderr"]):
         raise ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+    if api.allow_spdy and wsexec_spdy.is_spdy_upgrade(headers):
+        return _exec_spdy(api, req, ns, pod, container, argv, want)
     if not wsexec.is_upgrade(headers):
-        raise ApiError(400, "BadRequest", "Upgrade request required: this server speaks exec "
-                       "over WebSocket only (%s)" % ", ".join(
-                           [wsexec.V5, wsexec.V4] if api.allow_v5 else [wsexec.V4]))
+        raise ApiError(400, "BadRequest", "Upgrade request required")
     protocol = wsexec.choose_protocol(headers.get("Sec-WebSocket-Protocol"), api.allow_v5)
     key = headers.get("Sec-WebSocket-Key")
     if protocol is None or not key:
@@ -380,6 +362,20 @@ def _exec_pod(api, req, res, ns, name):
     req.h.close_connection = True
     wsexec.ExecSession(sock, protocol, proc, list(argv), want["stdin"], want["stdout"],
                        want["stderr"], want["tty"]).run()
+
+
+def _exec_spdy(api, req, ns, pod, container, argv, want):
+    if wsexec_spdy.V4 not in wsexec_spdy.offered_protocols(req.h.headers):
+        raise ApiError(400, "BadRequest", "unable to upgrade connection: requested protocol(s) "
+                       "are not supported: %s" % wsexec_spdy.offered_protocols(req.h.headers))
+    proc = api.exec_handler(ns, pod, container, list(argv))
+    sock = req.h.connection
+    sock.settimeout(None)
+    sock.sendall(wsexec_spdy.handshake_response(wsexec_spdy.V4))
+    api.request_log.append((req.method, req.h.path, req.user, 101))
+    req.h.close_connection = True
+    wsexec_spdy.SpdyExecSession(sock, proc, list(argv), want["stdin"], want["stdout"],
+                                want["stderr"], want["tty"]).run()
 
 
 def pod_log(api, req, res, ns, name):

@@ -448,6 +448,16 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("container etcd is not running", err)
 
+    def test_kubectl_auth(self):
+        # kubectl >= 1.30 sends these reviews as protobuf
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec")
+        self.assertEqual((rc, out), (0, "yes\n"), err)
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec",
+                                    limited=True)
+        self.assertEqual((rc, out), (1, "no\n"), err)
+        rc, out, err = self.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+        self.assertEqual((rc, out), (0, "kube:admin"), err)
+
     def test_exec_latency(self):
         t = time.monotonic()
         for _ in range(5):
@@ -481,8 +491,19 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(cm.exception.status, 404)
 
 
-class V4OnlyTest(unittest.TestCase):
-    def test_v5_refused_v4_served(self):
+class ProfileTest(unittest.TestCase):
+    def exec_both_ways(self, fx):
+        p = fx.kubectl("exec", "etcd-alpha", "-c", "etcdctl", "--", "sh", "-c",
+                       "echo out; echo err >&2; exit 5")
+        self.assertEqual((p.returncode, p.stdout), (5, b"out\n"), p.stderr)
+        self.assertIn(b"err\n", p.stderr)
+        p = fx.kubectl("exec", "-i", "etcd-alpha", "-c", "etcdctl", "--", "tr", "a-z", "A-Z",
+                       stdin=b"spdy stdin\n")
+        self.assertEqual((p.returncode, p.stdout), (0, b"SPDY STDIN\n"), p.stderr)
+        p = fx.kubectl("exec", "etcd-gamma", "-c", "etcd", "--", "true")
+        self.assertIn(b"container etcd is not running", p.stderr)
+
+    def test_v4_only_server_kubectl_falls_back_to_spdy(self):
         fx = F.Fixture(allow_v5=False)
         try:
             _, head, _ = ws_connect(fx, EXEC + "&command=true&stdout=1", "v5.channel.k8s.io")
@@ -491,6 +512,18 @@ class V4OnlyTest(unittest.TestCase):
                                        "v5.channel.k8s.io,v4.channel.k8s.io")
             self.assertIn("Sec-WebSocket-Protocol: v4.channel.k8s.io", head)
             sock.close()
+            self.exec_both_ways(fx)
+            methods = {(r[0], r[3]) for r in fx.server.request_log if "/exec?" in r[1]}
+            self.assertIn(("GET", 400), methods)      # WebSocket v5 refused
+            self.assertIn(("POST", 101), methods)     # SPDY accepted
+        finally:
+            fx.close()
+
+    def test_old_kubectl_uses_spdy(self):
+        # /usr/bin/kubectl may be a dispatcher choosing the client by the server's version
+        fx = F.Fixture(kube_version="1.27.16")
+        try:
+            self.exec_both_ways(fx)
         finally:
             fx.close()
 
