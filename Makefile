@@ -81,5 +81,8 @@ test-e2e: $(BUILD)/etcd-medic
 demo: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/demo
 
+bench: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic bench/run
+
 clean:
 	rm -rf $(BUILD)
