@@ -467,6 +467,26 @@ class ApiServerTest(unittest.TestCase):
                                                                 "/host", True))
         self.fx.store.delete("pods", F.NS, pod["metadata"]["name"])
 
+    def test_kubectl_logs_follow(self):
+        store, key = self.fx.store, ("default", "logger", "c")
+        store.create("pods", "default", F.pod("logger", "alpha", {}, containers=("c",)))
+        self.fx.logs[key] = "one\ntwo\n"
+        rc, out, err = self.kubectl("logs", "-n", "default", "logger", "--tail=1")
+        self.assertEqual((rc, out), (0, "two\n"), err)
+
+        def finish():
+            time.sleep(0.5)
+            self.fx.logs[key] += "three\n"
+            store.update("pods", "default", "logger", lambda p: p["status"].update(
+                containerStatuses=[{"name": "c", "state": {"terminated": {"exitCode": 0}}}]))
+        import threading
+        t = threading.Thread(target=finish)
+        t.start()
+        rc, out, err = self.kubectl("logs", "-f", "-n", "default", "logger")
+        t.join()
+        store.delete("pods", "default", "logger")
+        self.assertEqual((rc, out), (0, "one\ntwo\nthree\n"), err)
+
     def test_kubectl_auth(self):
         # kubectl >= 1.30 sends these reviews as protobuf
         rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec")
