@@ -81,5 +81,18 @@ test-e2e: $(BUILD)/etcd-medic
 demo: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/demo
 
+# libFuzzer targets: bindings/X_fuzz.c links with bindings/X*.c (and the bottom layer: log, interrupt).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     = $(wildcard bindings/*_fuzz.c)
+FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do mkdir -p $$f.corpus && $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-timeout=10 $$f.corpus 2>&1 | tail -3 || exit 1; done
+
+$(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter bindings/$*%.c,$(BINDING_SRC)) bindings/log.c bindings/interrupt.c $(LIBS)
+
 clean:
 	rm -rf $(BUILD)

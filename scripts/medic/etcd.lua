@@ -69,7 +69,8 @@ end
 
 function map.status(endpoint, s)
 	local header = s.header or {}
-	local leader = s.leader and int(s.leader) ~= 0 and hex_id(s.leader) or nil
+	local leader = hex_id(s.leader)
+	if leader == "0" then leader = nil end
 	return {
 		endpoint = endpoint,
 		id = hex_id(header.member_id),
@@ -317,8 +318,9 @@ function Gateway:status(opts)
 	local out = {}
 	for _, ep in ipairs(targets) do
 		local doc, err = self:post(ep, "/v3/maintenance/status", {})
-		local entry = doc and mapped(map.status, ep, doc)
-		out[#out + 1] = entry or { endpoint = ep, error = err or "unexpected status answer" }
+		local entry
+		if doc then entry, err = mapped(map.status, ep, doc) end
+		out[#out + 1] = entry or { endpoint = ep, error = err }
 	end
 	table.sort(out, by_endpoint)
 	return out

@@ -448,6 +448,25 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("container etcd is not running", err)
 
+    def test_kubectl_typed_creates_protobuf(self):
+        rc, out, err = self.kubectl("create", "secret", "generic", "pb-secret",
+                                    "--from-literal=k=v")
+        self.assertEqual(rc, 0, err)
+        s = self.fx.store.get("secrets", F.NS, "pb-secret")
+        self.assertEqual((s["data"], s["type"]), ({"k": "dg=="}, "Opaque"))
+        rc, out, err = self.kubectl("debug", "node/beta", "--image=busybox", "--profile=sysadmin",
+                                    "--", "chroot", "/host", "ls")
+        self.assertEqual(rc, 0, err)
+        pod = [p for p in self.fx.store.list("pods", F.NS)[0]
+               if p["metadata"]["name"].startswith("node-debugger-beta-")][0]
+        self.assertEqual(pod["spec"]["nodeName"], "beta")
+        self.assertEqual(pod["spec"]["volumes"], [{"name": "host-root", "hostPath": {"path": "/"}}])
+        c = pod["spec"]["containers"][0]
+        self.assertEqual((c["command"], c["volumeMounts"][0]["mountPath"],
+                          c["securityContext"]["privileged"]), (["chroot", "/host", "ls"],
+                                                                "/host", True))
+        self.fx.store.delete("pods", F.NS, pod["metadata"]["name"])
+
     def test_kubectl_auth(self):
         # kubectl >= 1.30 sends these reviews as protobuf
         rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec")

@@ -183,6 +183,13 @@ def parse_field_selector(text):
     return lambda obj: all(r(obj) for r in reqs)
 
 
+def _typed(res, obj):
+    """obj with kind and apiVersion first, as the real API server writes them."""
+    out = {"kind": res.kind, "apiVersion": res.api_version}
+    out.update((k, v) for k, v in obj.items() if k not in ("kind", "apiVersion"))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 
 class Store:
@@ -246,7 +253,8 @@ class Store:
             key = self._key(res, namespace, meta["name"])
             if key in self._objects:
                 raise already_exists(res, meta["name"])
-            obj["kind"], obj["apiVersion"] = res.kind, res.api_version
+            obj = _typed(res, obj)
+            meta = obj["metadata"]
             if res.namespaced:
                 meta["namespace"] = namespace
             else:
@@ -255,8 +263,10 @@ class Store:
             meta["creationTimestamp"] = now_rfc3339()
             meta["generation"] = 1
             meta.pop("resourceVersion", None)
+            if plural == "secrets":
+                obj["type"] = obj.get("type") or "Opaque"
             if plural == "namespaces":
-                obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+                obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
                 obj.setdefault("status", {"phase": "Active"})
                 meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
             if dry_run:
@@ -316,7 +326,8 @@ class Store:
             for f in ("name", "uid", "creationTimestamp", "namespace", "generation"):
                 if f in old["metadata"]:
                     meta[f] = old["metadata"][f]
-            new["kind"], new["apiVersion"] = res.kind, res.api_version
+            new = _typed(res, new)
+            meta = new["metadata"]
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if new == old:
                 return copy.deepcopy(old)
