@@ -174,7 +174,7 @@ def watch(api, req, res, ns):
     api.authorize(req, "watch", res, ns)
     q = req.query
     lsel = parse_label_selector(qstr(q, "labelSelector") or "")
-    fsel = parse_field_selector(qstr(q, "fieldSelector") or "")
+    fsel = parse_field_selector(qstr(q, "fieldSelector") or "", res.plural)
     timeout = min(float(qstr(q, "timeoutSeconds", "0") or 0) or 1800, MAX_WATCH_SECONDS)
     bookmarks = qbool(q, "allowWatchBookmarks")
     rv = qstr(q, "resourceVersion", "")
@@ -193,6 +193,16 @@ def watch(api, req, res, ns):
     stream.end()
 
 
+def _selected_type(etype, now, before):
+    """What a selector-filtered watch reports: an object entering the selection is ADDED, one
+    leaving it DELETED (as the real watch cache does)."""
+    if etype != "MODIFIED":
+        return etype if now else None
+    if now and before:
+        return "MODIFIED"
+    return "ADDED" if now else "DELETED" if before else None
+
+
 def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
     end = time.monotonic() + timeout
     last_bookmark = time.monotonic()
@@ -202,12 +212,14 @@ def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
             return
         try:
             evs, rv = api.store.wait_events(res.plural, rv, ns,
-                                            min(1.0, max(0.01, end - time.monotonic())))
+                                            min(1.0, max(0.01, end - time.monotonic())),
+                                            with_previous=True)
         except ApiError as e:
             stream.event("ERROR", e.status())
             return
-        for etype, obj in evs:
-            if match(obj):
+        for etype, obj, prev in evs:
+            etype = _selected_type(etype, match(obj), prev is not None and match(prev))
+            if etype:
                 stream.event(etype, obj)
         if bookmarks and time.monotonic() - last_bookmark >= api.bookmark_seconds:
             stream.bookmark(rv)
