@@ -137,6 +137,7 @@ else
 				assert(s.error, "status of the stopped member has an error")
 			else
 				answered = answered + 1
+				assert(not s.error, s.endpoint .. ": " .. tostring(s.error))
 				assert(s.version:match("^3%.%d+"), "version " .. tostring(s.version))
 				assert(s.leader and s.leader:match("^[0-9a-f]+$"), "leader in hex")
 				assert(s.db_size > 0 and s.raft_term > 0 and s.raft_index > 0, "numbers")
@@ -162,7 +163,13 @@ else
 
 	local learner
 	test("re-add as a learner; promote refused until it caught up, then done", function()
-		local m, ms = assert(c:member_add { peer_urls = n3.peer_urls, learner = true })
+		-- "unhealthy cluster" is a definite refusal until the peers have been connected for 5 s: retry it.
+		local m, ms = poll(30, "member_add to be accepted", function()
+			local added, list_or_msg, code, definite = c:member_add { peer_urls = n3.peer_urls, learner = true }
+			if not added and not (code == "Unhealthy" and definite) then error("member_add: " .. tostring(list_or_msg)) end
+			return added and { added, list_or_msg }
+		end)
+		m, ms = m[1], m[2]
 		learner = m
 		eq(m.is_learner, true)
 		eq(m.started, false)

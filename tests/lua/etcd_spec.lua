@@ -120,6 +120,10 @@ test("status maps the same from both; unreachable endpoints are listed with thei
 	eq(math.type(st[1].raft_index), "integer")
 	eq(st[1].raft_index, 37)
 	eq(st[3].endpoint, "https://127.0.0.1:23795")
+	-- a leader ID above 2^63 (a decimal string from both decoders), and no leader at all
+	local big = etcd._map.status("e", assert(json.decode('{"header":{"member_id":"1"},"leader":"13966318342666752375"}')))
+	eq(big.leader, "c1d2548932ac9177", "leader above 2^63")
+	eq(etcd._map.status("e", { header = {}, leader = 0 }).leader, nil, "no leader")
 	eq(st[3].error, "context deadline exceeded")
 end)
 

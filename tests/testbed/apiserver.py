@@ -87,9 +87,12 @@ class Request:
         if not self.body:
             return {}
         if "protobuf" in (self.h.headers.get("Content-Type") or ""):
-            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
-                           "unknown format - accepted media types include: application/json, "
-                           "application/yaml")
+            try:
+                return apiserver_proto.decode_object(self.body)[2]
+            except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
+                               "unknown format - accepted media types include: "
+                               "application/json (%s)" % e)
         try:
             return json.loads(self.body)
         except ValueError as e:
