@@ -245,11 +245,57 @@ local function move_kind(self, src, dst)
 	return a and a == b and "rename" or "copy"
 end
 
+local function random_suffix(n)
+	local chars, out = "bcdfghjklmnpqrstvwxz2456789", {}
+	for i = 1, n do
+		local k = math.random(#chars)
+		out[i] = chars:sub(k, k)
+	end
+	return table.concat(out)
+end
+
+-- Across file systems, with the steps in our hands (as the local backend does them): cp -a to a hidden
+-- temporary name next to dst, diff -r -q (content and structure), mv -n -T onto dst (a rename on dst's
+-- file system), then rm -rf the source. Until that rename a failure removes the temporary copy only.
+local function move_across(self, s, d, what)
+	local dir = parent(d)
+	local tmp = (dir == "/" and "" or dir) .. "/.medic-move-" .. random_suffix(10)
+	local free, msg, code = self:exists(tmp)
+	if free ~= false then
+		return nil, what .. ": " .. (msg or ("the temporary name " .. tmp .. " is taken")), code or "Exists"
+	end
+	local long = { timeout = self.move_timeout }
+	local ok
+	ok, msg, code = run_ok(self, what .. " (copy)", { "cp", "-a", "--", s, tmp }, long)
+	if ok then
+		ok, msg, code = run_ok(self, what .. " (verify)", { "diff", "-r", "-q", "--", s, tmp }, long)
+		if not ok and code == "CommandFailed" then
+			msg, code = what .. ": the copy differs from the source", "VerifyFailed"
+		end
+	end
+	if ok then
+		ok, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", tmp, d })
+		if ok and self:exists(tmp) ~= false then
+			ok, msg, code = nil, what .. ": File exists", "Exists"
+		end
+	end
+	if not ok then
+		run_ok(self, "remove the partial copy", { "rm", "-rf", "--", tmp }, long)
+		return nil, msg, code
+	end
+	ok, msg = run_ok(self, what .. " (remove the source)", { "rm", "-rf", "--", s }, long)
+	if not ok then
+		return nil, "copied " .. s .. " to " .. d .. " and verified it, but removing the source failed: " .. msg,
+			"SourceNotRemoved"
+	end
+	return true, "copy"
+end
+
 --- h:move(src, dst) -> true, "rename" | true, "copy" | nil, message, code
 --- Never replaces dst: it must not exist ("Exists"), and `mv -n -T` (GNU coreutils and busybox both have
---- them) will not replace one that appears meanwhile; afterwards src must be gone and dst be there with
---- src's type (and size, for a file). Across file systems mv copies then removes the source; if it fails
---- the partial copy at dst (which did not exist before) is removed with `rm -rf -- dst`.
+--- them) will not replace one that appears meanwhile. On one file system (same device number) a rename
+--- by mv, checked afterwards (src gone, dst of src's type and size). Across file systems copy + verify +
+--- rename + remove the source, as in move_across; code "SourceNotRemoved" as in the local handle.
 function Remote:move(src, dst)
 	check_open(self)
 	local s, msg, code = clean(src)
@@ -275,23 +321,22 @@ function Remote:move(src, dst)
 	if present ~= false then
 		return nil, what .. ": " .. (present and "File exists" or msg), present and "Exists" or code
 	end
-	local kind = move_kind(self, s, d)
+	if move_kind(self, s, d) == "copy" then
+		return move_across(self, s, d, what)
+	end
 	local res
 	res, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", s, d }, { timeout = self.move_timeout })
-	local src_left, dst_now = self:exists(s), self:stat(d)
 	if not res then
-		if src_left and dst_now and kind == "copy" then
-			run_ok(self, "remove partial copy", { "rm", "-rf", "--", d })
-		end
 		return nil, msg, code
 	end
-	if src_left then
+	if self:exists(s) then
 		return nil, what .. ": the source is still there (did the destination appear meanwhile?)", "Exists"
 	end
-	if not dst_now or dst_now.type ~= before.type or (before.type == "file" and dst_now.size ~= before.size) then
+	local after = self:stat(d)
+	if not after or after.type ~= before.type or (before.type == "file" and after.size ~= before.size) then
 		return nil, what .. ": the destination does not match the source after the move", "VerifyFailed"
 	end
-	return true, kind
+	return true, "rename"
 end
 
 --- h:close() -> true | nil, message, code   Deletes the debug pod, and the namespace if open_remote made it.
@@ -337,15 +382,6 @@ end
 -- oc's MakeSimpleName: lower case, only [-a-z0-9], no leading or trailing '-', at most 63
 local function simple_name(s)
 	return (s:lower():gsub("[^%-a-z0-9]", ""):gsub("^%-+", ""):gsub("%-+$", ""):sub(1, 63))
-end
-
-local function random_suffix(n)
-	local chars, out = "bcdfghjklmnpqrstvwxz2456789", {}
-	for i = 1, n do
-		local k = math.random(#chars)
-		out[i] = chars:sub(k, k)
-	end
-	return table.concat(out)
 end
 
 --- The debug image as oc resolves it: the openshift/tools image stream's "latest" tag (its newest status

@@ -167,6 +167,8 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(names("fieldSelector=status.phase!%3DRunning"), [])
         self.assertStatus(self.raw.req("GET", "/api/v1/pods?labelSelector=a+in+b"), 400,
                           "BadRequest")
+        self.assertStatus(self.raw.req("GET", "/api/v1/pods?fieldSelector=spec.foo%3Db"), 400,
+                          "BadRequest", "field label not supported: spec.foo")
 
     def test_list_pagination(self):
         _, page1, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods?limit=2")
@@ -331,6 +333,14 @@ class ApiServerTest(unittest.TestCase):
                          % rv, lambda e: len(e) >= 3)
         self.assertEqual([e["type"] for e in evs], ["ADDED", "MODIFIED", "DELETED"])
         self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")
+        self.assertEqual([e["object"]["metadata"]["resourceVersion"] for e in evs],
+                         [str(int(rv) + i) for i in (1, 2, 3)])
+        rv = store.resource_version
+        store.create("configmaps", F.NS, {"metadata": {"name": "w3"}})
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "yes"}))
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "no"}))
+        evs = self.watch("resourceVersion=%s&labelSelector=w%%3Dyes" % rv, lambda e: len(e) >= 2)
+        self.assertEqual([e["type"] for e in evs], ["ADDED", "DELETED"])
         evs = self.watch("fieldSelector=metadata.name%3Dw2", lambda e: len(e) >= 1) if \
             store.create("configmaps", F.NS, {"metadata": {"name": "w2"}}) else None
         self.assertEqual((evs[0]["type"], evs[0]["object"]["metadata"]["name"]), ("ADDED", "w2"))
@@ -466,6 +476,26 @@ class ApiServerTest(unittest.TestCase):
                           c["securityContext"]["privileged"]), (["chroot", "/host", "ls"],
                                                                 "/host", True))
         self.fx.store.delete("pods", F.NS, pod["metadata"]["name"])
+
+    def test_kubectl_logs_follow(self):
+        store, key = self.fx.store, ("default", "logger", "c")
+        store.create("pods", "default", F.pod("logger", "alpha", {}, containers=("c",)))
+        self.fx.logs[key] = "one\ntwo\n"
+        rc, out, err = self.kubectl("logs", "-n", "default", "logger", "--tail=1")
+        self.assertEqual((rc, out), (0, "two\n"), err)
+
+        def finish():
+            time.sleep(0.5)
+            self.fx.logs[key] += "three\n"
+            store.update("pods", "default", "logger", lambda p: p["status"].update(
+                containerStatuses=[{"name": "c", "state": {"terminated": {"exitCode": 0}}}]))
+        import threading
+        t = threading.Thread(target=finish)
+        t.start()
+        rc, out, err = self.kubectl("logs", "-f", "-n", "default", "logger")
+        t.join()
+        store.delete("pods", "default", "logger")
+        self.assertEqual((rc, out), (0, "one\ntwo\nthree\n"), err)
 
     def test_kubectl_auth(self):
         # kubectl >= 1.30 sends these reviews as protobuf
