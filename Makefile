@@ -47,7 +47,11 @@ $(BUILD)/etcd-medic: $(HOST_OBJ) $(BINDING_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BINDING_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(WARN) -Wno-missing-prototypes $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(CPPFLAGS_ALL) $(WARN) -Wno-missing-prototypes $(CFLAGS) -o $@ $(filter-out host/%,$^) $(LIBS) -lcmocka
+
+# Unit tests of host/ code #include the .c they test; rebuild them when it changes.
+$(BUILD)/tests/test_cli: host/cli.c host/cli.h
+$(BUILD)/tests/test_loader: host/loader.c host/commands.c host/loader.h host/commands.h
 
 install: $(BUILD)/etcd-medic
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -80,6 +84,19 @@ test-e2e: $(BUILD)/etcd-medic
 
 demo: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/demo
+
+# libFuzzer targets: bindings/X_fuzz.c links with bindings/X*.c (and the bottom layer: log, interrupt).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     = $(wildcard bindings/*_fuzz.c)
+FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do mkdir -p $$f.corpus && $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-timeout=10 $$f.corpus 2>&1 | tail -3 || exit 1; done
+
+$(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter bindings/$*%.c,$(BINDING_SRC)) bindings/log.c bindings/interrupt.c $(LIBS)
 
 clean:
 	rm -rf $(BUILD)

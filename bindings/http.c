@@ -105,6 +105,7 @@ void http_response_free(struct http_response *resp)
 
 /* Per-transfer state shared by the libcurl callbacks. */
 struct transfer {
+	CURL *easy;
 	const struct http_request *req;
 	struct http_response *resp;
 	size_t max_body;
@@ -118,7 +119,9 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	struct http_response *r = t->resp;
 	size_t len = size * n;
 
-	if (t->req->on_data) {
+	long status = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (t->req->on_data && status >= 200 && status < 300) {
 		if (t->req->on_data(t->req->on_data_ud, data, len) != 0) {
 			t->stopped = 1;
 			return 0;
@@ -355,7 +358,7 @@ static void finish(struct http_client *c, CURLcode rc, struct transfer *t, const
 	else if (resp->error != HTTP_OK)
 		snprintf(resp->errmsg, sizeof resp->errmsg, "%.10s %.100s: %.120s", method, http_url_path(url),
 			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-	if (resp->error != HTTP_OK && resp->body && !t->req->on_data) {
+	if (resp->error != HTTP_OK && resp->body) {
 		free(resp->body);
 		resp->body = NULL;
 		resp->body_len = 0;
@@ -366,7 +369,7 @@ static void finish(struct http_client *c, CURLcode rc, struct transfer *t, const
 
 enum http_error http_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
 {
-	struct transfer t = {req, resp, c->max_body, 0, 0, 0};
+	struct transfer t = {c->easy, req, resp, c->max_body, 0, 0, 0};
 	const char *method = req->method ? req->method : "GET";
 	struct curl_slist *headers, *connect_to = NULL;
 	char *url = NULL;

@@ -40,8 +40,9 @@ struct http_request {
 	const char *body;          /* or NULL */
 	size_t body_len;
 	long timeout_ms;           /* 0: the client's */
-	/* Streaming: when set, body bytes go here instead of into the response buffer (watch, snapshot).
-	 * Return 0 to go on, non-zero to stop the transfer (the request then fails with HTTP_ERR_ABORTED). */
+	/* Streaming: when set, the body of a 2xx response goes here instead of into the response buffer
+	 * (watch, snapshot); other statuses (an error Status) are buffered as usual. Return 0 to go on,
+	 * non-zero to stop the transfer (the request then fails with HTTP_ERR_ABORTED). */
 	int (*on_data)(void *ud, const char *data, size_t len);
 	void *on_data_ud;
 };

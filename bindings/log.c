@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,9 @@ void medic_log(enum medic_log_level level, const char *topic, const char *fmt, .
 	log_sink(log_sink_ud, level, topic, medic_redact(buf));
 }
 
-/* Overwrites s[from, to) with "[REDACTED]" shrinking the string; returns the new end of the redaction. */
+/* {====== redaction. Everything works in place and only shrinks the string, so a fixed buffer is enough. */
+
+/* Overwrites s[from, to) with "[REDACTED]" (or '*'s when shorter); returns the end of the redaction. */
 static char *redact_span(char *from, char *to)
 {
 	static const char mark[] = "[REDACTED]";
@@ -53,24 +56,87 @@ static char *redact_span(char *from, char *to)
 	return from + marklen;
 }
 
-static int is_token_char(char c)
+static int already_redacted(const char *v)
 {
-	return c && c != '"' && c != '\'' && c != ',' && c != ' ' && c != '\r' && c != '\n' && c != '}';
+	return strncmp(v, "[REDACTED]", 10) == 0;
 }
 
-/* "Bearer xyz" and "Basic xyz" anywhere: the credential goes. */
+static int is_word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+/* End of a bare credential: up to space, quote, separator or end of line. */
+static char *bare_end(char *v)
+{
+	while (*v && !isspace((unsigned char)*v) && !strchr("\"',;&}])", *v))
+		v++;
+	return v;
+}
+
+/* Past the closing quote of the string starting at q (with backslash escapes), or at the end. */
+static char *quoted_end(char *q)
+{
+	char quote = *q++;
+
+	while (*q && *q != quote)
+		q += (*q == '\\' && q[1]) ? 2 : 1;
+	return *q ? q + 1 : q;
+}
+
+/* Past the matching close of the object/array at v (quoted strings skipped), or at the end. */
+static char *balanced_end(char *v)
+{
+	int depth = 0;
+
+	do {
+		if (*v == '"' || *v == '\'') {
+			v = quoted_end(v);
+			continue;
+		}
+		depth += (*v == '{' || *v == '[') - (*v == '}' || *v == ']');
+		v++;
+	} while (*v && depth > 0);
+	return v;
+}
+
+/* "Bearer xyz", "Basic xyz" (any case): the credential goes, the scheme stays. */
 static void redact_schemes(char *s)
 {
-	static const char *const schemes[] = {"Bearer ", "bearer ", "Basic ", "basic "};
+	static const char *const schemes[] = {"bearer ", "basic "};
 
 	for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
 		char *p = s;
-		while ((p = strstr(p, schemes[i])) != NULL) {
-			char *start = p + strlen(schemes[i]), *end = start;
-			while (is_token_char(*end))
-				end++;
+		while ((p = strcasestr(p, schemes[i])) != NULL) {
+			char *start = p + strlen(schemes[i]);
+			while (*start == ' ')
+				start++;
+			if (already_redacted(start)) {
+				p = start + 10;
+				continue;
+			}
+			char *end = bare_end(start);
 			p = end > start ? redact_span(start, end) : start;
 		}
+	}
+}
+
+/* "Authorization: <scheme> value" header lines: everything after the scheme word, to the end of line. */
+static void redact_authorization(char *s)
+{
+	char *p = s;
+
+	while ((p = strcasestr(p, "authorization:")) != NULL) {
+		char *v = p + 14, *end;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		end = v;
+		while (*end && *end != '\r' && *end != '\n' && *end != '"' && *end != '\'')
+			end++;
+		char *space = memchr(v, ' ', (size_t)(end - v)); /* keep "Bearer"/"Basic": say what kind it was */
+		if (space)
+			v = space + 1;
+		p = end > v ? redact_span(v, end) : v;
 	}
 }
 
@@ -80,7 +146,6 @@ static void redact_private_keys(char *s)
 	char *p = s;
 
 	while ((p = strstr(p, "-----BEGIN")) != NULL) {
-		char *eol = strstr(p, "-----\n");
 		char *label_end = strstr(p + 10, "-----");
 		if (!label_end || !memmem(p, (size_t)(label_end - p), "PRIVATE KEY", 11)) {
 			p += 10;
@@ -89,43 +154,85 @@ static void redact_private_keys(char *s)
 		char *end = strstr(label_end + 5, "-----END");
 		end = end ? strstr(end + 8, "-----") : NULL;
 		end = end ? end + 5 : p + strlen(p);
-		(void)eol;
 		p = redact_span(p, end);
 	}
 }
 
-/* JSON/YAML fields whose value is a secret: "token": "...", "password": ..., and whole "data"/"stringData"
- * objects of a Secret. */
+/* The indented lines after "key:" at the end of a line (a YAML block such as a Secret's data:). */
+static char *redact_yaml_block(char *line_start, char *eol)
+{
+	size_t indent = strspn(line_start, " -");
+	char *first = eol + 1, *end = first, *q = first;
+
+	while (*q) {
+		size_t ind = strspn(q, " ");
+		char *next = strchr(q, '\n');
+		if (q[ind] != '\n' && q[ind] != '\0' && ind <= indent)
+			break;
+		end = next ? next : q + strlen(q);
+		if (!next)
+			break;
+		q = next + 1;
+	}
+	first += strspn(first, " ");
+	return end > first ? redact_span(first, end) : eol;
+}
+
+/* The value after "key" and its ':' or '=' at v: a quoted string (inside the quotes), an object or array,
+** a YAML block, or a bare word. Only objects and blocks for data/stringData: their strings are often not
+** secret ("no data: connection refused"). Returns where to continue. */
+static char *redact_value(char *s, char *key, char *v, int object_only)
+{
+	char *eol;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v == '{' || *v == '[')
+		return redact_span(v, balanced_end(v));
+	if (*v == '\n' || (*v == '\r' && v[1] == '\n')) {
+		char *line = key;
+		while (line > s && line[-1] != '\n')
+			line--;
+		eol = *v == '\r' ? v + 1 : v;
+		return redact_yaml_block(line, eol);
+	}
+	if (object_only)
+		return v;
+	if (*v == '"' || *v == '\'') {
+		char *end = quoted_end(v);
+		if (end > v + 1 && end[-1] == *v)
+			end--;
+		return end > v + 1 ? redact_span(v + 1, end) : end;
+	}
+	if (already_redacted(v))
+		return v + 10;
+	char *end = bare_end(v);
+	return end > v ? redact_span(v, end) : v;
+}
+
+/* key: value, "key": value, key = value, key=value (URL queries), in JSON, YAML, Lua and header forms. */
 static void redact_fields(char *s)
 {
-	static const char *const fields[] = {"\"token\"", "\"password\"", "\"client-key-data\"", "\"access_token\"",
-					     "\"data\"", "\"stringData\"", "\"id_token\"", "\"refresh_token\""};
+	static const char *const fields[] = {"token", "password", "client-key-data", "client-key", "access_token",
+					     "id_token", "id-token", "refresh_token", "refresh-token", "private_key",
+					     "secret", "data", "stringData"};
 
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		size_t n = strlen(fields[i]);
+		int object_only = strcmp(fields[i], "data") == 0 || strcmp(fields[i], "stringData") == 0;
 		char *p = s;
-		while ((p = strstr(p, fields[i])) != NULL) {
-			char *v = p + strlen(fields[i]);
-			while (*v == ' ' || *v == ':')
-				v++;
-			char *end = v;
-			if (*v == '{') {
-				int depth = 0;
-				do {
-					if (*end == '{') depth++;
-					else if (*end == '}') depth--;
-					end++;
-				} while (*end && depth > 0);
-			} else if (*v == '"') {
-				end++;
-				while (*end && *end != '"')
-					end += (*end == '\\' && end[1]) ? 2 : 1;
-				if (*end)
-					end++;
-			} else {
-				p = v;
+		while ((p = strcasestr(p, fields[i])) != NULL) {
+			char *key = p, *v = p + n;
+			p = v;
+			if ((key > s && is_word_char(key[-1])) || is_word_char(*v))
 				continue;
-			}
-			p = end > v ? redact_span(v, end) : v;
+			if (*v == '"' || *v == '\'')
+				v++;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (*v != ':' && *v != '=')
+				continue;
+			p = redact_value(s, key, v + 1, object_only);
 		}
 	}
 }
@@ -134,8 +241,10 @@ char *medic_redact(char *s)
 {
 	if (!s)
 		return s;
+	redact_authorization(s);
 	redact_schemes(s);
 	redact_private_keys(s);
 	redact_fields(s);
 	return s;
 }
+/* }====== */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,13 +291,46 @@ static int incomplete(lua_State *L, int status)
 	return 0;
 }
 
-/* Reads a line (without the newline) onto the stack; 0 at end of input. */
+/* Ctrl-C at the prompt drops the line being typed (as a shell does) instead of ending the REPL. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_sigint(int sig)
+{
+	(void)sig;
+	prompt_interrupted = 1;
+}
+
+/* readline, but Ctrl-C gives *cancelled = 1 (and NULL) instead of killing the REPL. */
+static char *read_line(const char *prompt, int *cancelled)
+{
+	struct sigaction sa, old;
+	char *line;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_prompt_sigint; /* no SA_RESTART: the read returns */
+	sigemptyset(&sa.sa_mask);
+	prompt_interrupted = 0;
+	sigaction(SIGINT, &sa, &old);
+	line = readline(prompt);
+	sigaction(SIGINT, &old, NULL);
+	*cancelled = prompt_interrupted;
+	if (*cancelled) {
+		free(line);
+		fputs("^C\n", stdout);
+		return NULL;
+	}
+	return line;
+}
+
+/* Reads a line (without the newline) onto the stack: 1; 0 at end of input; CANCELLED after Ctrl-C. */
+#define CANCELLED 2
 static int pushline(lua_State *L, int first)
 {
-	char *line = readline(first ? PROMPT1 : PROMPT2);
+	int cancelled;
+	char *line = read_line(first ? PROMPT1 : PROMPT2, &cancelled);
 
 	if (!line)
-		return 0;
+		return cancelled ? CANCELLED : 0;
 	if (first && line[0] == '=')
 		lua_pushfstring(L, "return %s", line + 1); /* =expr, the Lua 5.1 way */
 	else
@@ -325,9 +359,11 @@ static int multiline(lua_State *L)
 	for (;;) {
 		size_t len;
 		const char *line = lua_tolstring(L, 1, &len);
-		int status = luaL_loadbuffer(L, line, len, "=stdin");
-		if (!incomplete(L, status) || !pushline(L, 0))
+		int status = luaL_loadbuffer(L, line, len, "=stdin"), more;
+		if (!incomplete(L, status))
 			return status;
+		if ((more = pushline(L, 0)) != 1)
+			return more == CANCELLED ? -2 : -1;
 		lua_pushliteral(L, "\n");
 		lua_insert(L, -2);
 		lua_concat(L, 3);
@@ -335,14 +371,16 @@ static int multiline(lua_State *L)
 }
 
 /* Reads and compiles one chunk; leaves the function (or an error) on top and the text at index 1.
-** -1 at end of input. */
+** -1 at end of input, -2 when Ctrl-C dropped the chunk. */
 static int loadline(lua_State *L)
 {
 	int status;
 
 	lua_settop(L, 0);
-	if (!pushline(L, 1))
-		return -1;
+	switch (pushline(L, 1)) {
+	case 0: return -1;
+	case CANCELLED: return -2;
+	}
 	if ((status = addreturn(L)) != LUA_OK)
 		status = multiline(L);
 	return status;
@@ -358,10 +396,13 @@ static void interactive(lua_State *L)
 	rl_readline_name = "etcd-medic";
 	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
 	rl_attempted_completion_function = attempt_completion;
+	rl_completion_append_character = '\0';
 	history_open(hist);
 	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
 	       LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 	while ((status = loadline(L)) != -1) {
+		if (status == -2) /* Ctrl-C while typing: drop the chunk */
+			continue;
 		if (lua_gettop(L) >= 1 && lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) > 0)
 			history_add(hist, lua_tostring(L, 1));
 		lua_remove(L, 1);

@@ -1,3 +1,4 @@
+-- etcd-medic-api: 1
 -- medic.etcd: etcd membership, health, status, alarms and snapshots, through either of two transports with
 -- the same methods and the same result shapes:
 --   etcd.connect{endpoints=, cacert=, cert=, key=, timeout=}   the v3 JSON gateway over HTTPS with mutual TLS
@@ -68,7 +69,8 @@ end
 
 function map.status(endpoint, s)
 	local header = s.header or {}
-	local leader = s.leader and int(s.leader) ~= 0 and hex_id(s.leader) or nil
+	local leader = hex_id(s.leader)
+	if leader == "0" then leader = nil end
 	return {
 		endpoint = endpoint,
 		id = hex_id(header.member_id),
@@ -316,8 +318,9 @@ function Gateway:status(opts)
 	local out = {}
 	for _, ep in ipairs(targets) do
 		local doc, err = self:post(ep, "/v3/maintenance/status", {})
-		local entry = doc and mapped(map.status, ep, doc)
-		out[#out + 1] = entry or { endpoint = ep, error = err or "unexpected status answer" }
+		local entry
+		if doc then entry, err = mapped(map.status, ep, doc) end
+		out[#out + 1] = entry or { endpoint = ep, error = err }
 	end
 	table.sort(out, by_endpoint)
 	return out
@@ -325,8 +328,9 @@ end
 
 -- snapshot(path [, {timeout=seconds}]) -> {size=, sha256=, revision=, endpoint=, path=}
 -- The file is what `etcdctl snapshot save` writes (bolt database + its 32-byte SHA-256 trailer, checked),
--- mode 0600, written atomically. revision is the store revision the same member reported just before the
--- transfer began (from a status call): the snapshot holds at least that revision.
+-- mode 0600, written atomically. revision is read from the saved database, as `etcdctl snapshot status`
+-- reads it (the largest revision among its keys; 0 for an empty store); should the file not parse, it is the
+-- revision the same member reported just before the transfer began (a lower bound).
 function Gateway:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
 	local st, msg, code, def = self:each_endpoint(function(base)
@@ -337,7 +341,8 @@ function Gateway:snapshot(path, opts)
 	if not st then return nil, msg, code, def end
 	local res, m, c = self.conn:snapshot(st.base, path, opts and opts.timeout)
 	if not res then return nil, m, c, true end
-	res.revision, res.endpoint, res.path = st.revision, st.base, path
+	res.revision = res.revision or st.revision
+	res.endpoint, res.path = st.base, path
 	return res
 end
 
@@ -440,7 +445,7 @@ function Exec:member_add(opts)
 	local urls = check_peer_urls(type(opts) == "table" and opts.peer_urls or nil)
 	-- etcdctl wants a name to print ETCD_INITIAL_CLUSTER; etcd itself learns the name when the member starts.
 	local args = { "member", "add", opts.name or "new-member", "--peer-urls=" .. table.concat(urls, ","), "-w", "json" }
-	if opts.learner then table.insert(args, 4, "--learner") end
+	if opts.learner then table.insert(args, 5, "--learner") end
 	local doc, msg, code, def = self:json(args)
 	if not doc then return nil, msg, code, def end
 	local member, err = mapped(map.member, doc.member or {})

@@ -1,3 +1,4 @@
+-- etcd-medic-api: 1
 --- medic.node: a control-plane node's files, the same handle methods whether etcd-medic runs on the node
 --- (open_local, native C) or reaches it through the API (open_remote, a debug pod as `oc debug node/NODE`
 --- makes, every operation an argv exec of `chroot /host CMD ... -- PATH`, never a shell string).
@@ -59,17 +60,21 @@ local function check_open(self)
 	end
 end
 
---- Runs `chroot /host argv...` in the debug pod: the exec result, or nil, message, code.
-function Remote:run(argv)
+--- h:run(argv [, {timeout=, max_output=}]) -> {stdout=, stderr=, exit_code=} | nil, message, code
+--- Runs `chroot /host argv...` in the debug pod (kc:exec; a non-zero exit is a result). For what the
+--- methods do not cover, e.g. h:run{"crictl", "ps"}; argv words are never joined into a shell string.
+function Remote:run(argv, opts)
 	check_open(self)
+	opts = opts or {}
 	local command = { "chroot", "/host" }
 	table.move(argv, 1, #argv, 3, command)
-	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = M.container, command = command }
+	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = M.container, command = command,
+		timeout = opts.timeout or self.exec_timeout, max_output = opts.max_output }
 end
 
 -- runs argv; ok -> res; a non-zero exit -> nil, message, code (from stderr); API failure passes through
-local function run_ok(self, what, argv)
-	local res, msg, code = self:run(argv)
+local function run_ok(self, what, argv, opts)
+	local res, msg, code = self:run(argv, opts)
 	if not res then
 		return nil, what .. ": " .. tostring(msg), code
 	end
@@ -218,7 +223,8 @@ function Remote:read(p, max)
 		return nil, string.format("read %s: larger than %d bytes", path, max), "TooLarge"
 	end
 	local res
-	res, msg, code = run_ok(self, "read " .. path, { "head", "-c", tostring(max + 1), "--", path })
+	res, msg, code = run_ok(self, "read " .. path, { "head", "-c", tostring(max + 1), "--", path },
+		{ max_output = max + 1 })
 	if not res then
 		return nil, msg, code
 	elseif #res.stdout > max then
@@ -271,7 +277,7 @@ function Remote:move(src, dst)
 	end
 	local kind = move_kind(self, s, d)
 	local res
-	res, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", s, d })
+	res, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", s, d }, { timeout = self.move_timeout })
 	local src_left, dst_now = self:exists(s), self:stat(d)
 	if not res then
 		if src_left and dst_now and kind == "copy" then
@@ -298,7 +304,8 @@ function Remote:close()
 	local ok, res, msg, code = core.uninterrupted(function()
 		local done, m, c, first_m, first_c
 		if self.pod then
-			done, m, c = self.kc:delete(string.format("/api/v1/namespaces/%s/pods/%s", self.namespace, self.pod))
+			done, m, c = self.kc:delete(string.format("/api/v1/namespaces/%s/pods/%s", self.namespace, self.pod),
+				{ gracePeriodSeconds = 0 })
 			if not done and c ~= "NotFound" then
 				first_m, first_c = m, c
 			end
@@ -362,7 +369,7 @@ end
 --- activeDeadlineSeconds, so a pod orphaned by a killed etcd-medic still ends. Unlike oc it tolerates every
 --- taint, so a NoExecute-tainted (unhealthy) node does not evict it.
 function M.pod_spec(name, nodename, image, opts)
-	local lifetime = opts.lifetime or 3600
+	local lifetime = opts.lifetime or 14400
 	return {
 		apiVersion = "v1", kind = "Pod",
 		metadata = {
@@ -472,22 +479,24 @@ local function check_opts(opts)
 	if opts.image ~= nil and (type(opts.image) ~= "string" or opts.image == "" or opts.image:find("%s")) then
 		error("open_remote: image must be a non-empty string without spaces", 3)
 	end
-	for _, k in ipairs { "timeout", "lifetime" } do
+	for _, k in ipairs { "timeout", "lifetime", "exec_timeout", "move_timeout" } do
 		if opts[k] ~= nil and (type(opts[k]) ~= "number" or opts[k] <= 0) then
 			error("open_remote: " .. k .. " must be a positive number of seconds", 3)
 		end
 	end
 end
 
---- node.open_remote(kc, nodename, {image=, namespace=, timeout=300, lifetime=3600, priority_class=})
----   -> handle | nil, message, code
+--- node.open_remote(kc, nodename, {image=, namespace=, timeout=300, lifetime=14400, priority_class=,
+---                                  exec_timeout=300, move_timeout=3600}) -> handle | nil, message, code
 --- Starts a privileged debug pod on the node with its "/" at /host, as `oc debug node/NODE` does, and waits
 --- (at most timeout seconds) until it runs. image: default the openshift/tools image stream as oc resolves
 --- it, else fallback_image. namespace: use that one (it must allow privileged pods; it is not deleted);
 --- default a new namespace "openshift-debug-XXXXX" with the privileged pod-security labels, deleted with
---- the pod. lifetime: the pod ends itself after that long even if etcd-medic is killed. Close the handle
---- (or hold it in a `<close>` variable) to delete the pod and the namespace; on any failure here they are
---- deleted before returning.
+--- the pod. lifetime: the pod ends itself after that long even if etcd-medic is killed. exec_timeout:
+--- seconds one command may take; move_timeout: the same for mv (a copy across file systems takes time).
+--- Close the handle (or hold it in a `<close>` variable) to delete the pod and the namespace; on any
+--- failure here they are deleted before returning. Besides the common methods: h:run(argv), h.node,
+--- h.namespace, h.pod.
 function M.open_remote(kc, nodename, opts)
 	opts = opts or {}
 	if type(kc) ~= "table" and type(kc) ~= "userdata" then
@@ -502,7 +511,8 @@ function M.open_remote(kc, nodename, opts)
 		return nil, msg, code
 	end
 	-- the metatable first: whatever is created from here on is deleted by close, __close or __gc
-	local h = setmetatable({ kc = kc, node = nodename, closed = false }, Remote)
+	local h = setmetatable({ kc = kc, node = nodename, closed = false, exec_timeout = opts.exec_timeout or 300,
+		move_timeout = opts.move_timeout or 3600 }, Remote)
 	local image = opts.image or M.resolve_image(kc)
 	if opts.namespace then
 		h.namespace = opts.namespace

@@ -86,6 +86,13 @@ class Request:
     def json_body(self):
         if not self.body:
             return {}
+        if "protobuf" in (self.h.headers.get("Content-Type") or ""):
+            try:
+                return apiserver_proto.decode_object(self.body)[2]
+            except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
+                               "unknown format - accepted media types include: "
+                               "application/json (%s)" % e)
         try:
             return json.loads(self.body)
         except ValueError as e:
@@ -139,13 +146,13 @@ class _HTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class ApiServer:
     def __init__(self, store, faults, host, port, certfile, keyfile, tokens, exec_handler,
                  permissions, allow_v5=True, kube_version="1.32.4", log_handler=None,
-                 watch_bookmark_seconds=10.0):
+                 watch_bookmark_seconds=10.0, allow_spdy=True):
         self.store, self.faults = store, faults
         self.tokens, self.exec_handler, self.permissions = tokens, exec_handler, permissions
         self.allow_v5, self.kube_version, self.log_handler = allow_v5, kube_version, log_handler
         self.bookmark_seconds = watch_bookmark_seconds
+        self.allow_spdy = allow_spdy
         self.request_log = deque(maxlen=2000)     # (method, path?query, user, code)
-        self.recent_exec_errors = {}
         self._conns, self._conns_lock = set(), threading.Lock()
         self._stopping = False
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -9,12 +9,14 @@ import time
 import apiserver_patch as patching
 import apiserver_tables as tables
 import wsexec
-from store import ApiError, parse_field_selector, parse_label_selector
+import wsexec_spdy
+from store import RESOURCES, ApiError, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
                       "clusterversions"}
 RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "nodes"}
 MAX_WATCH_SECONDS = 3600
+RESOURCES_PODS = RESOURCES["pods"]
 
 
 def compact(obj):
@@ -172,7 +174,7 @@ def watch(api, req, res, ns):
     api.authorize(req, "watch", res, ns)
     q = req.query
     lsel = parse_label_selector(qstr(q, "labelSelector") or "")
-    fsel = parse_field_selector(qstr(q, "fieldSelector") or "")
+    fsel = parse_field_selector(qstr(q, "fieldSelector") or "", res.plural)
     timeout = min(float(qstr(q, "timeoutSeconds", "0") or 0) or 1800, MAX_WATCH_SECONDS)
     bookmarks = qbool(q, "allowWatchBookmarks")
     rv = qstr(q, "resourceVersion", "")
@@ -191,6 +193,16 @@ def watch(api, req, res, ns):
     stream.end()
 
 
+def _selected_type(etype, now, before):
+    """What a selector-filtered watch reports: an object entering the selection is ADDED, one
+    leaving it DELETED (as the real watch cache does)."""
+    if etype != "MODIFIED":
+        return etype if now else None
+    if now and before:
+        return "MODIFIED"
+    return "ADDED" if now else "DELETED" if before else None
+
+
 def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
     end = time.monotonic() + timeout
     last_bookmark = time.monotonic()
@@ -200,12 +212,14 @@ def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
             return
         try:
             evs, rv = api.store.wait_events(res.plural, rv, ns,
-                                            min(1.0, max(0.01, end - time.monotonic())))
+                                            min(1.0, max(0.01, end - time.monotonic())),
+                                            with_previous=True)
         except ApiError as e:
             stream.event("ERROR", e.status())
             return
-        for etype, obj in evs:
-            if match(obj):
+        for etype, obj, prev in evs:
+            etype = _selected_type(etype, match(obj), prev is not None and match(prev))
+            if etype:
                 stream.event(etype, obj)
         if bookmarks and time.monotonic() - last_bookmark >= api.bookmark_seconds:
             stream.bookmark(rv)
@@ -331,25 +345,6 @@ def _container(pod, q):
 
 
 def exec_pod(api, req, res, ns, name):
-    """A rejected WebSocket exec is remembered for a few seconds: kubectl then retries over SPDY
-    (which this server does not speak) and should see the same error, not a generic one."""
-    if res.plural != "pods":
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
-    key = (req.user, req.h.path.split("?", 1)[-1])
-    if "spdy" in (req.h.headers.get("Upgrade") or "").lower():
-        err = api.recent_exec_errors.get(key)
-        if err and time.monotonic() - err[0] < 10:
-            raise err[1]
-    try:
-        return _exec_pod(api, req, res, ns, name)
-    except ApiError as e:
-        api.recent_exec_errors[key] = (time.monotonic(), e)
-        if len(api.recent_exec_errors) > 100:
-            api.recent_exec_errors.clear()
-        raise
-
-
-def _exec_pod(api, req, res, ns, name):
     api.authorize(req, "create", res, ns, name, "exec")
     if req.method == "GET":
         api.authorize(req, "get", res, ns, name, "exec")
@@ -363,10 +358,10 @@ def _exec_pod(api, req, res, ns, name):
     want = {k: qbool(q, k) for k in ("stdin", "stdout", "stderr", "tty")}
     if not (want["stdin"] or want["stdout"] or want["stderr"]):
         raise ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
+    if api.allow_spdy and wsexec_spdy.is_spdy_upgrade(headers):
+        return _exec_spdy(api, req, ns, pod, container, argv, want)
     if not wsexec.is_upgrade(headers):
-        raise ApiError(400, "BadRequest", "Upgrade request required: this server speaks exec "
-                       "over WebSocket only (%s)" % ", ".join(
-                           [wsexec.V5, wsexec.V4] if api.allow_v5 else [wsexec.V4]))
+        raise ApiError(400, "BadRequest", "Upgrade request required")
     protocol = wsexec.choose_protocol(headers.get("Sec-WebSocket-Protocol"), api.allow_v5)
     key = headers.get("Sec-WebSocket-Key")
     if protocol is None or not key:
@@ -382,15 +377,73 @@ def _exec_pod(api, req, res, ns, name):
                        want["stderr"], want["tty"]).run()
 
 
+def _exec_spdy(api, req, ns, pod, container, argv, want):
+    if wsexec_spdy.V4 not in wsexec_spdy.offered_protocols(req.h.headers):
+        raise ApiError(400, "BadRequest", "unable to upgrade connection: requested protocol(s) "
+                       "are not supported: %s" % wsexec_spdy.offered_protocols(req.h.headers))
+    proc = api.exec_handler(ns, pod, container, list(argv))
+    sock = req.h.connection
+    sock.settimeout(None)
+    sock.sendall(wsexec_spdy.handshake_response(wsexec_spdy.V4))
+    api.request_log.append((req.method, req.h.path, req.user, 101))
+    req.h.close_connection = True
+    wsexec_spdy.SpdyExecSession(sock, proc, list(argv), want["stdin"], want["stdout"],
+                                want["stderr"], want["tty"]).run()
+
+
 def pod_log(api, req, res, ns, name):
     api.authorize(req, "get", res, ns, name, "log")
     pod = api.store.get("pods", ns, name)
     q = req.query
     container = _container(pod, q)
-    text = b""
-    if api.log_handler:
-        text = api.log_handler(ns, pod, container, qbool(q, "previous"),
-                               int(qstr(q, "tailLines", "0") or 0) or None)
-        if isinstance(text, str):
-            text = text.encode()
-    return api.send_json(req, 200, text, content_type="text/plain")
+    tail = int(qstr(q, "tailLines", "0") or 0) or None
+    previous = qbool(q, "previous")
+    read = lambda pod, tail: _log_text(api, ns, pod, container, previous, tail)  # noqa: E731
+    if not qbool(q, "follow") or previous:
+        return api.send_json(req, 200, read(pod, tail), content_type="text/plain")
+    _follow_log(api, req, ns, name, container, pod, read, tail)
+
+
+def _log_text(api, ns, pod, container, previous, tail):
+    if not api.log_handler:
+        return b""
+    text = api.log_handler(ns, pod, container, previous, tail)
+    return text.encode() if isinstance(text, str) else (text or b"")
+
+
+def _terminated(pod, container):
+    for cs in pod.get("status", {}).get("containerStatuses") or []:
+        if cs.get("name") == container:
+            return "terminated" in (cs.get("state") or {})
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _follow_log(api, req, ns, name, container, pod, read, tail):
+    """`kubectl logs -f`: streams the log as it grows until the container ends (or 1 h)."""
+    stream = _WatchStream(api, req, RESOURCES_PODS)
+    h = req.h
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    api.request_log.append((req.method, h.path, req.user, 200))
+    h.connection.settimeout(None)
+
+    def send(data):
+        if data:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+    send(read(pod, tail))
+    sent = len(read(pod, None))
+    end = time.monotonic() + MAX_WATCH_SECONDS
+    while time.monotonic() < end and not api._stopping and not stream.client_gone():
+        api.store.wait_for_change(0.2)
+        try:
+            pod = api.store.get("pods", ns, name)
+        except ApiError:
+            break
+        text = read(pod, None)
+        send(text[sent:])
+        sent = max(sent, len(text))
+        if _terminated(pod, container):
+            break
+    h.wfile.write(b"0\r\n\r\n")

