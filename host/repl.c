@@ -195,10 +195,12 @@ static int is_identifier(const char *s)
 	return 1;
 }
 
-/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part. */
+/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part;
+** after ':' only functions; "__" metamethods only when asked for. */
 static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, const char *part)
 {
 	size_t partlen = strlen(part);
+	int methods_only = plen > 0 && prefix[plen - 1] == ':';
 
 	if (!lua_istable(L, -1))
 		return;
@@ -207,6 +209,8 @@ static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, 
 			continue;
 		const char *key = lua_tostring(L, -2);
 		if (strncmp(key, part, partlen) != 0 || !is_identifier(key))
+			continue;
+		if ((key[0] == '_' && key[1] == '_' && part[0] != '_') || (methods_only && !lua_isfunction(L, -1)))
 			continue;
 		lua_pushlstring(L, prefix, plen);
 		lua_pushstring(L, key);

@@ -167,6 +167,8 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(names("fieldSelector=status.phase!%3DRunning"), [])
         self.assertStatus(self.raw.req("GET", "/api/v1/pods?labelSelector=a+in+b"), 400,
                           "BadRequest")
+        self.assertStatus(self.raw.req("GET", "/api/v1/pods?fieldSelector=spec.foo%3Db"), 400,
+                          "BadRequest", "field label not supported: spec.foo")
 
     def test_list_pagination(self):
         _, page1, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods?limit=2")
@@ -189,6 +191,18 @@ class ApiServerTest(unittest.TestCase):
                          (201, "ConfigMap", "openshift-etcd"))
         self.assertStatus(self.raw.req("POST", path, body), 409, "AlreadyExists",
                           'configmaps "cm-create" already exists')
+        d = self.assertStatus(self.raw.req("POST", path, {"metadata": {"name": "Bad_Name"}}),
+                              422, "Invalid")
+        self.assertIn('metadata.name: Invalid value: "Bad_Name"', d["message"])
+        self.assertStatus(self.raw.req("POST", "/api/v1/namespaces/default/pods", {
+            "metadata": {"name": "nocontainers"}, "spec": {}}), 422, "Invalid",
+            'Pod "nocontainers" is invalid: spec.containers: Required value')
+        status, pod, _ = self.raw.req("POST", "/api/v1/namespaces/default/pods?dryRun=All", {
+            "metadata": {"name": "defaults"}, "spec": {"containers": [{"name": "c",
+                                                                       "image": "busybox"}]}})
+        self.assertEqual((status, pod["spec"]["restartPolicy"], pod["status"]["phase"],
+                          pod["spec"]["containers"][0]["imagePullPolicy"]),
+                         (201, "Always", "Pending", "Always"))
         status, ns, _ = self.raw.req("POST", "/api/v1/namespaces",
                                      {"metadata": {"generateName": "openshift-debug-"}})
         self.assertTrue(ns["metadata"]["name"].startswith("openshift-debug-"))
@@ -212,7 +226,8 @@ class ApiServerTest(unittest.TestCase):
                          (200, "Status", "Success", "s-del"))
         self.assertStatus(self.raw.req("DELETE", path + "/s-del"), 404, "NotFound")
         self.raw.req("POST", "/api/v1/namespaces/openshift-etcd/pods",
-                     {"metadata": {"name": "p-del"}, "spec": {"containers": [{"name": "c"}]}})
+                     {"metadata": {"name": "p-del"}, "spec": {"containers": [{"name": "c",
+                                                                               "image": "i"}]}})
         status, doc, _ = self.raw.req("DELETE", "/api/v1/namespaces/openshift-etcd/pods/p-del"
                                       "?dryRun=All")
         self.assertEqual((status, doc["kind"]), (200, "Pod"))
@@ -331,6 +346,14 @@ class ApiServerTest(unittest.TestCase):
                          % rv, lambda e: len(e) >= 3)
         self.assertEqual([e["type"] for e in evs], ["ADDED", "MODIFIED", "DELETED"])
         self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")
+        self.assertEqual([e["object"]["metadata"]["resourceVersion"] for e in evs],
+                         [str(int(rv) + i) for i in (1, 2, 3)])
+        rv = store.resource_version
+        store.create("configmaps", F.NS, {"metadata": {"name": "w3"}})
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "yes"}))
+        store.update("configmaps", F.NS, "w3", lambda o: o["metadata"].update(labels={"w": "no"}))
+        evs = self.watch("resourceVersion=%s&labelSelector=w%%3Dyes" % rv, lambda e: len(e) >= 2)
+        self.assertEqual([e["type"] for e in evs], ["ADDED", "DELETED"])
         evs = self.watch("fieldSelector=metadata.name%3Dw2", lambda e: len(e) >= 1) if \
             store.create("configmaps", F.NS, {"metadata": {"name": "w2"}}) else None
         self.assertEqual((evs[0]["type"], evs[0]["object"]["metadata"]["name"]), ("ADDED", "w2"))
