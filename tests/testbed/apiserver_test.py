@@ -191,6 +191,18 @@ class ApiServerTest(unittest.TestCase):
                          (201, "ConfigMap", "openshift-etcd"))
         self.assertStatus(self.raw.req("POST", path, body), 409, "AlreadyExists",
                           'configmaps "cm-create" already exists')
+        d = self.assertStatus(self.raw.req("POST", path, {"metadata": {"name": "Bad_Name"}}),
+                              422, "Invalid")
+        self.assertIn('metadata.name: Invalid value: "Bad_Name"', d["message"])
+        self.assertStatus(self.raw.req("POST", "/api/v1/namespaces/default/pods", {
+            "metadata": {"name": "nocontainers"}, "spec": {}}), 422, "Invalid",
+            'Pod "nocontainers" is invalid: spec.containers: Required value')
+        status, pod, _ = self.raw.req("POST", "/api/v1/namespaces/default/pods?dryRun=All", {
+            "metadata": {"name": "defaults"}, "spec": {"containers": [{"name": "c",
+                                                                       "image": "busybox"}]}})
+        self.assertEqual((status, pod["spec"]["restartPolicy"], pod["status"]["phase"],
+                          pod["spec"]["containers"][0]["imagePullPolicy"]),
+                         (201, "Always", "Pending", "Always"))
         status, ns, _ = self.raw.req("POST", "/api/v1/namespaces",
                                      {"metadata": {"generateName": "openshift-debug-"}})
         self.assertTrue(ns["metadata"]["name"].startswith("openshift-debug-"))
@@ -214,7 +226,8 @@ class ApiServerTest(unittest.TestCase):
                          (200, "Status", "Success", "s-del"))
         self.assertStatus(self.raw.req("DELETE", path + "/s-del"), 404, "NotFound")
         self.raw.req("POST", "/api/v1/namespaces/openshift-etcd/pods",
-                     {"metadata": {"name": "p-del"}, "spec": {"containers": [{"name": "c"}]}})
+                     {"metadata": {"name": "p-del"}, "spec": {"containers": [{"name": "c",
+                                                                               "image": "i"}]}})
         status, doc, _ = self.raw.req("DELETE", "/api/v1/namespaces/openshift-etcd/pods/p-del"
                                       "?dryRun=All")
         self.assertEqual((status, doc["kind"]), (200, "Pod"))
