@@ -47,7 +47,11 @@ $(BUILD)/etcd-medic: $(HOST_OBJ) $(BINDING_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BINDING_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(WARN) -Wno-missing-prototypes $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(CPPFLAGS_ALL) $(WARN) -Wno-missing-prototypes $(CFLAGS) -o $@ $(filter-out host/%,$^) $(LIBS) -lcmocka
+
+# Unit tests of host/ code #include the .c they test; rebuild them when it changes.
+$(BUILD)/tests/test_cli: host/cli.c host/cli.h
+$(BUILD)/tests/test_loader: host/loader.c host/commands.c host/loader.h host/commands.h
 
 install: $(BUILD)/etcd-medic
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

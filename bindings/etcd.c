@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "etcd_boltrev.h"
 #include "etcd_error.h"
 #include "etcd_id.h"
 #include "etcd_snapshot.h"
@@ -281,9 +282,11 @@ static int snapshot_transfer(struct http_client *h, const char *url, long timeou
 	return etcd_snapshot_finish(s, res, err, errlen);
 }
 
-/* conn:snapshot(base_url, path [, timeout_seconds]) -> {size=, sha256=} | nil, message, code, true
+/* conn:snapshot(base_url, path [, timeout_seconds]) -> {size=, sha256=, revision=} | nil, message, code, true
  * Streams /v3/maintenance/snapshot from that endpoint into PATH (see etcd_snapshot.h): constant memory,
- * SHA-256 trailer checked, temporary file + fsync + rename, mode 0600. The default timeout is 30 minutes. */
+ * SHA-256 trailer checked, temporary file + fsync + rename, mode 0600. revision is read from the saved
+ * database as `etcdctl snapshot status` reads it (absent if the file cannot be parsed). The default
+ * timeout is 30 minutes. */
 static int l_snapshot(lua_State *L)
 {
 	struct etcd_conn *c = check_conn(L);
@@ -306,7 +309,15 @@ static int l_snapshot(lua_State *L)
 		return fail(L, err, code, 1);
 	medic_log(MEDIC_LOG_INFO, "etcd", "snapshot from %s saved to %s: %llu bytes", base, path,
 		  (unsigned long long)res.size);
-	lua_createtable(L, 0, 2);
+	int64_t revision;
+	int have_revision = etcd_bolt_revision(path, &revision, err, sizeof err) == 0;
+	if (!have_revision)
+		medic_log(MEDIC_LOG_WARN, "etcd", "snapshot %s: cannot read its revision: %s", path, err);
+	lua_createtable(L, 0, 3);
+	if (have_revision) {
+		lua_pushinteger(L, (lua_Integer)revision);
+		lua_setfield(L, -2, "revision");
+	}
 	lua_pushinteger(L, (lua_Integer)res.size);
 	lua_setfield(L, -2, "size");
 	lua_pushstring(L, res.sha256);

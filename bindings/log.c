@@ -56,6 +56,11 @@ static char *redact_span(char *from, char *to)
 	return from + marklen;
 }
 
+static int already_redacted(const char *v)
+{
+	return strncmp(v, "[REDACTED]", 10) == 0;
+}
+
 static int is_word_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
@@ -106,6 +111,10 @@ static void redact_schemes(char *s)
 			char *start = p + strlen(schemes[i]);
 			while (*start == ' ')
 				start++;
+			if (already_redacted(start)) {
+				p = start + 10;
+				continue;
+			}
 			char *end = bare_end(start);
 			p = end > start ? redact_span(start, end) : start;
 		}
@@ -195,6 +204,8 @@ static char *redact_value(char *s, char *key, char *v, int object_only)
 			end--;
 		return end > v + 1 ? redact_span(v + 1, end) : end;
 	}
+	if (already_redacted(v))
+		return v + 10;
 	char *end = bare_end(v);
 	return end > v ? redact_span(v, end) : v;
 }

@@ -102,9 +102,12 @@ static int parse_options(struct medic_cli *cli, int argc, char **argv)
 {
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "+:e:n:vh", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "+:e:n:vh", long_options, NULL)) != -1) {
 		if ((rc = take_option(cli, c, argv)) != 0)
 			return rc;
+		if (cli->cmd == CMD_HELP || cli->cmd == CMD_VERSION)
+			return 0; /* whatever follows, --help helps */
+	}
 	return 0;
 }
 

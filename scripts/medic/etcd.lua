@@ -328,8 +328,9 @@ end
 
 -- snapshot(path [, {timeout=seconds}]) -> {size=, sha256=, revision=, endpoint=, path=}
 -- The file is what `etcdctl snapshot save` writes (bolt database + its 32-byte SHA-256 trailer, checked),
--- mode 0600, written atomically. revision is the store revision the same member reported just before the
--- transfer began (from a status call): the snapshot holds at least that revision.
+-- mode 0600, written atomically. revision is read from the saved database, as `etcdctl snapshot status`
+-- reads it (the largest revision among its keys; 0 for an empty store); should the file not parse, it is the
+-- revision the same member reported just before the transfer began (a lower bound).
 function Gateway:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
 	local st, msg, code, def = self:each_endpoint(function(base)
@@ -340,7 +341,8 @@ function Gateway:snapshot(path, opts)
 	if not st then return nil, msg, code, def end
 	local res, m, c = self.conn:snapshot(st.base, path, opts and opts.timeout)
 	if not res then return nil, m, c, true end
-	res.revision, res.endpoint, res.path = st.revision, st.base, path
+	res.revision = res.revision or st.revision
+	res.endpoint, res.path = st.base, path
 	return res
 end
 

@@ -101,15 +101,22 @@ class Fixture:
         self.store = Store(history=history)
         seed(self.store)
         self.faults = FaultTable()
+        self.logs = {}        # (namespace, pod, container) -> text, for pods/log
         self.server = ApiServer(self.store, self.faults, "127.0.0.1", 0,
                                 os.path.join(self.dir, "server.crt"),
                                 os.path.join(self.dir, "server.key"),
                                 {ADMIN_TOKEN: "kube:admin", LIMITED_TOKEN: "limited"},
                                 exec_handler, permissions, allow_v5=allow_v5,
-                                kube_version=kube_version).start()
+                                kube_version=kube_version, log_handler=self.log).start()
         self.ca = os.path.join(self.dir, "ca.crt")
         self.kubeconfig = self._kubeconfig("kubeconfig", ADMIN_TOKEN)
         self.kubeconfig_limited = self._kubeconfig("kubeconfig-limited", LIMITED_TOKEN)
+
+    def log(self, namespace, pod, container, previous, tail_lines):
+        text = self.logs.get((namespace, pod["metadata"]["name"], container), "")
+        if tail_lines:
+            text = "".join(text.splitlines(True)[-tail_lines:])
+        return text
 
     def _kubeconfig(self, name, token):
         path = os.path.join(self.dir, name)

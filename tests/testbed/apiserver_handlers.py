@@ -10,12 +10,13 @@ import apiserver_patch as patching
 import apiserver_tables as tables
 import wsexec
 import wsexec_spdy
-from store import ApiError, parse_field_selector, parse_label_selector
+from store import RESOURCES, ApiError, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
                       "clusterversions"}
 RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "nodes"}
 MAX_WATCH_SECONDS = 3600
+RESOURCES_PODS = RESOURCES["pods"]
 
 
 def compact(obj):
@@ -383,10 +384,54 @@ def pod_log(api, req, res, ns, name):
     pod = api.store.get("pods", ns, name)
     q = req.query
     container = _container(pod, q)
-    text = b""
-    if api.log_handler:
-        text = api.log_handler(ns, pod, container, qbool(q, "previous"),
-                               int(qstr(q, "tailLines", "0") or 0) or None)
-        if isinstance(text, str):
-            text = text.encode()
-    return api.send_json(req, 200, text, content_type="text/plain")
+    tail = int(qstr(q, "tailLines", "0") or 0) or None
+    previous = qbool(q, "previous")
+    read = lambda pod, tail: _log_text(api, ns, pod, container, previous, tail)  # noqa: E731
+    if not qbool(q, "follow") or previous:
+        return api.send_json(req, 200, read(pod, tail), content_type="text/plain")
+    _follow_log(api, req, ns, name, container, pod, read, tail)
+
+
+def _log_text(api, ns, pod, container, previous, tail):
+    if not api.log_handler:
+        return b""
+    text = api.log_handler(ns, pod, container, previous, tail)
+    return text.encode() if isinstance(text, str) else (text or b"")
+
+
+def _terminated(pod, container):
+    for cs in pod.get("status", {}).get("containerStatuses") or []:
+        if cs.get("name") == container:
+            return "terminated" in (cs.get("state") or {})
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _follow_log(api, req, ns, name, container, pod, read, tail):
+    """`kubectl logs -f`: streams the log as it grows until the container ends (or 1 h)."""
+    stream = _WatchStream(api, req, RESOURCES_PODS)
+    h = req.h
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    api.request_log.append((req.method, h.path, req.user, 200))
+    h.connection.settimeout(None)
+
+    def send(data):
+        if data:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+    send(read(pod, tail))
+    sent = len(read(pod, None))
+    end = time.monotonic() + MAX_WATCH_SECONDS
+    while time.monotonic() < end and not api._stopping and not stream.client_gone():
+        api.store.wait_for_change(0.2)
+        try:
+            pod = api.store.get("pods", ns, name)
+        except ApiError:
+            break
+        text = read(pod, None)
+        send(text[sent:])
+        sent = max(sent, len(text))
+        if _terminated(pod, container):
+            break
+    h.wfile.write(b"0\r\n\r\n")

@@ -96,9 +96,11 @@ def _co_row(co):
     versions = co.get("status", {}).get("versions") or []
     ver = next((v.get("version", "") for v in versions if v.get("name") == "operator"), "")
     avail = conds.get("Available", {})
+    since = age({"metadata": {"creationTimestamp": avail.get("lastTransitionTime")}}) \
+        if avail.get("lastTransitionTime") else age(co)
     return [co["metadata"]["name"], ver, avail.get("status", ""),
             conds.get("Progressing", {}).get("status", ""),
-            conds.get("Degraded", {}).get("status", ""), age(co), avail.get("message", "")]
+            conds.get("Degraded", {}).get("status", ""), since, avail.get("message", "")]
 
 
 TABLES = {

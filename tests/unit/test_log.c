@@ -40,6 +40,10 @@ static void test_bearer_and_authorization(void **state)
 	check("{\"headers\":{\"Authorization\":[\"Bearer tok-123456789\"]}}", S("tok-123456789"), S("headers"));
 	check("curl -H 'Authorization: Bearer abcdefghijkl' https://x", S("abcdefghijkl"), S("https://x"));
 	check("Bearer short", S("short"), NULL);
+	char buf[] = "x Authorization: Bearer abcdefghijkl\ny";
+	assert_string_equal(medic_redact(buf), "x Authorization: Bearer [REDACTED]\ny");
+	char buf2[] = "{\"token\": \"abcdefghijklmnop\"} password=abcdefghijklmnop";
+	assert_string_equal(medic_redact(buf2), "{\"token\": \"[REDACTED]\"} password=[REDACTED]");
 }
 
 static void test_private_keys(void **state)
@@ -96,6 +100,32 @@ static void test_harmless_text_unchanged(void **state)
 	assert_null(medic_redact(NULL));
 }
 
+/* Random mixtures of the pieces the redactor looks for: it must never crash, read past the end, or grow. */
+static void test_random_inputs_are_safe(void **state)
+{
+	static const char *const pieces[] = {"token", "data", ":", "=", " ", "\"", "'", "{", "}", "[", "]", "\n",
+					     "Bearer ", "Authorization:", "-----BEGIN RSA PRIVATE KEY-----", "-----END",
+					     "-----", "x", "\\", "  ", "stringData", "[REDACTED]", ",", "-"};
+	char in[512], buf[512];
+	unsigned seed = 12345;
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 0;
+		in[0] = 0;
+		for (int k = 0; k < 12; k++) {
+			seed = seed * 1103515245u + 12345u;
+			const char *p = pieces[(seed >> 16) % (sizeof pieces / sizeof *pieces)];
+			if (n + strlen(p) + 1 >= sizeof in)
+				break;
+			memcpy(in + n, p, strlen(p) + 1);
+			n += strlen(p);
+		}
+		memcpy(buf, in, n + 1);
+		medic_redact(buf);
+		assert_true(strlen(buf) <= n);
+	}
+}
+
 static char seen[2048];
 static int calls;
 
@@ -131,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_secret_data),
 		cmocka_unit_test(test_kubeconfig_fields),
 		cmocka_unit_test(test_harmless_text_unchanged),
+		cmocka_unit_test(test_random_inputs_are_safe),
 		cmocka_unit_test(test_log_redacts_before_the_sink),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
