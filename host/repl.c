@@ -108,9 +108,9 @@ static int run_stdin(lua_State *L)
 		return 1;
 	}
 	const char *src = lua_tolstring(L, -1, &len);
-	const char *ret = lua_pushfstring(L, "return %s;", src);
-	int status = luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK ? LUA_OK
-		: (lua_pop(L, 1), medic_load_buffer(L, src, len, "stdin"));
+	const char *ret = lua_pushfstring(L, "return %s;", memchr(src, '\0', len) ? "" : src);
+	int status = len > 0 && !memchr(src, '\0', len) && luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK
+		? LUA_OK : (lua_settop(L, 2), medic_load_buffer(L, src, len, "stdin"));
 	lua_replace(L, 1);
 	lua_settop(L, 1);
 	if (status == LUA_OK)
@@ -195,10 +195,12 @@ static int is_identifier(const char *s)
 	return 1;
 }
 
-/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part. */
+/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part;
+** after ':' only functions; "__" metamethods only when asked for. */
 static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, const char *part)
 {
 	size_t partlen = strlen(part);
+	int methods_only = plen > 0 && prefix[plen - 1] == ':';
 
 	if (!lua_istable(L, -1))
 		return;
@@ -207,6 +209,8 @@ static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, 
 			continue;
 		const char *key = lua_tostring(L, -2);
 		if (strncmp(key, part, partlen) != 0 || !is_identifier(key))
+			continue;
+		if ((key[0] == '_' && key[1] == '_' && part[0] != '_') || (methods_only && !lua_isfunction(L, -1)))
 			continue;
 		lua_pushlstring(L, prefix, plen);
 		lua_pushstring(L, key);

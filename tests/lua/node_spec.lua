@@ -201,7 +201,7 @@ local function busybox_root()
 	local root = tmpdir()
 	sh("mkdir -p " .. q(root .. "/bin"))
 	sh("cp /bin/busybox " .. q(root .. "/bin/busybox"))
-	for _, tool in ipairs { "stat", "find", "mkdir", "mv", "head", "rm", "sh" } do
+	for _, tool in ipairs { "stat", "find", "mkdir", "mv", "head", "rm", "sh", "cp", "diff" } do
 		sh("ln -s busybox " .. q(root .. "/bin/" .. tool))
 	end
 	return root
@@ -253,7 +253,7 @@ test("open_remote: the debug pod, methods through chroot /host, cleanup on close
 	sh("rm -rf " .. q(root))
 end)
 
-test("open_remote: a move across file systems (busybox mv onto a tmpfs) reports copy", function()
+test("open_remote: a move across file systems (busybox, onto a tmpfs): copy, never overwrites, a failed copy is removed", function()
 	if not is_root then
 		print("skip (needs root)")
 		return
@@ -276,6 +276,14 @@ test("open_remote: a move across file systems (busybox mv onto a tmpfs) reports 
 		sh("mkdir " .. q(root .. "/var/lib/etcd"))
 		fails_with("Exists", h:move("/mnt/etcd", "/var/lib/etcd"))
 		eq(h:read("/mnt/etcd/member/wal"), "across", "source kept")
+		-- a copy that fails halfway (the 4 MiB tmpfs fills up): the partial copy goes, the source stays
+		sh("mkdir -p " .. q(root .. "/big") .. " && echo small > " .. q(root .. "/big/a")
+			.. " && head -c 6000000 /dev/zero > " .. q(root .. "/big/b"))
+		fails_with("NoSpace", h:move("/big", "/mnt/big"))
+		eq(h:exists("/mnt/big"), false, "no partial copy at dst")
+		eq(#assert(h:list("/mnt")), 1, "no temporary copy left")
+		eq(assert(h:stat("/big/b")).size, 6000000, "source whole")
+		eq(h:read("/big/a"), "small\n", "source whole")
 	end)
 	sh("umount " .. q(root .. "/mnt") .. " && rm -rf " .. q(root))
 	assert(ok, err)

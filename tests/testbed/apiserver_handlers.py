@@ -2,6 +2,7 @@
 pods/exec (WebSocket) and pods/log. `api` is the ApiServer, `req` its Request."""
 import base64
 import json
+import re
 import select
 import ssl
 import time
@@ -174,7 +175,7 @@ def watch(api, req, res, ns):
     api.authorize(req, "watch", res, ns)
     q = req.query
     lsel = parse_label_selector(qstr(q, "labelSelector") or "")
-    fsel = parse_field_selector(qstr(q, "fieldSelector") or "")
+    fsel = parse_field_selector(qstr(q, "fieldSelector") or "", res.plural)
     timeout = min(float(qstr(q, "timeoutSeconds", "0") or 0) or 1800, MAX_WATCH_SECONDS)
     bookmarks = qbool(q, "allowWatchBookmarks")
     rv = qstr(q, "resourceVersion", "")
@@ -193,6 +194,16 @@ def watch(api, req, res, ns):
     stream.end()
 
 
+def _selected_type(etype, now, before):
+    """What a selector-filtered watch reports: an object entering the selection is ADDED, one
+    leaving it DELETED (as the real watch cache does)."""
+    if etype != "MODIFIED":
+        return etype if now else None
+    if now and before:
+        return "MODIFIED"
+    return "ADDED" if now else "DELETED" if before else None
+
+
 def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
     end = time.monotonic() + timeout
     last_bookmark = time.monotonic()
@@ -202,12 +213,14 @@ def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
             return
         try:
             evs, rv = api.store.wait_events(res.plural, rv, ns,
-                                            min(1.0, max(0.01, end - time.monotonic())))
+                                            min(1.0, max(0.01, end - time.monotonic())),
+                                            with_previous=True)
         except ApiError as e:
             stream.event("ERROR", e.status())
             return
-        for etype, obj in evs:
-            if match(obj):
+        for etype, obj, prev in evs:
+            etype = _selected_type(etype, match(obj), prev is not None and match(prev))
+            if etype:
                 stream.event(etype, obj)
         if bookmarks and time.monotonic() - last_bookmark >= api.bookmark_seconds:
             stream.bookmark(rv)
@@ -224,10 +237,59 @@ def create(api, req, res, ns):
     if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
         raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
                        "the namespace sent on the request")
+    _validate_name(res, meta)
     if res.plural == "pods":
-        obj.setdefault("status", {}).setdefault("phase", "Pending")
+        _default_pod(obj)
     created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
     return send_object(api, req, res, created, 201)
+
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _invalid(res, name, field, value, detail):
+    msg = '%s "%s" is invalid: %s: %s' % (res.kind, name, field, detail)
+    if value is not None:
+        msg = '%s "%s" is invalid: %s: Invalid value: "%s": %s' % (res.kind, name, field, value,
+                                                                  detail)
+    return ApiError(422, "Invalid", msg, {"name": name, "kind": res.kind, "causes": [
+        {"reason": "FieldValueInvalid" if value is not None else "FieldValueRequired",
+         "message": detail, "field": field}]})
+
+
+def _validate_name(res, meta):
+    name = meta.get("name")
+    if name and (len(name) > 253 or not NAME_RE.match(name)):
+        raise _invalid(res, name, "metadata.name", name, "a lowercase RFC 1123 subdomain must "
+                       "consist of lower case alphanumeric characters, '-' or '.', and must "
+                       "start and end with an alphanumeric character")
+
+
+def _default_pod(pod):
+    """What the real API server validates and defaults on a new pod (the part that matters)."""
+    res, name = RESOURCES_PODS, pod["metadata"].get("name") or pod["metadata"].get(
+        "generateName", "")
+    spec = pod.setdefault("spec", {})
+    containers = spec.get("containers") or []
+    if not containers:
+        raise _invalid(res, name, "spec.containers", None, "Required value")
+    for i, c in enumerate(containers + (spec.get("initContainers") or [])):
+        if not c.get("name"):
+            raise _invalid(res, name, "spec.containers[%d].name" % i, None, "Required value")
+        if not c.get("image"):
+            raise _invalid(res, name, "spec.containers[%d].image" % i, None, "Required value")
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        image = c["image"].rsplit("/", 1)[-1]
+        c.setdefault("imagePullPolicy", "Always" if ":" not in image or image.endswith(
+            ":latest") else "IfNotPresent")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    status = pod.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", "BestEffort")
 
 
 def _keep_status_split(res, sub, old, new):

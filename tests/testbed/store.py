@@ -152,8 +152,18 @@ def parse_label_selector(text):
     return lambda labels: all(r(labels or {}) for r in reqs)
 
 
-FIELD_SELECTABLE = {"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase",
-                    "spec.restartPolicy", "status.podIP", "type", "involvedObject.name"}
+FIELD_SELECTABLE = {
+    "pods": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.hostNetwork",
+             "spec.serviceAccountName", "status.phase", "status.podIP",
+             "status.nominatedNodeName"},
+    "events": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.fieldPath",
+               "involvedObject.resourceVersion", "reason", "reportingComponent", "source",
+               "type"},
+    "secrets": {"type"},
+    "nodes": {"spec.unschedulable"},
+    "namespaces": {"status.phase"},
+}
 
 
 def _field(obj, path):
@@ -165,7 +175,9 @@ def _field(obj, path):
     return "" if cur is None else str(cur)
 
 
-def parse_field_selector(text):
+def parse_field_selector(text, plural=None):
+    """A predicate on objects; metadata.name, metadata.namespace and the fields the real server
+    allows for that resource (any field when plural is None)."""
     reqs = []
     for part in _split_top(text or ""):
         m = re.match(r"^\s*([A-Za-z.]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
@@ -173,9 +185,9 @@ def parse_field_selector(text):
             raise ApiError(400, "BadRequest", "invalid selector: '%s'; can't understand '%s'"
                            % (text, part))
         path, op, val = m.groups()
-        if path not in FIELD_SELECTABLE:
-            raise ApiError(400, "BadRequest", '"%s" is not a known field selector: only '
-                           '"metadata.name", "metadata.namespace"' % path)
+        if plural and path not in FIELD_SELECTABLE.get(plural, ()) and \
+                path not in ("metadata.name", "metadata.namespace"):
+            raise ApiError(400, "BadRequest", 'field label not supported: %s' % path)
         if op == "!=":
             reqs.append(lambda o, p=path, v=val: _field(o, p) != v)
         else:
@@ -211,9 +223,9 @@ class Store:
         self._rv += 1
         return str(self._rv)
 
-    def _emit(self, res, etype, obj):
+    def _emit(self, res, etype, obj, prev=None):
         self._log.append((int(obj["metadata"]["resourceVersion"]), res.plural,
-                          obj["metadata"].get("namespace"), etype, obj))
+                          obj["metadata"].get("namespace"), etype, obj, prev))
         if len(self._log) > self._history:
             drop = len(self._log) - self._history
             self._floor = self._log[drop - 1][0]
@@ -289,7 +301,7 @@ class Store:
         """Returns (items sorted by namespace and name, resourceVersion). Selectors are strings."""
         res = resource(plural)
         lsel = parse_label_selector(label_selector) if label_selector else None
-        fsel = parse_field_selector(field_selector) if field_selector else None
+        fsel = parse_field_selector(field_selector, plural) if field_selector else None
         with self._cond:
             items = [o for (p, ns, _), o in self._objects.items()
                      if p == plural and (not namespace or not res.namespaced or ns == namespace)]
@@ -337,7 +349,7 @@ class Store:
                 return copy.deepcopy(new)
             meta["resourceVersion"] = self._next_rv()
             self._objects[key] = new
-            self._emit(res, "MODIFIED", new)
+            self._emit(res, "MODIFIED", new, old)
             return copy.deepcopy(new)
 
     def delete(self, plural, namespace, name, preconditions=None, dry_run=False):
@@ -356,7 +368,7 @@ class Store:
             return self._remove(res, key)
 
     def _remove(self, res, key):
-        obj = self._objects.pop(key)
+        obj = copy.deepcopy(self._objects.pop(key))     # the log still holds the old dict
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._emit(res, "DELETED", obj)
         return copy.deepcopy(obj)
@@ -374,10 +386,12 @@ class Store:
                                % (keypath, label, want, label, meta[field]))
 
     # -- watching
-    def wait_events(self, plural, resource_version, namespace=None, timeout=0.0):
+    def wait_events(self, plural, resource_version, namespace=None, timeout=0.0,
+                    with_previous=False):
         """Events of one resource after resource_version, waiting up to timeout for the first.
 
-        Returns (events [(type, obj)], rv to continue from). 410 Expired when too old."""
+        Returns (events [(type, obj)], rv to continue from); with_previous: [(type, obj, the
+        object before a MODIFIED or None)]. 410 Expired when too old."""
         res = resource(plural)
         rv = int(resource_version or 0)
         with self._cond:
@@ -387,7 +401,9 @@ class Store:
                     raise ApiError(410, "Expired", "too old resource version: %d (%d)"
                                    % (rv, self._floor + 1))
                 start = bisect.bisect_right(self._log, rv, key=lambda e: e[0])
-                evs = [(t, copy.deepcopy(o)) for (erv, p, ns, t, o) in self._log[start:]
+                evs = [(t, copy.deepcopy(o), copy.deepcopy(old)) if with_previous
+                       else (t, copy.deepcopy(o))
+                       for (erv, p, ns, t, o, old) in self._log[start:]
                        if p == plural
                        and (not namespace or not res.namespaced or ns == namespace)]
                 if evs or timeout <= 0:
