@@ -248,6 +248,10 @@ int k8s_exec(lua_State *L)
 		lua_pushnil(L);
 		lua_pushstring(L, r.errmsg);
 		lua_pushstring(L, http_error_code(e));
+		if (r.hs.status == 0 || r.hs.status == 101) {
+			run_free(&r);
+			return 3;
+		}
 		lua_createtable(L, 0, 2);
 		lua_pushinteger(L, r.hs.status);
 		lua_setfield(L, -2, "status");
