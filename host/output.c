@@ -192,6 +192,13 @@ static int output_audit(lua_State *L)
 		if (medic_json_encode(L, 3) == 2)
 			return luaL_error(L, "output.audit: fields: %s", lua_tostring(L, -1));
 		fields = push_redacted(L, -1);
+		if (medic_json_decode(L, fields, strlen(fields)) == 2) { /* redaction broke the JSON: keep it as text */
+			lua_pop(L, 2);
+			medic_json_encode(L, -1);
+			fields = lua_tostring(L, -1);
+		} else {
+			lua_pop(L, 1);
+		}
 	}
 	const char *msg = push_redacted(L, 2);
 	if (out->json)
