@@ -2,8 +2,8 @@
 -- a node moves the etcd static pod manifest and data dir aside as the procedure does, the member's etcd stops;
 -- moved back, it starts again; the debug pod and its namespace are gone afterwards, also when the chunk
 -- raises midway, is interrupted with Ctrl-C, or leaves the handle open until exit (__gc). The files are
--- checked where the testbed keeps them
--- (TESTBED_DIR/nodes/NODE/root), not through the handle.
+-- checked where the testbed keeps them (TESTBED_DIR/nodes/NODE/root) and by `testbed status`, not through
+-- the handle.
 local k8s = require "medic.k8s"
 local node = require "medic.node"
 local core = require "medic.node.core"

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, parse_qs, unquote
 import apiserver_discovery as discovery
 import apiserver_handlers as handlers
 import apiserver_proto
-from apiserver_handlers import compact, method_not_allowed
+from apiserver_request import compact, method_not_allowed
 from store import ApiError, RESOURCES
 
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
