@@ -129,10 +129,10 @@ static const char *history_path(char *buf, size_t size)
 
 	if (state && *state) {
 		snprintf(buf, size, "%s/etcd-medic", state);
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return NULL;
-		snprintf(buf, size, "%s/etcd-medic/history", state);
-		return buf;
+		if (mkdir(buf, 0700) == 0 || errno == EEXIST) {
+			snprintf(buf, size, "%s/etcd-medic/history", state);
+			return buf;
+		}
 	}
 	if (!home || !*home)
 		return NULL;

@@ -182,13 +182,7 @@ function M.stop(kc, rec)
 	return res, msg, code
 end
 
---- debugpod.start(kc, nodename, {image=, namespace=, timeout=300, lifetime=14400, priority_class=}, rec)
----   -> true | nil, message, code
---- nodename must be valid already (medic.node checks it). Sets rec.node, rec.namespace, rec.owns_namespace
---- and rec.pod as soon as each exists, so a caller's finalizer can delete them even if start is cut short;
---- on a failure start deletes them itself. namespace: use that one (not deleted); default a new
---- "openshift-debug-XXXXX". Waits at most timeout seconds for the container to run.
-function M.start(kc, nodename, opts, rec)
+local function start_steps(kc, nodename, opts, rec)
 	local msg, code
 	rec.node = nodename
 	local image = opts.image or M.resolve_image(kc)
@@ -205,17 +199,31 @@ function M.start(kc, nodename, opts, rec)
 	rec.pod, msg, code = create_named(kc, pods, simple_name(nodename) .. "-debug-", function(name)
 		return M.pod_spec(name, nodename, image, opts)
 	end)
-	local ok = rec.pod ~= nil
-	if ok then
-		ok, msg, code = wait_running(kc, rec, opts.timeout or 300)
-	else
-		msg = "creating the debug pod on " .. nodename .. ": " .. tostring(msg)
+	if not rec.pod then
+		return nil, "creating the debug pod on " .. nodename .. ": " .. tostring(msg), code
 	end
-	if not ok then
-		M.stop(kc, rec)
-		return nil, msg, code
+	return wait_running(kc, rec, opts.timeout or 300)
+end
+
+--- debugpod.start(kc, nodename, {image=, namespace=, timeout=300, lifetime=14400, priority_class=}, rec)
+---   -> true | nil, message, code
+--- nodename must be valid already (medic.node checks it). Sets rec.node, rec.namespace, rec.owns_namespace
+--- and rec.pod as soon as each exists, so a caller's finalizer can delete them even if start is cut short;
+--- on a failure, or an error raised midway (Ctrl-C), start deletes them itself (and
+--- re-raises the error). namespace: use that one (not deleted); default a new
+--- "openshift-debug-XXXXX". Waits at most timeout seconds for the container to run.
+function M.start(kc, nodename, opts, rec)
+	-- protected, so that an error raised midway (Ctrl-C raises "interrupted" in the next Lua instruction)
+	-- still deletes what was created before it goes on up
+	local done, ok, msg, code = pcall(start_steps, kc, nodename, opts, rec)
+	if done and ok then
+		return true
 	end
-	return true
+	M.stop(kc, rec)
+	if not done then
+		error(ok, 0)
+	end
+	return nil, msg, code
 end
 
 return M

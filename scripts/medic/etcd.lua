@@ -188,7 +188,8 @@ function Gateway:post(base, path, body, timeout)
 	local doc = json.decode(text)
 	if status == 200 and type(doc) == "table" then return doc, seconds_or_code end
 	if status == 200 then return nil, base .. ": not JSON from the etcd gateway", "BadResponse", false end
-	local message = type(doc) == "table" and (doc.message or doc.error) or text:gsub("%s+$", "")
+	-- not JSON (a proxy's page, "Not Found"): one line of it is enough
+	local message = type(doc) == "table" and (doc.message or doc.error) or text:gsub("%s+", " "):sub(1, 200)
 	local grpc = type(doc) == "table" and math.tointeger(doc.code) or nil
 	local code, def = core.classify(message, grpc, status)
 	return nil, base .. ": " .. tostring(message), code, def

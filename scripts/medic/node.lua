@@ -67,6 +67,9 @@ end
 --- methods do not cover, e.g. h:run{"crictl", "ps"}; argv words are never joined into a shell string.
 function Remote:run(argv, opts)
 	check_open(self)
+	if type(argv) ~= "table" or #argv == 0 then
+		error("run: argv must be a non-empty list of strings", 2)
+	end
 	opts = opts or {}
 	local command = { "chroot", "/host" }
 	table.move(argv, 1, #argv, 3, command)

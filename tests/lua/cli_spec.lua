@@ -197,6 +197,7 @@ it("--log-json writes redacted JSON lines to a 0600 file", function()
 local out = require "medic.output"
 out.audit("member_remove", "removed m1 with Authorization: Bearer sekrit-token-1", { id = "62bcf33650a7170a" })
 out.log("debug", "http", "GET / token=sekrit-token-2")
+out.audit("secret", "read", { secret = { kind = "Secret", data = { ["tls.key"] = "sekrit-token-3" } } })
 ]]))
 	eq(code, 0)
 	local text = spec.read(log)
@@ -208,7 +209,7 @@ out.log("debug", "http", "GET / token=sekrit-token-2")
 		assert(rec.time and rec.level and rec.topic and rec.msg, line)
 		n = n + 1
 	end
-	eq(n, 2)
+	eq(n, 3)
 	spec.contains(text, '"fields":{"id":"62bcf33650a7170a"}')
 	eq(io.popen("stat -c %a " .. q(log)):read("l"), "600")
 end)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, parse_qs, unquote
 import apiserver_discovery as discovery
 import apiserver_handlers as handlers
 import apiserver_proto
-from apiserver_handlers import compact, method_not_allowed
+from apiserver_request import compact, method_not_allowed
 from store import ApiError, RESOURCES
 
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
@@ -321,7 +321,8 @@ class ApiServer:
                 version == "v1" or group == "authentication.k8s.io"
                 and version in ("v1beta1", "v1alpha1")):
             return self._review(req, group, version, rest[0])
-        if rest[0] == "namespaces" and len(rest) >= 3:
+        if rest[0] == "namespaces" and len(rest) >= 3 and not (
+                len(rest) == 3 and rest[2] in ("status", "finalize")):
             ns, rest = rest[1], rest[2:]
         else:
             ns = None

@@ -51,6 +51,8 @@ class ApiServerTest(unittest.TestCase):
         d = self.assertStatus(self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/pods/x"),
                               404, "NotFound", 'pods "x" not found')
         self.assertEqual(d["details"], {"name": "x", "kind": "pods"})
+        status, doc, _ = self.raw.req("GET", "/api/v1/namespaces/openshift-etcd/status")
+        self.assertEqual((status, doc["kind"], doc["status"]["phase"]), (200, "Namespace", "Active"))
         self.assertStatus(self.raw.req("GET", "/apis/operator.openshift.io/v1/etcds/nope"), 404,
                           "NotFound", 'etcds.operator.openshift.io "nope" not found')
 
@@ -357,6 +359,28 @@ class ApiServerTest(unittest.TestCase):
         t.join()
         store.delete("pods", "default", "logger")
         self.assertEqual((rc, out), (0, "one\ntwo\nthree\n"), err)
+
+    def test_kubectl_wait_watches(self):
+        store = self.fx.store
+        store.create("configmaps", "default", {"metadata": {"name": "waited"}, "data": {}})
+
+        def change():
+            time.sleep(0.3)
+            store.update("configmaps", "default", "waited",
+                         lambda o: o.update(data={"phase": "done"}))
+            time.sleep(0.3)
+            store.delete("configmaps", "default", "waited")
+        import threading
+        t = threading.Thread(target=change)
+        t.start()
+        rc, out, err = self.kubectl("wait", "-n", "default", "configmap/waited",
+                                    "--for=jsonpath={.data.phase}=done", "--timeout=10s")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.kubectl("wait", "-n", "default", "configmap/waited", "--for=delete",
+                                    "--timeout=10s")
+        t.join()
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(any("watch=true" in r[1] for r in self.fx.server.request_log))
 
     def test_kubectl_auth(self):
         # kubectl >= 1.30 sends these reviews as protobuf
