@@ -246,6 +246,13 @@ int k8s_exec(lua_State *L)
 		return 3;
 	}
 	enum http_error e = run(&r, c->auth);
+	if (r.hs.status == 401 && (c->kc.exec || c->kc.token_file) && k8s_auth_prepare(c, 1, err, sizeof err) == 0) {
+		struct exec_run again = {.c = c, .url = r.url, .stdin_data = r.stdin_data, .stdin_len = r.stdin_len,
+					 .timeout_ms = r.timeout_ms, .max_output = r.max_output};
+		run_free(&r); /* the upgrade was refused: nothing ran; try once with the refreshed credential */
+		r = again;
+		e = run(&r, c->auth);
+	}
 	if (e != HTTP_OK) {
 		lua_pushnil(L);
 		lua_pushstring(L, r.errmsg);
