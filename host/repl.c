@@ -357,13 +357,41 @@ static int addreturn(lua_State *L)
 	return status;
 }
 
+/* Where the text after a leading "local" starts, if dropping it keeps the meaning but makes the names
+** global: "local a, b = ..." and "local function f", not "local x <close> = ..." or "local x". NULL if not. */
+static const char *after_local(const char *s)
+{
+	const char *p = s + strspn(s, " \t");
+
+	if (strncmp(p, "local", 5) != 0 || !strchr(" \t", p[5]))
+		return NULL;
+	p += 5 + strspn(p + 5, " \t");
+	if (strncmp(p, "function", 8) == 0 && strchr(" \t", p[8]))
+		return p;
+	const char *q = p + strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_, \t");
+	return q > p && q[0] == '=' && q[1] != '=' ? p : NULL;
+}
+
+/* Compiles the chunk at index 1. In the REPL a leading "local" would make the variable vanish with the
+** line, so "local kc = k8s.connect{}" is compiled as "kc = k8s.connect{}" (when that compiles too). */
+static int load_chunk(lua_State *L)
+{
+	size_t len;
+	const char *chunk = lua_tolstring(L, 1, &len);
+	const char *global = after_local(chunk);
+
+	if (global && luaL_loadbuffer(L, global, len - (size_t)(global - chunk), "=stdin") == LUA_OK)
+		return LUA_OK;
+	if (global)
+		lua_pop(L, 1);
+	return luaL_loadbuffer(L, chunk, len, "=stdin");
+}
+
 /* Keeps reading lines while the chunk is incomplete. The chunk text stays below the function. */
 static int multiline(lua_State *L)
 {
 	for (;;) {
-		size_t len;
-		const char *line = lua_tolstring(L, 1, &len);
-		int status = luaL_loadbuffer(L, line, len, "=stdin"), more;
+		int status = load_chunk(L), more;
 		if (!incomplete(L, status))
 			return status;
 		if ((more = pushline(L, 0)) != 1)
