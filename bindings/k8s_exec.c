@@ -25,6 +25,8 @@ struct outbuf {
 
 static int out_add(struct outbuf *o, const unsigned char *p, size_t n, size_t max)
 {
+	if (n == 0)
+		return 0;
 	if (o->len + n > max)
 		return -1;
 	if (o->len + n > o->cap) {
