@@ -304,19 +304,14 @@ static void on_prompt_sigint(int sig)
 	prompt_interrupted = 1;
 }
 
-/* readline, but Ctrl-C gives *cancelled = 1 (and NULL) instead of killing the REPL. */
+/* readline, but Ctrl-C gives *cancelled = 1 (and NULL) instead of killing the REPL. The handler stays
+** installed for the whole session (see interactive), so a Ctrl-C between two chunks is harmless too. */
 static char *read_line(const char *prompt, int *cancelled)
 {
-	struct sigaction sa, old;
 	char *line;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_prompt_sigint; /* no SA_RESTART: the read returns */
-	sigemptyset(&sa.sa_mask);
 	prompt_interrupted = 0;
-	sigaction(SIGINT, &sa, &old);
 	line = readline(prompt);
-	sigaction(SIGINT, &old, NULL);
 	*cancelled = prompt_interrupted;
 	if (*cancelled) {
 		free(line);
@@ -324,6 +319,16 @@ static char *read_line(const char *prompt, int *cancelled)
 		return NULL;
 	}
 	return line;
+}
+
+static void catch_prompt_sigint(struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_prompt_sigint; /* no SA_RESTART: readline's read returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, old);
 }
 
 /* Reads a line (without the newline) onto the stack: 1; 0 at end of input; CANCELLED after Ctrl-C. */
@@ -422,6 +427,7 @@ static void interactive(lua_State *L)
 {
 	char pathbuf[4096];
 	const char *hist = history_path(pathbuf, sizeof pathbuf);
+	struct sigaction old_sigint;
 	int status;
 
 	completion_L = L;
@@ -430,6 +436,7 @@ static void interactive(lua_State *L)
 	rl_attempted_completion_function = attempt_completion;
 	rl_completion_append_character = '\0';
 	history_open(hist);
+	catch_prompt_sigint(&old_sigint);
 	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
 	       LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 	while ((status = loadline(L)) != -1) {
@@ -444,6 +451,7 @@ static void interactive(lua_State *L)
 	}
 	lua_settop(L, 0);
 	putchar('\n');
+	sigaction(SIGINT, &old_sigint, NULL);
 	completion_L = NULL;
 }
 /* }====== */

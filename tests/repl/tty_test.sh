@@ -68,8 +68,8 @@ wait_prompt
 keys 'local c <close> = nil' Enter 'print(c == nil and "attrib ok")' Enter
 wait_for "local with an attribute stays local" "attrib ok"
 wait_prompt
-keys 'while true do end' Enter
-sleep 0.3
+keys 'print("spin" .. "ning") while true do end' Enter
+wait_for "a busy loop runs" "spinning"
 keys C-c
 wait_for "Ctrl-C interrupts the running chunk" "interrupted"
 wait_prompt
