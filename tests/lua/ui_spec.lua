@@ -78,6 +78,11 @@ it("colour on a terminal only, never with NO_COLOR or --no-color", function()
 		return s
 	end
 	spec.contains(on_tty("", ""), "\27[32m")
+	local p = io.popen(("script -qec %s /dev/null"):format(q(q(spec.binary())
+		.. [[ -e 'local p = require("medic.ui").progress("waiting"); p:update("1 left"); p:done("ok")']])))
+	local spun = p:read("a")
+	p:close()
+	spec.contains(spun, "\r\27[K/ waiting (1 left)", "spinner line on a terminal")
 	spec.lacks(on_tty("NO_COLOR=1", ""), "\27[")
 	spec.lacks(on_tty("", "--no-color"), "\27[")
 	local _, out = spec.medic("-e " .. q("require('medic.ui').ok('hi')"))
