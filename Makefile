@@ -98,5 +98,8 @@ $(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
 	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(filter bindings/$*%.c,$(BINDING_SRC)) bindings/log.c bindings/interrupt.c $(LIBS)
 
+bench: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic bench/run
+
 clean:
 	rm -rf $(BUILD)

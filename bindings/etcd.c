@@ -266,12 +266,13 @@ static int snapshot_transfer(struct http_client *h, const char *url, long timeou
 	enum http_error e = http_do(h, &req, &resp);
 	int r = -1;
 	*code = "SnapshotFailed";
-	if (e == HTTP_ERR_ABORTED || (e == HTTP_OK && resp.status != 200 && *etcd_snapshot_error(s)))
-		snprintf(err, errlen, "%s", etcd_snapshot_error(s));
+	const char *why = etcd_snapshot_error(s);   /* the stream's fault, or the server's own message */
+	if (resp.status > 0 && resp.status != 200)
+		snprintf(err, errlen, "snapshot refused: HTTP status %ld%s%.200s", resp.status, *why ? ": " : "", why);
+	else if (e == HTTP_ERR_ABORTED)
+		snprintf(err, errlen, "%s", why);
 	else if (e != HTTP_OK)
 		snprintf(err, errlen, "%s", resp.errmsg), *code = http_error_code(e);
-	else if (resp.status != 200)
-		snprintf(err, errlen, "snapshot: HTTP status %ld", resp.status);
 	else
 		r = 0;
 	http_response_free(&resp);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include "fsmove.h"
 #include "fstree.h"
@@ -48,33 +49,71 @@ static int fsync_dir(int fd)
 	return fsync(fd) < 0 && errno != EINVAL ? -1 : 0;
 }
 
-/* The copy path. On failure before the verified copy is complete, the partial copy is removed (only if
- * this call created it) and the source is untouched. */
+/* Removes what a failed copy created under name in dfd; a failure to do so is logged, not returned. */
+static void remove_partial(struct fs_tree *t, int dfd, const char *name, const char *dst)
+{
+	struct fs_error cleanup = { NULL, "" }, *keep = t->e;
+
+	t->e = &cleanup;
+	if (fs_tree_remove(t, dfd, name) < 0)
+		medic_log(MEDIC_LOG_ERROR, "node", "removing the partial copy of %s failed: %s", dst, cleanup.msg);
+	t->e = keep;
+}
+
+/* Copies to a fresh hidden name in dst's directory (retried if taken), so dst never shows a partial tree. */
+static int copy_to_temp(struct fs_tree *t, int sfd, const char *sname, int dfd, char tmp[32])
+{
+	for (int tries = 0; tries < 5; tries++) {
+		unsigned char rnd[6];
+		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+			return fs_fail(t->e, errno, "getrandom");
+		snprintf(tmp, 32, ".medic-move-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		if (fs_tree_copy(t, sfd, sname, dfd, tmp) == 0)
+			return 0;
+		if (t->created_top)
+			remove_partial(t, dfd, tmp, tmp);
+		if (t->created_top || strcmp(t->e->code, "Exists") != 0)
+			return -1;
+	}
+	return -1;
+}
+
+/* The copy path: copy under a temporary name, fsync, verify, rename to dst without replacing, fsync,
+ * then remove the source. Until the rename, a failure removes the copy and leaves the source whole. */
 static int copy_move(struct fs_tree *t, int sfd, const char *sname, int dfd, const char *dname,
 		     const char *src, const char *dst)
 {
-	struct fs_error cleanup = { NULL, "" };
+	char tmp[32];
+	struct stat st;
 
-	if (fs_tree_copy(t, sfd, sname, dfd, dname) == 0 && fsync_dir(dfd) == 0 &&
-	    fs_tree_verify(t, sfd, sname, dfd, dname) == 0) {
-		if (fs_tree_remove(t, sfd, sname) < 0) {
-			char why[sizeof t->e->msg];
-			snprintf(why, sizeof why, "%s", t->e->msg);
-			fs_fail(t->e, 0, "copied %s to %s and verified it, but removing the source failed: %s",
-				src, dst, why);
-			t->e->code = "SourceNotRemoved";
-			return -1;
-		}
-		return fsync_dir(sfd) < 0 ? fs_fail(t->e, errno, "fsync the directory of %s", src) : 0;
+	int rc = 0;
+
+	if (fstatat(dfd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return fs_fail(t->e, EEXIST, "%s", dst);
+	if (errno != ENOENT)
+		return fs_fail(t->e, errno, "%s", dst);
+	if (copy_to_temp(t, sfd, sname, dfd, tmp) < 0)
+		return -1;
+	if (fsync_dir(dfd) < 0)
+		rc = fs_fail(t->e, errno, "fsync the directory of %s", dst);
+	else if (fs_tree_verify(t, sfd, sname, dfd, tmp) < 0)
+		rc = -1;
+	else if (rename_noreplace(dfd, tmp, dfd, dname) < 0)
+		rc = fs_fail(t->e, errno, "%s", dst);
+	if (rc < 0) {
+		remove_partial(t, dfd, tmp, dst);
+		return -1;
 	}
-	if (t->created_top) {
-		struct fs_error *keep = t->e;
-		t->e = &cleanup;
-		if (fs_tree_remove(t, dfd, dname) < 0)
-			medic_log(MEDIC_LOG_ERROR, "node", "removing the partial copy %s failed: %s", dst, cleanup.msg);
-		t->e = keep;
+	if (fsync_dir(dfd) < 0)
+		return fs_fail(t->e, errno, "fsync the directory of %s", dst);
+	if (fs_tree_remove(t, sfd, sname) < 0) {
+		char why[sizeof t->e->msg];
+		snprintf(why, sizeof why, "%s", t->e->msg);
+		fs_fail(t->e, 0, "copied %s to %s and verified it, but removing the source failed: %s", src, dst, why);
+		t->e->code = "SourceNotRemoved";
+		return -1;
 	}
-	return -1;
+	return fsync_dir(sfd) < 0 ? fs_fail(t->e, errno, "fsync the directory of %s", src) : 0;
 }
 
 static int move_across(const struct fs_root *r, int sfd, const char *sname, int dfd, const char *dname,

@@ -56,8 +56,9 @@ int fs_list(const struct fs_root *r, const char *p, struct fs_names *out, struct
 int fs_mkdir(const struct fs_root *r, const char *p, int parents, int mode, struct fs_error *e);
 /* Reads a regular file of at most max bytes into a malloc'd *buf (NUL-terminated; *len excludes it). */
 int fs_read(const struct fs_root *r, const char *p, size_t max, char **buf, size_t *len, struct fs_error *e);
-/* Moves src to dst, never replacing dst: renameat2(RENAME_NOREPLACE), or across file systems copy +
- * fsync + verify + remove the source; a failed copy removes what it created. *how says which. */
+/* Moves src to dst, never replacing dst: renameat2(RENAME_NOREPLACE), or across file systems a copy
+ * under a hidden temporary name in dst's directory + fsync + verify + rename to dst (no replace) + remove
+ * the source; a failure before that rename removes the copy and leaves the source. *how says which. */
 int fs_move(const struct fs_root *r, const char *src, const char *dst, enum fs_move_how *how,
 	    struct fs_error *e);
 

@@ -397,6 +397,8 @@ enum http_error http_do(struct http_client *c, const struct http_request *req, s
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, &t);
 	apply_method(c->easy, req);
+	if (req->fresh_connection)
+		curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, 1L);
 	rc = curl_easy_perform(c->easy);
 	finish(c, rc, &t, method, req->url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);

@@ -350,6 +350,8 @@ static int client_raw(lua_State *L)
 	req.timeout_ms = opt_ms(L, 2, "timeout");
 	if (!path)
 		return luaL_argerror(L, 2, "path is required");
+	/* a write must reach the server at most once (see http_request.fresh_connection) */
+	req.fresh_connection = req.method && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0;
 	if (req.body) {
 		lua_getfield(L, 2, "body");
 		lua_tolstring(L, -1, &body_len);

@@ -25,6 +25,8 @@ struct outbuf {
 
 static int out_add(struct outbuf *o, const unsigned char *p, size_t n, size_t max)
 {
+	if (n == 0)
+		return 0;
 	if (o->len + n > max)
 		return -1;
 	if (o->len + n > o->cap) {
@@ -248,6 +250,10 @@ int k8s_exec(lua_State *L)
 		lua_pushnil(L);
 		lua_pushstring(L, r.errmsg);
 		lua_pushstring(L, http_error_code(e));
+		if (r.hs.status == 0 || r.hs.status == 101) {
+			run_free(&r);
+			return 3;
+		}
 		lua_createtable(L, 0, 2);
 		lua_pushinteger(L, r.hs.status);
 		lua_setfield(L, -2, "status");

@@ -256,9 +256,9 @@ static int l_mkdir(lua_State *L)
 
 /* h:move(src, dst) -> true, "rename" | true, "copy" | nil, message, code
  * Never replaces dst (code "Exists"). On one file system an atomic rename; across file systems a copy
- * (owners, modes, times, xattrs), fsync, byte-for-byte verify, then the source is removed; a failure
- * before that removes the partial copy and leaves the source whole. "SourceNotRemoved": the copy is
- * complete and verified at dst, but removing src failed partway. */
+ * (owners, modes, times, xattrs) under a temporary name beside dst, fsync, byte-for-byte verify, rename
+ * to dst, then the source is removed; a failure before that removes the copy and leaves the source
+ * whole. "SourceNotRemoved": the copy is complete and verified at dst, but removing src failed partway. */
 static int l_move(lua_State *L)
 {
 	struct local *h = check_open(L);

@@ -155,6 +155,9 @@ local function fake_kc(root, opts)
 	end
 	function kc:get(path)
 		log("get", path)
+		if opts.raise_on_get and path:find("/pods/") then
+			error("interrupted", 0)
+		end
 		local obj = self.objects[path]
 		if not obj then
 			return nil, path .. " not found", "NotFound"
@@ -201,7 +204,7 @@ local function busybox_root()
 	local root = tmpdir()
 	sh("mkdir -p " .. q(root .. "/bin"))
 	sh("cp /bin/busybox " .. q(root .. "/bin/busybox"))
-	for _, tool in ipairs { "stat", "find", "mkdir", "mv", "head", "rm", "sh" } do
+	for _, tool in ipairs { "stat", "find", "mkdir", "mv", "head", "rm", "sh", "cp", "diff" } do
 		sh("ln -s busybox " .. q(root .. "/bin/" .. tool))
 	end
 	return root
@@ -253,7 +256,7 @@ test("open_remote: the debug pod, methods through chroot /host, cleanup on close
 	sh("rm -rf " .. q(root))
 end)
 
-test("open_remote: a move across file systems (busybox mv onto a tmpfs) reports copy", function()
+test("open_remote: a move across file systems (busybox, onto a tmpfs): copy, never overwrites, a failed copy is removed", function()
 	if not is_root then
 		print("skip (needs root)")
 		return
@@ -276,6 +279,14 @@ test("open_remote: a move across file systems (busybox mv onto a tmpfs) reports 
 		sh("mkdir " .. q(root .. "/var/lib/etcd"))
 		fails_with("Exists", h:move("/mnt/etcd", "/var/lib/etcd"))
 		eq(h:read("/mnt/etcd/member/wal"), "across", "source kept")
+		-- a copy that fails halfway (the 4 MiB tmpfs fills up): the partial copy goes, the source stays
+		sh("mkdir -p " .. q(root .. "/big") .. " && echo small > " .. q(root .. "/big/a")
+			.. " && head -c 6000000 /dev/zero > " .. q(root .. "/big/b"))
+		fails_with("NoSpace", h:move("/big", "/mnt/big"))
+		eq(h:exists("/mnt/big"), false, "no partial copy at dst")
+		eq(#assert(h:list("/mnt")), 1, "no temporary copy left")
+		eq(assert(h:stat("/big/b")).size, 6000000, "source whole")
+		eq(h:read("/big/a"), "small\n", "source whole")
 	end)
 	sh("umount " .. q(root .. "/mnt") .. " && rm -rf " .. q(root))
 	assert(ok, err)
@@ -316,6 +327,11 @@ test("open_remote: bad names never reach the API; failures clean up", function()
 	kc = fake_kc("/nonexistent", { never_runs = true })
 	fails_with("Timeout", node.open_remote(kc, "master-0", { image = "x", timeout = 0.3 }))
 	eq(next(kc.objects), nil, "pod and namespace deleted after the timeout")
+	kc = fake_kc("/nonexistent", { raise_on_get = true })
+	local ok, err = pcall(node.open_remote, kc, "master-0", { image = "x" })
+	eq(ok, false, "the error goes on up")
+	eq(err, "interrupted", "the same error")
+	eq(next(kc.objects), nil, "pod and namespace deleted when waiting raised (Ctrl-C)")
 	kc = fake_kc("/nonexistent", { fail_pod = true })
 	fails_with("Forbidden", node.open_remote(kc, "master-0", { image = "x" }))
 	eq(next(kc.objects), nil, "namespace deleted after the pod was refused")

@@ -107,6 +107,7 @@ class Operator(threading.Thread):
         self.transitions = {}           # condition type -> (status, lastTransitionTime)
         self.installed = {}             # node -> revision whose installer ran
         self.health = None
+        self.bootstrap_cluster = None   # the first revision's initial cluster, until every member has started
         self.ready = False              # healthy, Available, not Progressing (for `up`)
 
     def t(self, s):
@@ -206,8 +207,8 @@ class Operator(threading.Thread):
                 {"group": "", "resource": "namespaces", "name": NS}]}})
         # etcd-endpoints: no member IDs yet (the cluster does not exist); the first revision bootstraps it
         self.configmap("etcd-endpoints", {"testbed-bootstrap-" + n: self.ips[n] for n in self.nodes})
-        bootstrap = ",".join("%s=https://%s:2380" % (n, self.ips[n]) for n in self.nodes)
-        self.render_template("", bootstrap)
+        self.bootstrap_cluster = ",".join("%s=https://%s:2380" % (n, self.ips[n]) for n in self.nodes)
+        self.render_template("", self.bootstrap_cluster)
         self.sync_revision()
         for node in self.nodes:
             self.run_installer(node, 1)
@@ -268,6 +269,12 @@ class Operator(threading.Thread):
             return
         mh = self.member_health()
         self.health = mh
+        if self.bootstrap_cluster:
+            # bootstrapping: nothing to reconcile until every member has started (published its client URLs)
+            if mh is None or len(mh.members) < len(self.nodes) or not all(m["clientURLs"] for m in mh.members):
+                return
+            self.bootstrap_cluster = None
+            log.info("bootstrap complete: %s", mh.status())
         conds = {}
         gate = None
         if mh is None:

@@ -262,6 +262,26 @@ static void test_dropped_and_timeout(void **state)
 	http_client_free(c);
 }
 
+/* libcurl resends a request on its own when a reused connection dies before any answer; a write that
+ * must not be resent asks for a fresh connection, so the server sees it once. */
+static void test_write_not_resent(void **state)
+{
+	struct http_client *c = client(1, 0, 0);
+	struct http_response r;
+	char u[256];
+	assert_int_equal(get(c, "127.0.0.1", "/drops", &r), HTTP_OK); /* a connection to reuse */
+	int before = atoi(strstr(r.body, ":") + 1);
+	http_response_free(&r);
+	url(u, sizeof u, "127.0.0.1", "/drop");
+	struct http_request req = {.method = "DELETE", .url = u, .fresh_connection = 1};
+	assert_int_equal(http_do(c, &req, &r), HTTP_ERR_IO);
+	http_response_free(&r);
+	assert_int_equal(get(c, "127.0.0.1", "/drops", &r), HTTP_OK);
+	assert_int_equal(atoi(strstr(r.body, ":") + 1), before + 1);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
 static void test_connect_refused(void **state)
 {
 	struct http_client *c = client(1, 0, 0);
@@ -312,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_dropped_and_timeout),
+		cmocka_unit_test(test_write_not_resent),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_raw),
 	};

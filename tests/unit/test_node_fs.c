@@ -58,6 +58,17 @@ static int present(const struct fixture *f, const char *rel)
 	return lstat(p, &st) == 0;
 }
 
+/* No ".medic-move-*" temporary copy is left in rel. */
+static void no_temp_left(const struct fixture *f, const char *rel)
+{
+	struct fs_names n;
+	struct fs_error e;
+	assert_int_equal(fs_list(&f->root, rel, &n, &e), 0);
+	for (size_t i = 0; i < n.n; i++)
+		assert_null(strstr(n.v[i], ".medic-move-"));
+	fs_names_free(&n);
+}
+
 static char *slurp(const struct fixture *f, const char *rel)
 {
 	static char buf[4096];
@@ -295,6 +306,7 @@ static void test_forced_copy_moves_tree(void **state)
 	assert_int_equal(fs_move(&f->root, "/t", "/backup/t", &how, &f->e), 0);
 	assert_int_equal(how, FS_MOVED_COPY);
 	assert_false(present(f, "/t"));
+	no_temp_left(f, "/backup");
 	check_tree(f, "/backup/t");
 	/* a single file and a single symlink copy too */
 	assert_int_equal(fs_move(&f->root, "/backup/t/link", "/l2", &how, &f->e), 0);
@@ -342,6 +354,7 @@ static void test_copy_failure_halfway(void **state)
 	assert_string_equal(f->e.code, "Unsupported");
 	assert_non_null(strstr(f->e.msg, "zz.sock"));
 	assert_false(present(f, "/t2"));
+	no_temp_left(f, "/");
 	check_tree(f, "/t");
 	assert_true(present(f, "/t/member/zz.sock"));
 }
@@ -378,6 +391,7 @@ static void test_copy_unreadable_file(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	assert_false(present(f, "/t2"));
+	no_temp_left(f, "/");
 	check_tree(f, "/t");
 	assert_true(present(f, "/t/member/secret"));
 }
@@ -394,6 +408,7 @@ static void test_copy_interrupted(void **state)
 	medic_interrupt_set(0);
 	assert_string_equal(f->e.code, "Interrupted");
 	assert_false(present(f, "/t2"));
+	no_temp_left(f, "/");
 	check_tree(f, "/t");
 }
 

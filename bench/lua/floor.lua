@@ -1,0 +1,44 @@
+-- bench: the cluster's own time, watched from outside the tool under test. Polls (every 0.2 s, keep-alive)
+-- etcd/cluster until spec.forceRedeploymentReason changes (the redeploy patch), then etcd until the member
+-- named NODE is a started voting member and every member answers health: prints "floor SECONDS".
+-- arg[1]: NODE; arg[2]: deadline in seconds (default 900). Direct etcd access from ETCDCTL_* (the testbed's env).
+local k8s, etcd, core = require "medic.k8s", require "medic.etcd", require "medic.k8s.core"
+local node, limit = assert(arg[1], "usage: floor.lua NODE [DEADLINE_S]"), tonumber(arg[2] or 900)
+local CR = "/apis/operator.openshift.io/v1/etcds/cluster"
+local kc = assert(k8s.connect {})
+local eps = {}
+for e in (os.getenv("ETCDCTL_ENDPOINTS") or ""):gmatch("[^,]+") do eps[#eps + 1] = e end
+local deadline = core.now() + limit
+local function reason()
+	local cr = kc:get(CR)
+	return cr and cr.spec and cr.spec.forceRedeploymentReason
+end
+local function done(c)
+	local members = c:members()
+	if not members then return false end
+	local found
+	for _, m in ipairs(members) do
+		if m.name == node and m.started and not m.is_learner then found = true end
+	end
+	if not found then return false end
+	local health = c:health { cluster = true }
+	if not health or #health ~= #members then return false end
+	for _, h in ipairs(health) do if not h.healthy then return false end end
+	return true
+end
+local first = reason()
+print("ready") io.stdout:flush()
+local t_patch
+while core.now() < deadline do
+	local r = reason()
+	if r ~= nil and r ~= first then t_patch = core.now() break end
+	core.sleep(0.2)
+end
+if not t_patch then print("floor none") os.exit(1) end
+local c = assert(etcd.connect { endpoints = eps, cacert = os.getenv("ETCDCTL_CACERT"),
+	cert = os.getenv("ETCDCTL_CERT"), key = os.getenv("ETCDCTL_KEY"), timeout = 2 })
+while core.now() < deadline do
+	if done(c) then print(string.format("floor %.3f", core.now() - t_patch)) os.exit(0) end
+	core.sleep(0.2)
+end
+print("floor none") os.exit(1)
