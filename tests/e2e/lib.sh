@@ -31,7 +31,10 @@ ok() { echo "ok   - $*"; E2E_PASSES=$((E2E_PASSES + 1)); }
 fail() {
 	echo "FAIL - $*"
 	E2E_FAILS=$((E2E_FAILS + 1))
-	if [ -n "$TB" ] && [ -f "$TB/medic.log" ]; then echo "---- last output:"; tail -n 30 "$TB/medic.log"; echo "----"; fi
+	if [ -n "$TB" ] && [ -f "$TB/medic.log" ] && [ "${E2E_SHOWN:-}" != "$(wc -l <"$TB/medic.log")" ]; then
+		echo "---- last output:"; tail -n 30 "$TB/medic.log"; echo "----"
+		E2E_SHOWN=$(wc -l <"$TB/medic.log")
+	fi
 }
 check() { local desc=$1; shift; if "$@"; then ok "$desc"; else fail "$desc"; fi; }
 expect() {
@@ -87,6 +90,6 @@ assert_repaired() {
 	local new_id
 	new_id=$(tbq member-id "$file" "$node")
 	check "$node has a new member ID ($old_id -> $new_id)" test -n "$new_id" -a "$new_id" != "$old_id"
-	check "the old manifest and data dir are kept on $node" \
-		bash -c "tbq() { python3 '$E2E_REPO/tests/e2e/tbcheck.py' \"\$@\"; }; tbq files '$file' '$node' | grep -q 'etcd-backup/.*/etcd-pod.yaml' && tbq files '$file' '$node' | grep -q 'etcd-backup/.*/etcd/member/'"
+	check "the old manifest and data dir are kept on $node" tbq kept "$file" "$node"
+}; tbq files '$file' '$node' | grep -q 'etcd-backup/.*/etcd-pod.yaml' && tbq files '$file' '$node' | grep -q 'etcd-backup/.*/etcd/member/'"
 }

@@ -9,9 +9,11 @@
   overrides S          spec.unsupportedConfigOverrides as JSON
   fingerprint S        what a dry run must not change: members, secrets, operator spec, node files
   files S NODE         the files under NODE's var/lib, one per line
+  kept S NODE          exit 0 if NODE keeps a moved-aside manifest and data dir under var/lib/etcd-backup
   crashlooping S NODE  exit 0 if NODE's etcd container is waiting in CrashLoopBackOff or Error
 """
 import json
+import re
 import sys
 
 
@@ -98,6 +100,13 @@ def files(s, node):
     return 0
 
 
+def kept(s, node):
+    found = s["nodes"][node]["files"].get("var/lib", [])
+    manifest = any(re.match(r"^/var/lib/etcd-backup/.+/etcd-pod\.yaml$", f) for f in found)
+    data = any(re.match(r"^/var/lib/etcd-backup/.+/etcd/member/$", f) for f in found)
+    return 0 if manifest and data else 1
+
+
 def crashlooping(s, node):
     for p in etcd_pods(s):
         if p.get("node") == node:
@@ -107,7 +116,7 @@ def crashlooping(s, node):
 
 
 COMMANDS = {"healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
-            "overrides": overrides, "fingerprint": fingerprint, "files": files, "crashlooping": crashlooping}
+            "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in COMMANDS:
