@@ -62,7 +62,7 @@ nodes() { (. "$TB/env" && echo "$TESTBED_NODES"); }
 medic() {
 	echo "+ replace-crashlooping-member $*" >>"$TB/medic.log"
 	KUBECONFIG=${E2E_KUBECONFIG:-$TB/kubeconfig} timeout -k 5 "${E2E_RUN_TIMEOUT:-300}" \
-		"$MEDIC" run replace-crashlooping-member --state-dir "$TB/state" --poll-interval 0.3 "$@" >>"$TB/medic.log" 2>&1
+		"$MEDIC" run replace-crashlooping-member --state-dir "$TB/state" --poll-interval 0.3 --settle "${E2E_SETTLE:-3}" "$@" >>"$TB/medic.log" 2>&1
 }
 
 # wait_for DESC SECONDS CMD...: polls CMD until it succeeds, with a deadline.
