@@ -145,14 +145,15 @@ static int traceback(lua_State *L)
 int medic_docall(lua_State *L, int narg, int nres)
 {
 	int base = lua_gettop(L) - narg;
+	void (*previous)(int);
 	int status;
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
 	signal_L = L;
-	signal(SIGINT, on_sigint);
+	previous = signal(SIGINT, on_sigint);
 	status = lua_pcall(L, narg, nres, base);
-	signal(SIGINT, SIG_DFL);
+	signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous); /* the REPL keeps its own between chunks */
 	signal_L = NULL;
 	lua_remove(L, base);
 	return status;

@@ -106,6 +106,11 @@ it("a script written for another API version is refused with a clear message", f
 	spec.contains(err, "eject")
 	code = medic("run " .. q(script("now.lua", "-- etcd-medic-api: 1\nprint('ran')\n")))
 	eq(code, 0)
+	local out2, err2
+	code, out2, err2 = medic("run " .. q(script("bang.lua", "#!/usr/bin/env etcd-medic\n-- etcd-medic-api: 1\nprint('bang')\nerror('line 4')\n")))
+	eq(code, 1)
+	eq(out2, "bang\n")
+	spec.contains(err2, "bang.lua:4: line 4")
 end)
 
 it("--script-path and the script's own directory win over the embedded libraries", function()

@@ -49,7 +49,7 @@ wait_for "completes a method after :" "print(s:upper"
 keys '())' Enter
 wait_for "completed call ran" "X"
 wait_prompt
-keys 'answer_to_everything = 42' Enter
+keys 'local answer_to_everything = 42' Enter
 wait_prompt
 keys 'answer_to_ev' Tab
 wait_for "completes a global" "answer_to_everything"
@@ -60,8 +60,16 @@ wait_for "after ':' only methods (through __index) complete" "print(h:gone"
 keys '())' Enter
 wait_for "completed method ran" "went"
 wait_prompt
-keys 'while true do end' Enter
-sleep 0.3
+keys 'local kept, also = 40, 2' Enter
+wait_prompt
+keys 'print("kept " .. kept + also)' Enter
+wait_for "a leading local survives the line" "kept 42"
+wait_prompt
+keys 'local c <close> = nil' Enter 'print(c == nil and "attrib ok")' Enter
+wait_for "local with an attribute stays local" "attrib ok"
+wait_prompt
+keys 'print("spin" .. "ning") while true do end' Enter
+wait_for "a busy loop runs" "spinning"
 keys C-c
 wait_for "Ctrl-C interrupts the running chunk" "interrupted"
 wait_prompt

@@ -32,6 +32,26 @@ class MergePatchTest(unittest.TestCase):
         self.assertEqual(doc, {"spec": {"x": 1}})          # never changed in place
 
 
+class StrategicMergePatchTest(unittest.TestCase):
+    def test_keyed_lists_merge(self):
+        pod = {"spec": {"containers": [{"name": "a", "image": "1", "args": ["x"]},
+                                       {"name": "b", "image": "1"}], "tolerations": [{"k": 1}]}}
+        out = P.apply("application/strategic-merge-patch+json", pod, {"spec": {
+            "containers": [{"name": "a", "image": "2"}, {"name": "b", "$patch": "delete"},
+                           {"name": "c", "image": "3"}],
+            "tolerations": [{"k": 2}]}})
+        self.assertEqual(out["spec"]["containers"], [{"name": "a", "image": "2", "args": ["x"]},
+                                                     {"name": "c", "image": "3"}])
+        self.assertEqual(out["spec"]["tolerations"], [{"k": 2}])      # no merge key: replaced
+        self.assertEqual(P.merge_patch(pod, {"spec": {"containers": []}})["spec"]["containers"],
+                         [])
+
+    def test_replace_directive(self):
+        out = P.strategic_merge_patch({"data": {"a": "1", "b": "2"}},
+                                      {"data": {"$patch": "replace", "c": "3"}})
+        self.assertEqual(out, {"data": {"c": "3"}})
+
+
 class JsonPatchTest(unittest.TestCase):
     def test_operations(self):
         doc = {"a": {"b": [1, 2]}, "c": "d", "x/y": 1}

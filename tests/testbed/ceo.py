@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 import etcdapi
 import manifest as mf
@@ -106,6 +107,7 @@ class Operator(threading.Thread):
         self.stop_event = threading.Event()
         self.transitions = {}           # condition type -> (status, lastTransitionTime)
         self.installed = {}             # node -> revision whose installer ran
+        self.waiting_since = {}         # node -> ((pod uid, restartCount, startedAt), first seen waiting)
         self.health = None
         self.bootstrap_cluster = None   # the first revision's initial cluster, until every member has started
         self.ready = False              # healthy, Available, not Progressing (for `up`)
@@ -560,13 +562,23 @@ class Operator(threading.Thread):
             else ("False", "AsExpected", "")
 
     def waiting_to_join(self, node):
-        """The node's etcd container runs but is not ready (discover-etcd-initial-cluster is waiting)."""
+        """The node's etcd container runs but is not ready (discover-etcd-initial-cluster is waiting), and has
+        for a while: a start check that fails exits within a second and must not count."""
         pod = self.get("pods", NS, "etcd-" + node)
         if pod is None:
             return False
         for c in pod.get("status", {}).get("containerStatuses", []):
             if c["name"] == "etcd":
-                return "running" in c.get("state", {}) and not c.get("ready")
+                running = c.get("state", {}).get("running")
+                if not running or c.get("ready"):
+                    self.waiting_since.pop(node, None)
+                    return False
+                key = (pod["metadata"]["uid"], c.get("restartCount"), running.get("startedAt"))
+                seen = self.waiting_since.get(node)
+                if seen is None or seen[0] != key:
+                    self.waiting_since[node] = (key, time.monotonic())
+                    return False
+                return time.monotonic() - seen[1] >= self.t(2.0)
         return False
 
     # ------------------------------------------------------------------ guard pods

@@ -16,6 +16,10 @@ fail() {
 ok() { echo "ok   $*"; }
 
 tb_cleanup() {
+	if [ -n "${TB_KEEP:-}" ]; then
+		echo "TB_KEEP: left running: ${TB_DIRS[*]}" >&2
+		return
+	fi
 	for d in "${TB_DIRS[@]}"; do
 		"$TESTBED" down "$d" >/dev/null 2>&1 || "$TESTBED" down "$d"
 		rm -rf "$d"
