@@ -90,8 +90,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC     = $(wildcard bindings/*_fuzz.c)
 FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do mkdir -p $$f.corpus && $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
-		-timeout=10 $$f.corpus 2>&1 | tail -3 || exit 1; done
+	@for f in $(FUZZ_BIN); do mkdir -p $$f.corpus; $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+		-timeout=10 -artifact_prefix=$$f- $$f.corpus >$$f.log 2>&1; rc=$$?; tail -3 $$f.log; \
+		[ $$rc -eq 0 ] || { echo "fuzz: $$f failed (see $$f.log)"; exit 1; }; done
 
 $(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -3,7 +3,7 @@
 -- a dropped stream resumed), exec (stdout, stderr, exit codes 0 and 3, stdin, 5 MiB of output), the
 -- limited kubeconfig (Forbidden), faults through `testbed fault` (429 + Retry-After retried, a dropped GET
 -- retried, a 500 on DELETE reported once and not retried), a wrong CA, an exec credential plugin, -v
--- logging without the token, and exec on a v4-only server (a small 4.7-profile testbed of its own).
+-- logging without the token, and exec on a v4-only server (a 4.7-profile testbed of its own).
 -- The shared cluster is left as found: the test's ConfigMaps are deleted and annotations removed.
 local k8s = require "medic.k8s"
 local json = require "medic.json"
@@ -283,9 +283,10 @@ test("-v logs method, path, status and duration, never the token", function()
 	assert(not out:find("sha256~", 1, true), "token in the log")
 end)
 
-test("exec on a v4-only server (4.7 profile, a one-node testbed of its own)", function()
+-- (three nodes: a one-node 4.7 testbed did not become healthy when tried)
+test("exec on a v4-only server (4.7 profile, a testbed of its own)", function()
 	local d = tmp .. "/v4"
-	local out, ok = sh(TESTBED .. " up " .. q(d) .. " --names v4-0 --profile 4.7")
+	local out, ok = sh(TESTBED .. " up " .. q(d) .. " --names v4-0,v4-1,v4-2 --profile 4.7")
 	if not ok then
 		sh(TESTBED .. " down " .. q(d))
 		error("4.7 testbed did not come up: " .. out:sub(-400))
@@ -299,6 +300,10 @@ test("exec on a v4-only server (4.7 profile, a one-node testbed of its own)", fu
 		eq(r.stdout, "v4\n")
 		eq(r.stderr, "e\n")
 		eq(r.exit_code, 3)
+		r = assert(c:exec { pod = pods.items[1].metadata.name, container = "etcdctl",
+			command = { "etcdctl", "member", "list", "-w", "json" } })
+		eq(r.exit_code, 0)
+		eq(#assert(json.decode(r.stdout)).members, 3, "members through v4")
 		c:close()
 	end)
 	sh(TESTBED .. " down " .. q(d))

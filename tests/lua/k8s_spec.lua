@@ -87,4 +87,96 @@ it("exec exit codes from the channel-3 Status", function()
 	eq(code, "NonZeroExitCode", "an unreadable exit code is an error, not a number")
 end)
 
+-- A real HTTPS server on 127.0.0.1 (tests/unit/https_server.py: its own CA, server and client certificates;
+-- /echo reports the client certificate's CN): kubeconfigs with client certificates from files, from -data,
+-- from an exec plugin, and tls-server-name, all the way through medic.k8s.
+local function start_server()
+	local sdir = dir .. "/server"
+	os.execute("mkdir " .. spec.q(sdir) .. " && python3 tests/unit/https_server.py " .. spec.q(sdir) ..
+		" >/dev/null 2>&1 &")
+	local core = require "medic.k8s.core"
+	local deadline = core.now() + 30
+	while not spec.read(sdir .. "/port") and core.now() < deadline do core.sleep(0.1) end
+	return sdir, assert(spec.read(sdir .. "/port"), "the test server did not start")
+end
+
+local sdir, port = start_server()
+
+local function tls_kubeconfig(name, cluster, user)
+	local path = dir .. "/" .. name
+	spec.write(path, ([[
+clusters: [{name: c, cluster: {%s}}]
+users: [{name: u, user: {%s}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+]]):format(cluster, user))
+	return path
+end
+
+local function base64(path)
+	local p = io.popen("base64 -w0 " .. spec.q(path))
+	local b = p:read("a")
+	p:close()
+	return b
+end
+
+it("client certificate and key from files (relative to the kubeconfig) and from -data", function()
+	local ca = "server: 'https://127.0.0.1:" .. port .. "', certificate-authority: server/ca.crt"
+	local kc <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("files", ca,
+		"client-certificate: server/client.crt, client-key: server/client.key") })
+	eq(kc:info().auth, "client-certificate")
+	local r = assert(kc:get("/echo"))
+	eq(r.cn, "client", "the server saw our client certificate")
+	eq(r.auth, "", "no Authorization header")
+	local kd <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("data",
+		"server: 'https://127.0.0.1:" .. port .. "', certificate-authority-data: " .. base64(sdir .. "/ca.crt"),
+		"client-certificate-data: " .. base64(sdir .. "/client.crt") .. ", client-key-data: " ..
+		base64(sdir .. "/client.key")) })
+	eq(assert(kd:get("/echo")).cn, "client")
+end)
+
+it("an exec plugin's client certificate (PEM in ExecCredential) and its token; a failing plugin", function()
+	spec.write(dir .. "/plugin.py", [[
+import json, sys
+d = sys.argv[1]
+print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+    "status": {"clientCertificateData": open(d + "/client.crt").read(), "clientKeyData": open(d + "/client.key").read(),
+               "token": "plugin-token"}}))
+]])
+	local kc <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("exec",
+		"server: 'https://127.0.0.1:" .. port .. "', certificate-authority: server/ca.crt",
+		"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: python3, args: [" .. dir .. "/plugin.py, " .. sdir .. "]}") })
+	local r = assert(kc:get("/echo"))
+	eq(r.cn, "client")
+	eq(r.auth, "Bearer plugin-token")
+	local _, msg, code = k8s.connect { kubeconfig = tls_kubeconfig("exec-fails",
+		"server: 'https://127.0.0.1:" .. port .. "'",
+		"exec: {apiVersion: client.authentication.k8s.io/v1, command: false, installHint: 'install the plugin'}") }
+	eq(code, "Config")
+	spec.contains(msg, "exec plugin false failed (exit status 1): install the plugin")
+end)
+
+it("tls-server-name: connect to one name, verify another", function()
+	local ca = "certificate-authority: server/ca.crt, server: 'https://localhost:" .. port .. "'"
+	local bad <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("noname", ca, "token: t"), retries = 0 })
+	local _, _, code = bad:get("/echo")
+	eq(code, "TLS", "localhost is not in the certificate")
+	local kc <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("sni", ca .. ", tls-server-name: medic.test",
+		"token: t") })
+	eq(assert(kc:get("/echo")).auth, "Bearer t")
+end)
+
+it("a plain-text 429 without retries left is TooManyRequests with the text", function()
+	local kc <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("plain",
+		"server: 'https://127.0.0.1:" .. port .. "', certificate-authority: server/ca.crt", "token: t"), retries = 0 })
+	local _, msg, code, st = kc:get("/retry")
+	eq(code, "TooManyRequests")
+	eq(st.code, 429)
+	spec.contains(msg, "Too many requests")
+	local _, _, code2, st2 = kc:get("/nothing-here")
+	eq(code2, "NotFound")
+	eq(st2.code, 404)
+end)
+
+spec.write(sdir .. "/stop", "")
 spec.done()

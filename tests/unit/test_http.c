@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
+#include "log.h"
 
 static char dir[] = "/tmp/medic-http-XXXXXX";
 static pid_t server;
@@ -282,6 +283,37 @@ static void test_write_not_resent(void **state)
 	http_client_free(c);
 }
 
+static char logged[4096];
+
+static void capture(void *ud, enum medic_log_level level, const char *topic, const char *msg)
+{
+	size_t n = strlen(logged);
+	snprintf(logged + n, sizeof logged - n, "%s: %s\n", topic, msg);
+}
+
+/* -v: one line per request with method, path, status and duration; headers and bodies never. */
+static void test_request_log(void **state)
+{
+	struct http_client *c = client(1, 0, 0);
+	struct http_response r;
+	char u[256];
+	struct http_header h[] = {{"Authorization", "Bearer sekrit-token-123"}};
+	url(u, sizeof u, "127.0.0.1", "/echo/api/v1/namespaces/ns/secrets/s?x=1");
+	struct http_request req = {.method = "POST", .url = u, .headers = h, .nheaders = 1,
+				   .body = "{\"data\":{\"k\":\"c2VjcmV0\"}}", .body_len = 25};
+	logged[0] = '\0';
+	medic_log_set_sink(capture, NULL);
+	medic_log_set_level(MEDIC_LOG_DEBUG);
+	assert_int_equal(http_do(c, &req, &r), HTTP_OK);
+	medic_log_set_sink(NULL, NULL);
+	assert_non_null(strstr(logged, "http: POST /echo/api/v1/namespaces/ns/secrets/s?x=1 -> 200 ("));
+	assert_non_null(strstr(logged, " ms)"));
+	assert_null(strstr(logged, "sekrit"));
+	assert_null(strstr(logged, "c2VjcmV0"));
+	http_response_free(&r);
+	http_client_free(c);
+}
+
 static void test_connect_refused(void **state)
 {
 	struct http_client *c = client(1, 0, 0);
@@ -333,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_dropped_and_timeout),
 		cmocka_unit_test(test_write_not_resent),
+		cmocka_unit_test(test_request_log),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_raw),
 	};
