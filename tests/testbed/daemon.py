@@ -29,7 +29,6 @@ from store import ApiError, Store  # noqa: E402
 
 ADMIN_USER = "kube:admin"
 LIMITED_USER = "developer"
-KUBE_VERSIONS = {"4.14": "1.27.10", "4.7": "1.20.15"}
 log = logging.getLogger("daemon")
 
 
@@ -191,7 +190,7 @@ def main(argv):
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
                             execs.make_exec_handler(ctx), permissions,
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
-                            kube_version=KUBE_VERSIONS[cfg["profile"]], log_handler=ctx.log_handler)
+                            kube_version=cfg.get("kube_version") or "1.32.4", log_handler=ctx.log_handler)
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
         for node in cfg["names"]:
