@@ -239,11 +239,15 @@ class Operator(threading.Thread):
     # ------------------------------------------------------------------ main loop
     def run(self):
         while not self.stop_event.is_set():
+            rv = self.store.resource_version
             try:
                 self.sync()
             except Exception:
                 log.exception("operator sync failed")
-            self.stop_event.wait(self.t(0.3))
+            # a settled cluster is checked once a second; any change in the API wakes the operator at once
+            self.store.wait_for_change(self.t(1.0) if self.ready else self.t(0.3), since=rv)
+            if self.stop_event.is_set():
+                break
 
     def member_health(self):
         client = self.ctx.etcd_client()

@@ -209,7 +209,13 @@ def main(argv):
         return 1
     deadline = start + timeout
     announced = False
+    next_check = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + 2.0
+            if not os.path.exists(layout.config):
+                log.error("%s was removed: stopping", layout.config)
+                break
         if not announced:
             if ctx.operator.ready:
                 secs = time.monotonic() - start

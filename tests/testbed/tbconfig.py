@@ -69,6 +69,10 @@ class Layout:
     def data_dir(self, node):
         return self.host(node, "/var/lib/etcd")
 
+    def etcd_mount(self, node):
+        """Where the kubelet bind-mounts the node's /var/lib/etcd for its etcd (in a private mount namespace)."""
+        return self.p("nodes", node, "kubelet", "mnt", "var-lib-etcd")
+
     @property
     def tools_root(self):
         """The root file system of debug pods (the support-tools image)."""
