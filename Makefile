@@ -20,7 +20,7 @@ UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
 .PHONY: all deps install test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
-        demo bench reliability fuzz clean
+        demo bench reliability test-reliability-quick fuzz clean
 all: $(BUILD)/etcd-medic
 
 deps: $(DEPS_STAMP)
@@ -59,7 +59,7 @@ install: $(BUILD)/etcd-medic
 	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
 
 # The whole suite: unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
-test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e
+test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-reliability-quick
 
 test-unit: $(UNIT_BIN)
 	@tests/run-tests unit $(UNIT_BIN)
@@ -98,6 +98,13 @@ $(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(filter bindings/$*%.c,$(BINDING_SRC)) bindings/log.c bindings/interrupt.c $(LIBS)
+
+# The fault matrix on the testbed (long; QUICK=1 runs a few cases). Not part of `make test`.
+reliability: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/reliability/run $(if $(QUICK),--quick)
+
+test-reliability-quick: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/reliability/run --quick
 
 bench: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic bench/run
