@@ -185,7 +185,7 @@ function Client:list(path, opts)
 			end
 		else
 			list = page
-			for _, item in ipairs(page.items or {}) do items[#items + 1] = item end
+			for _, item in ipairs(type(page.items) == "table" and page.items or {}) do items[#items + 1] = item end
 			local cont = page.metadata and page.metadata["continue"]
 			if type(cont) ~= "string" or cont == "" then break end
 			query.continue = cont
