@@ -20,7 +20,7 @@ UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
 .PHONY: all deps install test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
-        demo bench reliability test-reliability-quick fuzz clean
+        demo bench reliability test-reliability-quick test-security fuzz clean
 all: $(BUILD)/etcd-medic
 
 deps: $(DEPS_STAMP)
@@ -59,7 +59,7 @@ install: $(BUILD)/etcd-medic
 	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
 
 # The whole suite: unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
-test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-reliability-quick
+test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security test-reliability-quick
 
 test-unit: $(UNIT_BIN)
 	@tests/run-tests unit $(UNIT_BIN)
@@ -78,6 +78,9 @@ test-testbed:
 
 test-integration: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/integration/run
+
+test-security: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests security $(sort $(wildcard tests/security/*_test.sh))
 
 test-e2e: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests e2e $(sort $(wildcard tests/e2e/*_test.sh))
