@@ -255,6 +255,8 @@ void http_apply_client(struct http_client *c, CURL *e)
 		curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);  /* a dead peer under a quiet watch shows in ~2 min */
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");

@@ -13,7 +13,11 @@ local json = require "medic.json"
 local gopts = require "medic.options"
 
 local OPTIONS = {
-	{ name = "node", arg = "NODE", help = "the node whose etcd pod is crash-looping (default: the only such node)" },
+	{ name = "node", arg = "NODE", help = "the node whose etcd pod is crash-looping (default: the only such node)",
+		check = function(v)
+			return openshift.valid_node_name(v), string.format("%q is not a valid node name (a lower-case DNS name, "
+				.. "at most 253 characters)", #v > 80 and v:sub(1, 80) .. "..." or v)
+		end },
 	{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
 	{ name = "backup", arg = "PATH", help = "an etcd snapshot already taken: verified and used instead of taking one" },
 	{ name = "backup-dir", arg = "DIR", help = "where the snapshot is saved (default: STATE_DIR/backups)" },

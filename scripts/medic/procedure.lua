@@ -74,6 +74,10 @@ local function convert(o, value)
 		for _, c in ipairs(o.choices) do if c == value then return value end end
 		raise(2, "--" .. o.name .. " must be one of " .. table.concat(o.choices, ", "))
 	end
+	if o.check then -- checked here, before any request is made
+		local ok, why = o.check(value)
+		if not ok then raise(2, "--" .. o.name .. ": " .. tostring(why or "invalid value")) end
+	end
 	return value
 end
 
@@ -117,7 +121,8 @@ end
 
 ------------------------------------------------------------------------------------------------ steps
 
--- procedure.new{name=, title=, options={ {name=, arg=, default=, help=, flag=, number=, choices=} ... },
+-- procedure.new{name=, title=, options={ {name=, arg=, default=, help=, flag=, number=, choices=,
+--                                         check=function(value) -> ok, why} ... },
 --               journal_key=function(ctx) -> string (which cluster; default: none)}
 function procedure.new(def)
 	assert(type(def) == "table" and type(def.name) == "string", "procedure.new{name=...}")

@@ -179,4 +179,11 @@ it("a plain-text 429 without retries left is TooManyRequests with the text", fun
 end)
 
 spec.write(sdir .. "/stop", "")
+local core = require "medic.k8s.core"
+local deadline = core.now() + 5 -- the server leaves within 0.1 s of the stop file; then its files can go
+while io.open(sdir .. "/port") and core.now() < deadline do
+	if os.execute("pgrep -f " .. spec.q("https_server.py " .. sdir) .. " >/dev/null") ~= true then break end
+	core.sleep(0.1)
+end
+os.execute("rm -rf " .. spec.q(dir))
 spec.done()

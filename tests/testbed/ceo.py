@@ -13,8 +13,6 @@
   spec.unsupportedConfigOverrides.useUnsupportedUnsafeNonHANonProductionUnstableEtcd is set,
 - writes etcds/cluster status (revisions, nodeStatuses, conditions), clusteroperators/etcd and
   the guard pods."""
-import base64
-import datetime
 import json
 import logging
 import os
@@ -24,78 +22,15 @@ import time
 import etcdapi
 import manifest as mf
 import pki
+from ceo_boot import BootstrapMixin
+from ceo_status import StatusMixin
+from ceo_util import KINDS, NS, OVERRIDE, MemberHealth, b64, now, unb64  # noqa: F401
 from store import ApiError
 
-NS = "openshift-etcd"
-OVERRIDE = "useUnsupportedUnsafeNonHANonProductionUnstableEtcd"
-KINDS = ("peer", "serving", "serving-metrics")
 log = logging.getLogger("operator")
 
 
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def b64(text):
-    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
-
-
-def unb64(text):
-    return base64.b64decode(text or "").decode()
-
-
-def plural(n, word):
-    return "%d %s%s" % (n, word, "" if n == 1 else "s")
-
-
-class MemberHealth:
-    """Members as etcd lists them, each with started/healthy, like CEO's etcdcli memberHealth."""
-
-    def __init__(self, members, healthy):
-        self.members = members
-        self.healthy = healthy          # member id -> bool
-        self.voting = [m for m in members if not m["isLearner"]]
-
-    def name(self, m):
-        if m["name"]:
-            return m["name"]
-        host = m["peerURLs"][0].split("//")[-1].rsplit(":", 1)[0] if m["peerURLs"] else "?"
-        return "NAME-PENDING-" + host
-
-    def healthy_members(self):
-        return [m for m in self.members if self.healthy.get(m["id"])]
-
-    def unhealthy(self):
-        return [m for m in self.members if not m["isLearner"] and not self.healthy.get(m["id"])]
-
-    def unstarted(self):
-        return [m for m in self.members if not m["name"]]
-
-    def status(self):
-        ok = self.healthy_members()
-        if len(ok) == len(self.members):
-            return "%d members are available" % len(self.members)
-        parts = ["%d of %d members are available" % (len(ok), len(self.members))]
-        for m in self.members:
-            if not m["name"]:
-                parts.append("%s has not started" % self.name(m))
-            elif not self.healthy.get(m["id"]):
-                parts.append("%s is unhealthy" % m["name"])
-        return ", ".join(parts)
-
-    def fault_tolerance_error(self):
-        total = len(self.voting)
-        quorum = total // 2 + 1
-        healthy = len([m for m in self.voting if self.healthy.get(m["id"])])
-        if total - quorum < 1:
-            return "etcd cluster has quorum of %d which is not fault tolerant: %s" % (quorum, self.status())
-        if healthy - quorum < 1:
-            return ("etcd cluster has quorum of %d and %d healthy members which is not fault tolerant: %s"
-                    % (quorum, healthy, self.status()))
-        return None
-
-
-class Operator(threading.Thread):
+class Operator(StatusMixin, BootstrapMixin, threading.Thread):
     def __init__(self, ctx):
         super().__init__(name="operator", daemon=True)
         self.ctx = ctx
@@ -149,101 +84,18 @@ class Operator(threading.Thread):
         return self.apply("secrets", ns, name, {"type": type_, "data": {k: b64(v) for k, v in data.items()}},
                           annotations=annotations)
 
-    # ------------------------------------------------------------------ bootstrap (run once by `up`)
-    def bootstrap(self):
-        """Creates the cluster's objects and revision 1, and installs it on every node."""
-        layout, store = self.ctx.layout, self.store
-        for ns in ("default", "kube-system", NS, "openshift-etcd-operator", "openshift-config",
-                   "openshift-config-managed", "openshift-machine-api"):
-            store.create("namespaces", None, {"metadata": {"name": ns, "labels": {
-                "openshift.io/cluster-monitoring": "true"} if ns.startswith("openshift-etcd") else {}}})
-        for i, node in enumerate(self.nodes):
-            store.create("nodes", None, self.node_object(node))
-        signer = self.ctx.signer
-        ca_pem = open(signer[0]).read()
-        metrics_ca = open(self.ctx.metrics_signer[0]).read()
-        self.secret("etcd-signer", {"tls.crt": ca_pem, "tls.key": open(signer[1]).read()},
-                    "kubernetes.io/tls", ns="openshift-config")
-        self.secret("etcd-metric-signer", {"tls.crt": metrics_ca,
-                                           "tls.key": open(self.ctx.metrics_signer[1]).read()},
-                    "kubernetes.io/tls", ns="openshift-config")
-        client = {"tls.crt": open(self.ctx.client_cert[0]).read(), "tls.key": open(self.ctx.client_cert[1]).read()}
-        for ns in (NS, "openshift-config", "openshift-etcd-operator"):
-            self.secret("etcd-client", client, "kubernetes.io/tls", ns=ns)
-            self.configmap("etcd-ca-bundle", {"ca-bundle.crt": ca_pem}, ns=ns)
-        for ns in (NS, "openshift-config"):
-            self.configmap("etcd-serving-ca", {"ca-bundle.crt": ca_pem}, ns=ns)
-        self.configmap("etcd-metrics-proxy-serving-ca", {"ca-bundle.crt": metrics_ca})
-        self.configmap("etcd-all-bundles", {"server-ca-bundle.crt": ca_pem, "metrics-ca-bundle.crt": metrics_ca})
-        self.sync_certs(None, {}, force=True)
-        store.create("etcds", None, {
-            "metadata": {"name": "cluster", "annotations": {
-                "include.release.openshift.io/self-managed-high-availability": "true",
-                "release.openshift.io/create-only": "true"}},
-            "spec": {"managementState": "Managed", "logLevel": "Normal", "operatorLogLevel": "Normal",
-                     "forceRedeploymentReason": "", "unsupportedConfigOverrides": None,
-                     "observedConfig": None},
-            "status": {"latestAvailableRevision": 0, "nodeStatuses": [], "conditions": []}})
-        version = self.profile["version"]
-        store.create("clusterversions", None, {
-            "metadata": {"name": "version"},
-            "spec": {"channel": "stable-" + self.cfg["profile"], "clusterID": self.cfg["cluster_token"]},
-            "status": {"desired": {"version": version, "image": "quay.io/openshift-release-dev/ocp-release:%s-x86_64" % version},
-                       "history": [{"state": "Completed", "version": version, "startedTime": now(),
-                                    "completionTime": now(), "verified": False}],
-                       "observedGeneration": 1, "versionHash": "testbed",
-                       "conditions": [{"type": "Available", "status": "True", "lastTransitionTime": now(),
-                                       "message": "Done applying %s" % version},
-                                      {"type": "Failing", "status": "False", "lastTransitionTime": now()},
-                                      {"type": "Progressing", "status": "False", "lastTransitionTime": now(),
-                                       "message": "Cluster version is %s" % version}]}})
-        store.create("clusteroperators", None, {
-            "metadata": {"name": "etcd", "annotations": {
-                "include.release.openshift.io/self-managed-high-availability": "true"}},
-            "spec": {},
-            "status": {"conditions": [], "versions": [], "relatedObjects": [
-                {"group": "operator.openshift.io", "resource": "etcds", "name": "cluster"},
-                {"group": "", "resource": "namespaces", "name": "openshift-config"},
-                {"group": "", "resource": "namespaces", "name": "openshift-config-managed"},
-                {"group": "", "resource": "namespaces", "name": "openshift-etcd-operator"},
-                {"group": "", "resource": "namespaces", "name": NS}]}})
-        # etcd-endpoints: no member IDs yet (the cluster does not exist); the first revision bootstraps it
-        self.configmap("etcd-endpoints", {"testbed-bootstrap-" + n: self.ips[n] for n in self.nodes})
-        self.bootstrap_cluster = ",".join("%s=https://%s:2380" % (n, self.ips[n]) for n in self.nodes)
-        self.render_template("", self.bootstrap_cluster)
-        self.sync_revision()
-        for node in self.nodes:
-            self.run_installer(node, 1)
-
-        def fn(o):
-            o["status"]["nodeStatuses"] = [{"nodeName": n, "currentRevision": 1} for n in self.nodes]
-        store.update("etcds", None, "cluster", fn)
-        os.makedirs(layout.p("pki"), exist_ok=True)
-
-    def node_object(self, node):
-        ip = self.ips[node]
-        return {"metadata": {"name": node, "labels": {
-            "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
-            "node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": "",
-            "node.openshift.io/os_id": "rhcos"}},
-            "spec": {"taints": [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node}],
-                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                       "message": "kubelet is posting ready status",
-                                       "lastHeartbeatTime": now(), "lastTransitionTime": now()}],
-                       "nodeInfo": {"kubeletVersion": "v1.27.10+testbed", "osImage": "Red Hat Enterprise Linux CoreOS",
-                                    "containerRuntimeVersion": "cri-o://1.27.0", "architecture": "amd64",
-                                    "operatingSystem": "linux"}}}
-
     # ------------------------------------------------------------------ main loop
     def run(self):
         while not self.stop_event.is_set():
+            rv = self.store.resource_version
             try:
                 self.sync()
             except Exception:
                 log.exception("operator sync failed")
-            self.stop_event.wait(self.t(0.3))
+            # a settled cluster is checked once a second; any change in the API wakes the operator at once
+            self.store.wait_for_change(self.t(1.0) if self.ready else self.t(0.3), since=rv)
+            if self.stop_event.is_set():
+                break
 
     def member_health(self):
         client = self.ctx.etcd_client()
@@ -580,178 +432,3 @@ class Operator(threading.Thread):
                     return False
                 return time.monotonic() - seen[1] >= self.t(2.0)
         return False
-
-    # ------------------------------------------------------------------ guard pods
-    def sync_guards(self, conds):
-        missing = []
-        for node in self.nodes:
-            pod = self.get("pods", NS, "etcd-" + node)
-            if pod is None:
-                missing.append(node)
-            ready = pod is not None and any(c["type"] == "Ready" and c["status"] == "True"
-                                            for c in pod.get("status", {}).get("conditions", []))
-            if self.profile["guard"] == "guard-pods":
-                name, labels = "etcd-guard-" + node, {"app": "guard"}
-                cname, cmd = "guard", ["/bin/bash", "-c", "sleep infinity"]
-            else:
-                name = "etcd-quorum-guard-" + format(abs(hash((self.cfg["cluster_token"], node))) % (16 ** 10), "010x")[:10]
-                labels, cname = {"k8s-app": "etcd-quorum-guard", "name": "etcd-quorum-guard"}, "guard"
-                cmd = ["/bin/bash", "-c", "sleep infinity"]
-            status = {"phase": "Running", "hostIP": self.ips[node], "podIP": self.ips[node],
-                      "conditions": [{"type": "Ready", "status": "True" if ready else "False"},
-                                     {"type": "ContainersReady", "status": "True" if ready else "False"},
-                                     {"type": "PodScheduled", "status": "True"}],
-                      "containerStatuses": [{"name": cname, "ready": ready, "started": True, "restartCount": 0,
-                                             "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:testbed",
-                                             "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}}]}
-            cur = self.get("pods", NS, name)
-            if cur is None:
-                try:
-                    self.store.create("pods", NS, {
-                        "metadata": {"name": name, "labels": labels},
-                        "spec": {"nodeName": node, "containers": [{"name": cname, "command": cmd,
-                                 "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:testbed",
-                                 "readinessProbe": {"httpGet": {"host": self.ips[node], "path": "readyz",
-                                                                "port": 9980, "scheme": "HTTPS"}}}]},
-                        "status": status})
-                except ApiError:
-                    pass
-            elif cur.get("status") != status:
-                try:
-                    self.store.update("pods", NS, name, lambda o: o.update(status=status))
-                except ApiError:
-                    pass
-        if self.profile["guard"] == "guard-pods":
-            conds["GuardControllerDegraded"] = ("True", "SyncError", "Missing operand on node " + ", ".join(missing)) \
-                if missing else ("False", "AsExpected", "")
-
-    # ------------------------------------------------------------------ status
-    def write_status(self, mh, conds):
-        etcd = self.get("etcds", None, "cluster")
-        latest = etcd["status"].get("latestAvailableRevision", 0)
-        statuses = etcd["status"].get("nodeStatuses", [])
-        if mh is None:
-            conds["EtcdMembersAvailable"] = ("False", "NoQuorum", "etcd cluster is unreachable")
-            conds["EtcdMembersDegraded"] = ("True", "UnhealthyMembers", "etcd cluster is unreachable")
-            conds["EtcdMembersProgressing"] = ("False", "AsExpected", "No unstarted etcd members found")
-        else:
-            quorum = len(mh.voting) // 2 + 1
-            ok_voting = [m for m in mh.voting if mh.healthy.get(m["id"])]
-            conds["EtcdMembersAvailable"] = ("True", "EtcdQuorate", mh.status()) if len(ok_voting) >= quorum \
-                else ("False", "NoQuorum", mh.status())
-            conds["EtcdMembersDegraded"] = ("True", "UnhealthyMembers", mh.status()) if mh.unhealthy() \
-                else ("False", "AsExpected", "No unhealthy members found")
-            conds["EtcdMembersProgressing"] = ("True", "MembersNotStarted", mh.status()) if mh.unstarted() \
-                else ("False", "AsExpected", "No unstarted etcd members found")
-        by_rev = {}
-        for s_ in statuses:
-            by_rev.setdefault(s_.get("currentRevision", 0), []).append(s_["nodeName"])
-        at = "; ".join("%s %s at revision %d" % (plural(len(v), "node"), "is" if len(v) == 1 else "are", r)
-                       for r, v in sorted(by_rev.items()))
-        progressing = any(s_.get("currentRevision") != latest for s_ in statuses)
-        if progressing:
-            n_new = len(by_rev.get(latest, []))
-            msg = "%s; %s achieved new revision %d" % (at, plural(n_new, "node") + (" has" if n_new == 1 else " have"),
-                                                         latest)
-            conds["NodeInstallerProgressing"] = ("True", "NodeInstaller", msg)
-        else:
-            conds["NodeInstallerProgressing"] = ("False", "AllNodesAtLatestRevision", at)
-        active, crash = 0, []
-        for node in self.nodes:
-            pod = self.get("pods", NS, "etcd-" + node)
-            if pod is None:
-                continue
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])):
-                active += 1
-            for c in pod.get("status", {}).get("containerStatuses", []):
-                w = c.get("state", {}).get("waiting")
-                term = c.get("state", {}).get("terminated") or (c.get("lastState") or {}).get("terminated")
-                if c.get("ready"):
-                    continue
-                if w and w.get("reason") not in ("ContainerCreating", "PodInitializing"):
-                    crash.append('pod/%s container "%s" is waiting: %s: %s' % (
-                        pod["metadata"]["name"], c["name"], w.get("reason"), w.get("message", "")))
-                elif term and term.get("exitCode") and c.get("restartCount", 0) > 0:
-                    lines = (term.get("message") or "").strip().splitlines()
-                    crash.append('pod/%s container "%s" is terminated: %s: %s' % (
-                        pod["metadata"]["name"], c["name"], term.get("reason"), lines[-1][-300:] if lines else ""))
-        conds["StaticPodsAvailable"] = ("True", "AsExpected", "%s are active; %s" % (plural(active, "node"), at)) \
-            if active else ("False", "ZeroNodesActive", "0 nodes are active; " + at)
-        conds["StaticPodsDegraded"] = ("True", "Error", "\n".join(crash)) if crash else ("False", "AsExpected", "")
-        conds["NodeControllerDegraded"] = ("False", "MasterNodesReady", "All master nodes are ready")
-        conds["RevisionControllerDegraded"] = ("False", "AsExpected", "")
-        conds["InstallerControllerDegraded"] = ("False", "AsExpected", "")
-        conds["NodeInstallerDegraded"] = ("False", "AsExpected", "")
-        conds["EtcdRunningInCluster"] = ("True", "AsExpected", "Etcd is running in cluster")
-        if self.override_set(etcd):
-            conds["UnsupportedConfigOverridesUpgradeable"] = ("False", "UnsupportedConfigOverridesSet",
-                                                              "setting: [%s]" % OVERRIDE)
-        else:
-            conds["UnsupportedConfigOverridesUpgradeable"] = ("True", "NoUnsupportedConfigOverrides",
-                                                              "No unsupported config overrides found")
-        conditions = [self.condition(k, *v) for k, v in sorted(conds.items())]
-
-        def fn(o):
-            o["status"]["conditions"] = conditions
-            o["status"]["observedGeneration"] = o["metadata"].get("generation", 1)
-            o["status"]["readyReplicas"] = 0
-            o["status"]["controlPlaneHardwareSpeed"] = "Standard"
-        self.store.update("etcds", None, "cluster", fn)
-        self.write_clusteroperator(conds)
-        mh_ok = mh is not None and len(mh.members) == len(self.nodes) and not mh.unhealthy() \
-            and not mh.unstarted() and not any(m["isLearner"] for m in mh.members)
-        self.ready = mh_ok and active == len(self.nodes) and not progressing and not crash
-
-    def condition(self, type_, status, reason, message):
-        prev = self.transitions.get(type_)
-        if prev is None or prev[0] != status:
-            prev = (status, now())
-            self.transitions[type_] = prev
-        c = {"type": type_, "status": status, "lastTransitionTime": prev[1]}
-        if reason:
-            c["reason"] = reason
-        if message:
-            c["message"] = message
-        return c
-
-    def write_clusteroperator(self, conds):
-        def union(suffix, bad):
-            hits = [(k, v) for k, v in sorted(conds.items()) if k.endswith(suffix) and v[0] == bad]
-            return hits
-        deg = union("Degraded", "True")
-        prog = union("Progressing", "True")
-        unavail = union("Available", "False")
-        upg = union("Upgradeable", "False")
-
-        def reason(hits):
-            out = []
-            for k, v in hits:
-                prefix = k
-                for suffix in ("Degraded", "Progressing", "Available", "Upgradeable"):
-                    if k.endswith(suffix):
-                        prefix = k[:-len(suffix)]
-                out.append("%s_%s" % (prefix, v[1]))
-            return "::".join(out)
-
-        def msg(hits):
-            return "\n".join("%s: %s" % (k, v[2]) for k, v in hits)
-        co = [
-            self.condition("co/Degraded", "True" if deg else "False", reason(deg) if deg else "AsExpected",
-                           msg(deg) if deg else "NodeControllerDegraded: All master nodes are ready"),
-            self.condition("co/Progressing", "True" if prog else "False", reason(prog) if prog else "AsExpected",
-                           msg(prog) if prog else conds["NodeInstallerProgressing"][2]),
-            self.condition("co/Available", "False" if unavail else "True", reason(unavail) if unavail else "AsExpected",
-                           msg(unavail) if unavail else "StaticPodsAvailable: " + conds["StaticPodsAvailable"][2]),
-            self.condition("co/Upgradeable", "False" if upg else "True", reason(upg) if upg else "AsExpected",
-                           msg(upg) if upg else "All is well"),
-        ]
-        for c in co:
-            c["type"] = c["type"][3:]
-        versions = [{"name": "raw-internal", "version": self.profile["version"]},
-                    {"name": "etcd", "version": "3.5.9" if self.cfg["profile"] != "4.7" else "3.4.14"},
-                    {"name": "operator", "version": self.profile["version"]}]
-
-        def fn(o):
-            o["status"]["conditions"] = co
-            o["status"]["versions"] = versions
-        self.store.update("clusteroperators", None, "etcd", fn)

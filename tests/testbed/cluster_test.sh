@@ -32,7 +32,10 @@ via_kubectl=$(podexec "$D" "etcd-$N1" etcdctl member list) || fail "kubectl exec
 [ "$(echo "$via_kubectl" | sort)" = "$(echo "$members" | sort)" ] || fail "exec output differs: $via_kubectl"
 podexec "$D" "etcd-$N1" sh -c 'echo "$ETCDCTL_ENDPOINTS"; echo "$ETCDCTL_CERT"' | grep -q "etcd-peer-$N1.crt" ||
 	fail "ETCDCTL_CERT is the node's peer certificate"
-ok "kubectl exec (WebSocket) etcdctl member list in the etcdctl container = etcdctl from outside"
+wire=$(kc "$D" exec -v=7 -n openshift-etcd "etcd-$N1" -c etcdctl -- etcdctl member list 2>&1 >/dev/null)
+echo "$wire" | grep -q 'Sec-Websocket-Protocol: v5.channel.k8s.io' || fail "kubectl did not exec over WebSocket v5: $wire"
+echo "$wire" | grep -q 'POST .*/exec' && fail "kubectl fell back to SPDY"
+ok "kubectl $(kubectl --kubeconfig "$D/kubeconfig" version -o json | tbjson 'd["clientVersion"]["gitVersion"]') exec over WebSocket v5: etcdctl member list in the etcdctl container = etcdctl from outside"
 
 via_py=$("$PY" - "$D/kubeconfig" "etcd-$N3" <<'EOF'
 import sys
@@ -77,8 +80,8 @@ ok "crashloop: CrashLoopBackOff within $((SECONDS - t0))s, restartCount $r1 -> $
 kc "$D" get pod -n openshift-etcd "etcd-$N3" -o jsonpath='{.status.containerStatuses[?(@.name=="etcd")].lastState.terminated.exitCode}' | grep -qx 1 ||
 	fail "lastState.terminated.exitCode 1"
 wait_for 20 "operator reports $N3 unhealthy" condition_has "$D" EtcdMembersDegraded "$N3 is unhealthy"
-out=$(kc "$D" exec -n openshift-etcd "etcd-$N3" -c etcd -- true 2>&1) && fail "exec into the dead etcd container worked"
-echo "$out" | grep -q 'container not found' || fail "exec into dead container: $out"
+exec_dead() { kc "$D" exec -n openshift-etcd "etcd-$N3" -c etcd -- true 2>&1 | grep -q 'container not found'; }
+wait_for 20 "exec into the etcd container between restarts fails with 'container not found'" exec_dead
 podexec "$D" "etcd-$N3" etcdctl member list | grep -q "$N3" || fail "the crash-looping pod's etcdctl container still works"
 ok "dead etcd container refuses exec; its etcdctl container still works; the operator reports $N3 unhealthy"
 
@@ -99,13 +102,15 @@ kc "$D" create --validate=false -n "$ns" -f - >/dev/null <<EOF || fail "create d
                           "volumeMounts": [{"name": "host", "mountPath": "/host"}]}]}}
 EOF
 wait_for 20 "debug pod Running" phase_is "$D" "$ns" "$N3-debug-abcde" Running
+[ -z "$(kc "$D" exec -n "$ns" "$N3-debug-abcde" -- chroot /host crictl ps -q --label io.kubernetes.container.name=etcd)" ] ||
+	fail "crictl ps on the node still lists an etcd container"
 kc "$D" exec -n "$ns" "$N3-debug-abcde" -- chroot /host mv /var/lib/etcd/ /tmp || fail "chroot /host mv"
 [ -d "$D/nodes/$N3/root/tmp/etcd/member" ] && [ ! -e "$D/nodes/$N3/root/var/lib/etcd" ] || fail "the data dir did not move on the node"
 [ -f "$D/nodes/$N3/root/var/lib/etcd-backup/etcd-pod.yaml" ] || fail "the manifest did not move"
 kc "$D" delete namespace "$ns" >/dev/null || fail "delete namespace"
 wait_for 10 "debug pod gone" pod_gone "$D" "$ns" "$N3-debug-abcde"
 [ "$(status "$D" | tbjson 'len(d["nodes"]["'"$N3"'"]["etcd_processes"])')" = 0 ] || fail "etcd still runs on $N3"
-ok "step 1: manifest and data dir moved on the node (kubectl debug; oc-debug-like pod + exec chroot /host mv)"
+ok "step 1: manifest and data dir moved on the node (kubectl debug; oc-debug-like pod + exec chroot /host crictl/mv)"
 
 # 2. remove the member from a healthy pod's etcdctl container
 id=$(member_id "$D" "$N1" "$N3")

@@ -22,6 +22,7 @@ from store import ApiError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = "openshift-etcd"
+CRI_STATE = "/run/crio/testbed-containers"
 
 
 def now():
@@ -73,6 +74,7 @@ class EtcdContainer:
         self.ready = False
         self.started = False
         self.started_mono = 0.0
+        self.created_epoch = 0.0
         self.started_at = None
         self.backoff = 0.0            # current back-off entry (0 = none)
         self.restart_at = 0.0         # monotonic time of the next start
@@ -96,6 +98,8 @@ class Kubelet(threading.Thread):
         self.pod_started_at = None
         self.others = {}              # uid -> execs.PodRun of non-static pods on this node
         self.status_cache = None
+        self.mirror_rv = None         # the store's resourceVersion when the mirror pod was last checked
+        self.pods_rv = None           # the same for the other pods
         os.makedirs(ctx.layout.kubelet_dir(node), exist_ok=True)
 
     # ---- timing
@@ -152,6 +156,7 @@ class Kubelet(threading.Thread):
         self.pod = pod
         self.pod_uid = hashlib.md5(text.encode()).hexdigest()
         self.pod_started_at = now()
+        self.pod_epoch = time.time()
         self.etcd = EtcdContainer()
         self.etcd.restart_at = time.monotonic()
         for v in pod.get("spec", {}).get("volumes", []):
@@ -177,6 +182,7 @@ class Kubelet(threading.Thread):
         self.pod = self.etcd = None
         self.mirror_uid = None
         self.status_cache = None
+        self.write_cri_state(None)
 
     def etcd_spec(self):
         for c in self.pod["spec"]["containers"]:
@@ -226,7 +232,17 @@ class Kubelet(threading.Thread):
                     "TESTBED_DISCOVER_TIMEOUT": str(self.t(30)),
                     "TESTBED_DISCOVER_INTERVAL": str(self.t(0.5)),
                     "PATH": "/usr/local/bin:/usr/bin:/bin", "HOSTNAME": self.node})
-        argv = [sys.executable, os.path.join(HERE, "etcd_container.py"), self.ctx.etcd_binary]
+        # Like a container runtime, bind-mount the data dir: a running etcd keeps using the directory it
+        # started with even when someone renames /var/lib/etcd on the node meanwhile (it never recreates it).
+        host_dd = env.get("ETCD_DATA_DIR") or self.ctx.layout.data_dir(self.node)
+        mnt = self.ctx.layout.etcd_mount(self.node)
+        os.makedirs(mnt, exist_ok=True)
+        if not os.path.isdir(host_dd):
+            os.makedirs(host_dd, mode=0o700, exist_ok=True)
+        env["ETCD_DATA_DIR"] = mnt
+        argv = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                'mount --bind "$1" "$2" || exit 125; shift 2; exec "$@"', "sh", host_dd, mnt,
+                sys.executable, os.path.join(HERE, "etcd_container.py"), self.ctx.etcd_binary]
         argv += self.map_args(c, c.get("args", []))
         logdir = self.ctx.layout.host(self.node, "/var/log/pods/%s_etcd-%s_%s/etcd" % (
             NS, self.node, self.pod_uid))
@@ -237,6 +253,7 @@ class Kubelet(threading.Thread):
                                       stderr=subprocess.STDOUT, cwd=self.ctx.layout.root(self.node))
         self._write_pid(e.proc.pid)
         e.started_mono = time.monotonic()
+        e.created_epoch = time.time()
         e.started_at = now()
         e.state = {"running": {"startedAt": e.started_at}}
         e.ready = False
@@ -251,11 +268,11 @@ class Kubelet(threading.Thread):
             rc = e.proc.poll()
             if rc is None:
                 if t >= e.next_probe:
-                    e.next_probe = t + self.t(0.3)
                     ok, _ = self.ctx.etcd_client().health("https://%s:2379" % self.ip, timeout=1.0)
                     if ok:
                         e.started = True
                     e.ready = ok
+                    e.next_probe = time.monotonic() + self.t(1.0 if ok else 0.3)
                 return
             self.on_etcd_exit(rc, t)
         if e.proc is None and t >= e.restart_at:
@@ -304,8 +321,9 @@ class Kubelet(threading.Thread):
         e = self.etcd
         statuses = []
         for c in self.pod["spec"]["containers"]:
+            attempt = str(e.restart_count) if c["name"] == "etcd" else ""
             base = {"name": c["name"], "image": c.get("image", ""), "imageID": c.get("image", ""),
-                    "containerID": "cri-o://" + hashlib.sha256((self.pod_uid + c["name"]).encode()).hexdigest()}
+                    "containerID": "cri-o://" + hashlib.sha256((self.pod_uid + c["name"] + attempt).encode()).hexdigest()}
             if c["name"] == "etcd":
                 base.update({"ready": e.ready, "started": e.started, "restartCount": e.restart_count,
                              "state": e.state, "lastState": e.last_state})
@@ -361,10 +379,34 @@ class Kubelet(threading.Thread):
                              "ownerReferences": owner},
                 "spec": spec, "status": status}
 
+    def write_cri_state(self, status):
+        """What `crictl ps` on the node shows (crictl.sh reads it): the static pod's containers."""
+        path = self.ctx.layout.host(self.node, CRI_STATE)
+        lines = []
+        if status is not None:
+            for c in status["containerStatuses"]:
+                running = "running" in c["state"]
+                if c["name"] == "etcd" and not running and not c.get("lastState"):
+                    continue
+                created = self.etcd.created_epoch if c["name"] == "etcd" else self.pod_epoch
+                lines.append("\t".join([c["containerID"].split("//")[-1], c.get("image", ""), "%d" % created,
+                                        "Running" if running else "Exited", c["name"],
+                                        str(c.get("restartCount", 0)), self.pod_uid, "etcd-" + self.node, NS]))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+        os.replace(path + ".tmp", path)
+
     def publish_mirror(self):
         status = self.mirror_status()
+        if status != self.status_cache:
+            self.write_cri_state(status)
         store = self.ctx.store
         name = "etcd-" + self.node
+        rv = store.resource_version
+        if status == self.status_cache and rv == self.mirror_rv:
+            return
+        self.mirror_rv = rv
         try:
             cur = store.get("pods", NS, name)
         except ApiError:
@@ -398,6 +440,10 @@ class Kubelet(threading.Thread):
 
     # ---- other pods bound to this node (debug pods)
     def sync_other_pods(self):
+        rv = self.ctx.store.resource_version
+        if rv == self.pods_rv and not any(r.busy() for r in self.others.values()):
+            return
+        self.pods_rv = rv
         items, _ = self.ctx.store.list("pods")
         seen = set()
         for pod in items:

@@ -125,7 +125,7 @@ healthy_cluster() { # DIR N
 # node/NODE` and waits for it to succeed
 on_node() {
 	local d=$1 node=$2 script=$3 out pod
-	out=$(kc "$d" debug "node/$node" --image=registry.redhat.io/rhel9/support-tools -- chroot /host sh -c "$script") ||
+	out=$(kc "$d" debug "node/$node" --profile=sysadmin --image=registry.redhat.io/rhel9/support-tools -- chroot /host sh -c "$script") ||
 		fail "kubectl debug node/$node: $out"
 	pod=$(echo "$out" | sed -n 's/.*debugging pod \([^ ]*\) .*/\1/p')
 	[ -n "$pod" ] || fail "no debug pod name in: $out"

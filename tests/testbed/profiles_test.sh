@@ -28,8 +28,16 @@ ok "5 nodes: 5 etcd pods Running, 5 started members, exec works"
 [ "$(kc "$B" get pods -n openshift-etcd -l k8s-app=etcd-quorum-guard --no-headers | wc -l)" = 3 ] || fail "quorum guard pods"
 [ "$(kc "$B" get clusterversion version -o jsonpath='{.status.desired.version}')" = 4.7.60 ] || fail "cluster version"
 [ "$(ectl "$B" member list | grep -c ', started, ')" = 3 ] || fail "3 started members"
-podexec "$B" etcd-b0 etcdctl member list | grep -q ', b2, ' || fail "kubectl exec with v4 only"
-ok "4.7: container set, quorum-guard pods, version, exec over v4.channel.k8s.io"
+podexec "$B" etcd-b0 etcdctl member list | grep -q ', b2, ' || fail "kubectl exec with v4 only (SPDY fallback)"
+"$PY" - "$B/kubeconfig" <<'EOF' | grep -q ', b1, ' || fail "python3-kubernetes exec over WebSocket v4"
+import sys
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(config_file=sys.argv[1])
+print(stream(client.CoreV1Api().connect_get_namespaced_pod_exec, "etcd-b2", "openshift-etcd", container="etcdctl",
+             command=["etcdctl", "member", "list"], stderr=True, stdin=False, stdout=True, tty=False))
+EOF
+ok "4.7: container set, quorum-guard pods, version, exec over v4.channel.k8s.io (python3-kubernetes) and SPDY (kubectl)"
 
 "$TESTBED" crashloop "$B" b2 >/dev/null || fail "crashloop"
 wait_for 20 "b2 CrashLoopBackOff" state_is "$B" b2 CrashLoopBackOff
