@@ -456,6 +456,17 @@ local function finish_early(self, ctx, results, err)
 		say("%s", err.message or "nothing to do")
 		return true
 	end
+	if ctx.resuming then
+		-- A resumed run stopped before it could go on: what the interrupted run left half done (an override,
+		-- say) is put back by the cleanup steps, and the journal stays for the next attempt.
+		run_cleanups(self, ctx, results, 1)
+		print_summary(self, results)
+		say("")
+		say("stopped: %s", errmsg(err))
+		say("The journal is kept in %s; once the cause is fixed, run the same command again.", ctx.journal.path)
+		local code = procedure.is_interrupt(err) and 130 or 1
+		raise(code, errmsg(err))
+	end
 	-- A refusal (or any error) before the first mutation: nothing was changed.
 	print_summary(self, results)
 	if type(err) == "table" and err.exit_code then

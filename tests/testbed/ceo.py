@@ -430,5 +430,6 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                 if seen is None or seen[0] != key:
                     self.waiting_since[node] = (key, time.monotonic())
                     return False
-                return time.monotonic() - seen[1] >= self.t(2.0)
+                # not scaled below 1.5 s: a failing start check may take that long on a busy machine
+                return time.monotonic() - seen[1] >= max(self.t(2.0), 1.5)
         return False
