@@ -201,6 +201,13 @@ static int make_url(char *buf, size_t len, const char *base, size_t blen, const 
 	return snprintf(buf, len, "%.*s%s", (int)blen, base, path) < (int)len ? 0 : -1;
 }
 
+/* Membership changes must reach etcd at most once: libcurl would silently resend a request whose reused
+ * keep-alive connection died before any answer, so they go on a new connection. */
+static int is_membership_change(const char *path)
+{
+	return strstr(path, "/cluster/member/") != NULL && strstr(path, "/cluster/member/list") == NULL;
+}
+
 static long timeout_arg(lua_State *L, int idx, struct etcd_conn *c)
 {
 	double t = luaL_optnumber(L, idx, (double)c->timeout_ms / 1000);
@@ -227,7 +234,8 @@ static int l_request(lua_State *L)
 		return fail(L, err, "InvalidConfig", 1);
 	struct http_header hdr[] = {{"Content-Type", "application/json"}};
 	struct http_request req = {.method = "POST", .url = url, .headers = hdr, .nheaders = 1,
-				   .body = body, .body_len = bodylen, .timeout_ms = timeout_ms};
+				   .body = body, .body_len = bodylen, .timeout_ms = timeout_ms,
+				   .fresh_connection = is_membership_change(path)};
 	struct http_response resp;
 	memset(&resp, 0, sizeof resp);
 	enum http_error e = http_do(h, &req, &resp);
@@ -266,12 +274,13 @@ static int snapshot_transfer(struct http_client *h, const char *url, long timeou
 	enum http_error e = http_do(h, &req, &resp);
 	int r = -1;
 	*code = "SnapshotFailed";
-	if (e == HTTP_ERR_ABORTED || (e == HTTP_OK && resp.status != 200 && *etcd_snapshot_error(s)))
-		snprintf(err, errlen, "%s", etcd_snapshot_error(s));
+	const char *why = etcd_snapshot_error(s);   /* the stream's fault, or the server's own message */
+	if (resp.status > 0 && resp.status != 200)
+		snprintf(err, errlen, "snapshot refused: HTTP status %ld%s%.200s", resp.status, *why ? ": " : "", why);
+	else if (e == HTTP_ERR_ABORTED)
+		snprintf(err, errlen, "%s", why);
 	else if (e != HTTP_OK)
 		snprintf(err, errlen, "%s", resp.errmsg), *code = http_error_code(e);
-	else if (resp.status != 200)
-		snprintf(err, errlen, "snapshot: HTTP status %ld", resp.status);
 	else
 		r = 0;
 	http_response_free(&resp);

@@ -236,7 +236,11 @@ void http_apply_client(struct http_client *c, CURL *e)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
 	if (c->ca) {
+		/* only the given CA: the blob replaces the default bundle, and the default CA directory
+		 * (/etc/ssl/certs on Debian) must go too, or any public CA would do */
 		struct curl_blob b = {c->ca, c->ca_len, CURL_BLOB_NOCOPY};
+		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
 	}
 	if (c->cert) {
@@ -251,6 +255,8 @@ void http_apply_client(struct http_client *c, CURL *e)
 		curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);  /* a dead peer under a quiet watch shows in ~2 min */
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -397,6 +403,8 @@ enum http_error http_do(struct http_client *c, const struct http_request *req, s
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, &t);
 	apply_method(c->easy, req);
+	if (req->fresh_connection)
+		curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, 1L);
 	rc = curl_easy_perform(c->easy);
 	finish(c, rc, &t, method, req->url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);

@@ -40,6 +40,9 @@ struct http_request {
 	const char *body;          /* or NULL */
 	size_t body_len;
 	long timeout_ms;           /* 0: the client's */
+	/* Non-zero: use a new connection. libcurl silently resends a request whose reused keep-alive
+	 * connection dies before any answer; a write that may have been applied must not be resent. */
+	int fresh_connection;
 	/* Streaming: when set, the body of a 2xx response goes here instead of into the response buffer
 	 * (watch, snapshot); other statuses (an error Status) are buffered as usual. Return 0 to go on,
 	 * non-zero to stop the transfer (the request then fails with HTTP_ERR_ABORTED). */

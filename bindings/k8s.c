@@ -21,9 +21,8 @@ static struct k8s_client *check_client(lua_State *L)
 	return c;
 }
 
-static int client_close(lua_State *L)
+static void release(struct k8s_client *c)
 {
-	struct k8s_client *c = luaL_checkudata(L, 1, K8S_CLIENT_MT);
 	if (!c->closed) {
 		c->closed = 1;
 		k8s_auth_free(c);
@@ -31,6 +30,12 @@ static int client_close(lua_State *L)
 		free(c->base);
 		c->base = NULL;
 	}
+}
+
+/* client:close(), also __gc and __close: idempotent. */
+static int client_close(lua_State *L)
+{
+	release(luaL_checkudata(L, 1, K8S_CLIENT_MT));
 	return 0;
 }
 
@@ -102,9 +107,10 @@ static int k8s_connect(lua_State *L)
 		n--;
 	c->base = strndup(c->kc.server, n);
 	if (!c->base || k8s_auth_prepare(c, 0, err, sizeof err) != 0) {
-		client_close(L);
+		const char *msg = c->base ? err : "out of memory";
+		release(c);
 		lua_pushnil(L);
-		lua_pushstring(L, c->base ? err : "out of memory");
+		lua_pushstring(L, msg);
 		lua_pushliteral(L, "Config");
 		return 3;
 	}
@@ -350,6 +356,8 @@ static int client_raw(lua_State *L)
 	req.timeout_ms = opt_ms(L, 2, "timeout");
 	if (!path)
 		return luaL_argerror(L, 2, "path is required");
+	/* a write must reach the server at most once (see http_request.fresh_connection) */
+	req.fresh_connection = req.method && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0;
 	if (req.body) {
 		lua_getfield(L, 2, "body");
 		lua_tolstring(L, -1, &body_len);

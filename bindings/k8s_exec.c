@@ -5,6 +5,7 @@
 #include <time.h>
 #include "k8s_internal.h"
 #include "log.h"
+#include "k8s_exec.h"
 #include "websocket.h"
 
 /* Pod exec over WebSocket (Kubernetes remotecommand v5/v4 channel protocols, reference protocols.md §1):
@@ -18,13 +19,10 @@
 #define DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
 #define STDIN_CHUNK 32768
 
-struct outbuf {
-	char *data;
-	size_t len, cap;
-};
-
-static int out_add(struct outbuf *o, const unsigned char *p, size_t n, size_t max)
+static int out_add(struct exec_out *o, const unsigned char *p, size_t n, size_t max)
 {
+	if (n == 0)
+		return 0;
 	if (o->len + n > max)
 		return -1;
 	if (o->len + n > o->cap) {
@@ -42,6 +40,97 @@ static int out_add(struct outbuf *o, const unsigned char *p, size_t n, size_t ma
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum http_error fail(struct exec_session *s, enum http_error e, const char *msg)
+{
+	snprintf(s->errmsg, sizeof s->errmsg, "exec: %.300s", msg);
+	return e;
+}
+
+static enum http_error send_stdin(struct exec_session *s)
+{
+	unsigned char chunk[STDIN_CHUNK + 1];
+	enum http_error e;
+
+	for (size_t off = 0; off < s->stdin_len; off += STDIN_CHUNK) {
+		size_t n = s->stdin_len - off < STDIN_CHUNK ? s->stdin_len - off : STDIN_CHUNK;
+		chunk[0] = 0;
+		memcpy(chunk + 1, s->stdin_data + off, n);
+		if ((e = ws_send(&s->ws, WS_BINARY, chunk, n + 1)) != HTTP_OK)
+			return e;
+	}
+	if (strcmp(s->ws.protocol, "v5.channel.k8s.io") == 0) {
+		static const unsigned char close_stdin[2] = {255, 0};
+		return ws_send(&s->ws, WS_BINARY, close_stdin, 2);
+	}
+	return HTTP_OK;
+}
+
+static enum http_error pump(struct exec_session *s, long deadline)
+{
+	for (;;) {
+		const unsigned char *data;
+		size_t len;
+		int op;
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return fail(s, HTTP_ERR_TIMEOUT, "the command did not finish in time");
+		enum http_error e = ws_read(&s->ws, &op, &data, &len, left);
+		if (e != HTTP_OK)
+			return fail(s, e, s->ws.err);
+		if (op == WS_CLOSE)
+			return HTTP_OK;
+		if (len < 1 || data[0] < 1 || data[0] > 3)
+			continue; /* "connection established" (empty) or a channel we do not read */
+		if (out_add(&s->out[data[0]], data + 1, len - 1, s->max_output) != 0)
+			return fail(s, HTTP_ERR_TOO_LARGE, "output larger than the limit");
+	}
+}
+
+enum http_error exec_session_run(struct exec_session *s, struct ws_io io)
+{
+	struct http_header h[] = {{"Authorization", s->auth}, {"User-Agent", "etcd-medic"}};
+	long t0 = now_ms();
+
+	ws_init(&s->ws, io, 0);
+	s->hs.host = s->host;
+	s->hs.path = s->path;
+	s->hs.headers = s->auth ? h : h + 1;
+	s->hs.nheaders = s->auth ? 2 : 1;
+	s->hs.protocols = "v5.channel.k8s.io,v4.channel.k8s.io";
+	s->hs.timeout_ms = s->timeout_ms;
+	enum http_error e = ws_handshake(&s->ws, &s->hs);
+	medic_log(MEDIC_LOG_DEBUG, "http", "GET %s -> %ld %s (%ld ms)", s->path, s->hs.status, s->ws.protocol,
+		  now_ms() - t0);
+	if (e != HTTP_OK)
+		return fail(s, e, s->ws.err);
+	if (s->hs.status != 101)
+		return fail(s, HTTP_ERR_OTHER, s->ws.err);
+	if (s->stdin_data && (e = send_stdin(s)) != HTTP_OK)
+		return fail(s, e, s->ws.err);
+	e = pump(s, t0 + s->timeout_ms);
+	if (!s->ws.closed)
+		ws_send(&s->ws, WS_CLOSE, "\x03\xe8", 2); /* 1000: we are done (best effort) */
+	return e;
+}
+
+void exec_session_free(struct exec_session *s)
+{
+	ws_free(&s->ws);
+	free(s->hs.body);
+	s->hs.body = NULL;
+	for (int i = 0; i < 4; i++) {
+		free(s->out[i].data);
+		s->out[i].data = NULL;
+	}
+}
+
 static enum http_error raw_send(void *ud, const void *buf, size_t len, char *err, size_t errlen)
 {
 	return http_raw_send(ud, buf, len, err, errlen);
@@ -52,27 +141,6 @@ static enum http_error raw_recv(void *ud, void *buf, size_t cap, size_t *got, lo
 	return http_raw_recv(ud, buf, cap, got, timeout_ms, err, errlen);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-struct exec_run {
-	struct k8s_client *c;
-	const char *url, *stdin_data;
-	size_t stdin_len;
-	long timeout_ms;
-	size_t max_output;
-	struct outbuf out[4];       /* by channel: 1 stdout, 2 stderr, 3 status */
-	struct http_raw *raw;
-	struct ws_conn ws;
-	struct ws_handshake hs;
-	enum http_error error;
-	char errmsg[320];
-};
-
 static void host_of(const char *server, char *out, size_t n)
 {
 	const char *p = strstr(server, "://");
@@ -80,94 +148,23 @@ static void host_of(const char *server, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)strcspn(p, "/"), p);
 }
 
-static enum http_error fail(struct exec_run *r, enum http_error e, const char *msg)
-{
-	r->error = e;
-	snprintf(r->errmsg, sizeof r->errmsg, "exec: %.300s", msg);
-	return e;
-}
-
-static enum http_error send_stdin(struct exec_run *r)
-{
-	unsigned char chunk[STDIN_CHUNK + 1];
-	enum http_error e;
-
-	for (size_t off = 0; off < r->stdin_len; off += STDIN_CHUNK) {
-		size_t n = r->stdin_len - off < STDIN_CHUNK ? r->stdin_len - off : STDIN_CHUNK;
-		chunk[0] = 0;
-		memcpy(chunk + 1, r->stdin_data + off, n);
-		if ((e = ws_send(&r->ws, WS_BINARY, chunk, n + 1)) != HTTP_OK)
-			return e;
-	}
-	if (strcmp(r->ws.protocol, "v5.channel.k8s.io") == 0) {
-		static const unsigned char close_stdin[2] = {255, 0};
-		return ws_send(&r->ws, WS_BINARY, close_stdin, 2);
-	}
-	return HTTP_OK;
-}
-
-static enum http_error pump(struct exec_run *r)
-{
-	long deadline = now_ms() + r->timeout_ms;
-
-	for (;;) {
-		const unsigned char *data;
-		size_t len;
-		int op;
-		long left = deadline - now_ms();
-		if (left <= 0)
-			return fail(r, HTTP_ERR_TIMEOUT, "the command did not finish in time");
-		enum http_error e = ws_read(&r->ws, &op, &data, &len, left);
-		if (e != HTTP_OK)
-			return fail(r, e, r->ws.err);
-		if (op == WS_CLOSE)
-			return HTTP_OK;
-		if (len < 1 || data[0] < 1 || data[0] > 3)
-			continue; /* "connection established" (empty) or a channel we do not read */
-		if (out_add(&r->out[data[0]], data + 1, len - 1, r->max_output) != 0)
-			return fail(r, HTTP_ERR_TOO_LARGE, "output larger than the limit");
-	}
-}
-
-static enum http_error run(struct exec_run *r, const char *auth)
+/* Connects and runs one session; the connection is closed before returning. */
+static enum http_error run(struct k8s_client *c, const char *url, struct exec_session *s)
 {
 	struct http_response resp;
 	char host[256];
-	struct http_header h[] = {{"Authorization", auth}, {"User-Agent", "etcd-medic"}};
-	long t0 = now_ms();
+	struct http_raw *raw = http_raw_open(c->http, url, s->timeout_ms, &resp);
 
-	if (!(r->raw = http_raw_open(r->c->http, r->url, r->timeout_ms, &resp)))
-		return fail(r, resp.error, resp.errmsg);
-	ws_init(&r->ws, (struct ws_io){r->raw, raw_send, raw_recv}, 0);
-	host_of(r->c->kc.server, host, sizeof host);
-	r->hs.host = host;
-	r->hs.path = http_url_path(r->url);
-	r->hs.headers = auth ? h : h + 1;
-	r->hs.nheaders = auth ? 2 : 1;
-	r->hs.protocols = "v5.channel.k8s.io,v4.channel.k8s.io";
-	r->hs.timeout_ms = r->timeout_ms;
-	enum http_error e = ws_handshake(&r->ws, &r->hs);
-	medic_log(MEDIC_LOG_DEBUG, "http", "GET %s -> %ld %s (%ld ms)", http_url_path(r->url), r->hs.status,
-		  r->ws.protocol, now_ms() - t0);
-	if (e != HTTP_OK)
-		return fail(r, e, r->ws.err);
-	if (r->hs.status != 101)
-		return fail(r, HTTP_ERR_OTHER, r->ws.err);
-	if (r->stdin_data && (e = send_stdin(r)) != HTTP_OK)
-		return fail(r, e, r->ws.err);
-	e = pump(r);
-	if (!r->ws.closed)
-		ws_send(&r->ws, WS_CLOSE, "\x03\xe8", 2); /* 1000: we are done (best effort) */
+	if (!raw)
+		return fail(s, resp.error, resp.errmsg);
+	host_of(c->kc.server, host, sizeof host);
+	s->host = host;
+	s->path = http_url_path(url);
+	s->auth = c->auth;
+	enum http_error e = exec_session_run(s, (struct ws_io){raw, raw_send, raw_recv});
+	http_raw_close(raw);
+	s->host = NULL;
 	return e;
-}
-
-static void run_free(struct exec_run *r)
-{
-	ws_free(&r->ws);
-	http_raw_close(r->raw);
-	free(r->hs.body);
-	for (int i = 0; i < 4; i++)
-		free(r->out[i].data);
 }
 
 /* Builds the exec URL on the stack: path plus the PodExecOptions query (command repeated per argv). */
@@ -215,7 +212,7 @@ static void check_command(lua_State *L)
 int k8s_exec(lua_State *L)
 {
 	struct k8s_client *c = luaL_checkudata(L, 1, K8S_CLIENT_MT);
-	struct exec_run r;
+	struct exec_session r;
 	char err[512];
 	size_t stdin_len = 0;
 
@@ -234,8 +231,7 @@ int k8s_exec(lua_State *L)
 	lua_getfield(L, 2, "pod");
 	luaL_argcheck(L, lua_isstring(L, -2) && lua_isstring(L, -1), 2, "namespace and pod are required");
 	push_exec_url(L, c, r.stdin_data != NULL);
-	r.url = lua_tostring(L, -1);
-	r.c = c;
+	const char *url = lua_tostring(L, -1);
 	luaL_checkstack(L, 10, "exec");
 	if (k8s_auth_prepare(c, 0, err, sizeof err) != 0) {
 		lua_pushnil(L);
@@ -243,17 +239,28 @@ int k8s_exec(lua_State *L)
 		lua_pushliteral(L, "Config");
 		return 3;
 	}
-	enum http_error e = run(&r, c->auth);
+	enum http_error e = run(c, url, &r);
+	if (r.hs.status == 401 && (c->kc.exec || c->kc.token_file) && k8s_auth_prepare(c, 1, err, sizeof err) == 0) {
+		struct exec_session again = {.stdin_data = r.stdin_data, .stdin_len = r.stdin_len,
+					     .timeout_ms = r.timeout_ms, .max_output = r.max_output};
+		exec_session_free(&r); /* the upgrade was refused: nothing ran; try once with the refreshed credential */
+		r = again;
+		e = run(c, url, &r);
+	}
 	if (e != HTTP_OK) {
 		lua_pushnil(L);
 		lua_pushstring(L, r.errmsg);
 		lua_pushstring(L, http_error_code(e));
+		if (r.hs.status == 0 || r.hs.status == 101) {
+			exec_session_free(&r);
+			return 3;
+		}
 		lua_createtable(L, 0, 2);
 		lua_pushinteger(L, r.hs.status);
 		lua_setfield(L, -2, "status");
 		lua_pushlstring(L, r.hs.body ? r.hs.body : "", r.hs.body_len);
 		lua_setfield(L, -2, "body");
-		run_free(&r);
+		exec_session_free(&r);
 		return 4;
 	}
 	lua_createtable(L, 0, 4);
@@ -267,6 +274,6 @@ int k8s_exec(lua_State *L)
 	}
 	lua_pushstring(L, r.ws.protocol);
 	lua_setfield(L, -2, "protocol");
-	run_free(&r);
+	exec_session_free(&r);
 	return 1;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "loader.h"
+#include "log.h"
 
 #define MAX_SCRIPT_SIZE (16 << 20)
 #define HEADER_LINES 10
@@ -65,6 +66,11 @@ int medic_load_buffer(lua_State *L, const char *src, size_t len, const char *dis
 	if (memchr(src, '\0', len < 4096 ? len : 4096)) {
 		lua_pushfstring(L, "%s: not a Lua source file (binary data)", display);
 		return LUA_ERRSYNTAX;
+	}
+	if (len > 0 && src[0] == '#') { /* a "#!" line, skipped as lua.c does (its newline kept: lines still match) */
+		const char *eol = memchr(src, '\n', len);
+		len -= eol ? (size_t)(eol - src) : len;
+		src = eol ? eol : src + len;
 	}
 	lua_pushfstring(L, "@%s", display);
 	int status = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
@@ -155,11 +161,13 @@ int medic_load_script(lua_State *L, const char *name, const struct medic_options
 
 	if (is_path(name)) {
 		add_script_dir(L, name);
+		medic_log(MEDIC_LOG_DEBUG, "script", "running %s", name);
 		return medic_load_file(L, name);
 	}
 	for (int i = 0; i < opts->nscript_path; i++) {
 		lua_pushfstring(L, "%s/%s.lua", opts->script_path[i], name);
 		if (stat(lua_tostring(L, -1), &st) == 0) {
+			medic_log(MEDIC_LOG_DEBUG, "script", "running %s (from --script-path)", lua_tostring(L, -1));
 			int status = medic_load_file(L, lua_tostring(L, -1));
 			lua_remove(L, -2);
 			return status;
@@ -169,8 +177,10 @@ int medic_load_script(lua_State *L, const char *name, const struct medic_options
 	lua_pushfstring(L, "%s.lua", name);
 	f = medic_embedded_find(lua_tostring(L, -1));
 	lua_pop(L, 1);
-	if (f)
+	if (f) {
+		medic_log(MEDIC_LOG_DEBUG, "script", "running the built-in %s", f->name);
 		return load_embedded(L, f);
+	}
 	lua_pushfstring(L, "no script named '%s' (see: etcd-medic scripts; a file path needs a '/' or .lua)", name);
 	return LUA_ERRFILE;
 }
@@ -191,6 +201,7 @@ static int search_module(lua_State *L)
 		if ((status = medic_load_file(L, path)) != LUA_OK)
 			return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, path,
 					  lua_tostring(L, -1));
+		medic_log(MEDIC_LOG_DEBUG, "script", "module %s from %s", name, path);
 		lua_pushstring(L, path);
 		return 2;
 	}

@@ -108,9 +108,9 @@ static int run_stdin(lua_State *L)
 		return 1;
 	}
 	const char *src = lua_tolstring(L, -1, &len);
-	const char *ret = lua_pushfstring(L, "return %s;", src);
-	int status = luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK ? LUA_OK
-		: (lua_pop(L, 1), medic_load_buffer(L, src, len, "stdin"));
+	const char *ret = lua_pushfstring(L, "return %s;", memchr(src, '\0', len) ? "" : src);
+	int status = len > 0 && !memchr(src, '\0', len) && luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK
+		? LUA_OK : (lua_settop(L, 2), medic_load_buffer(L, src, len, "stdin"));
 	lua_replace(L, 1);
 	lua_settop(L, 1);
 	if (status == LUA_OK)
@@ -129,10 +129,10 @@ static const char *history_path(char *buf, size_t size)
 
 	if (state && *state) {
 		snprintf(buf, size, "%s/etcd-medic", state);
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return NULL;
-		snprintf(buf, size, "%s/etcd-medic/history", state);
-		return buf;
+		if (mkdir(buf, 0700) == 0 || errno == EEXIST) {
+			snprintf(buf, size, "%s/etcd-medic/history", state);
+			return buf;
+		}
 	}
 	if (!home || !*home)
 		return NULL;
@@ -195,10 +195,12 @@ static int is_identifier(const char *s)
 	return 1;
 }
 
-/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part. */
+/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part;
+** after ':' only functions; "__" metamethods only when asked for. */
 static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, const char *part)
 {
 	size_t partlen = strlen(part);
+	int methods_only = plen > 0 && prefix[plen - 1] == ':';
 
 	if (!lua_istable(L, -1))
 		return;
@@ -207,6 +209,8 @@ static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, 
 			continue;
 		const char *key = lua_tostring(L, -2);
 		if (strncmp(key, part, partlen) != 0 || !is_identifier(key))
+			continue;
+		if ((key[0] == '_' && key[1] == '_' && part[0] != '_') || (methods_only && !lua_isfunction(L, -1)))
 			continue;
 		lua_pushlstring(L, prefix, plen);
 		lua_pushstring(L, key);
@@ -300,19 +304,14 @@ static void on_prompt_sigint(int sig)
 	prompt_interrupted = 1;
 }
 
-/* readline, but Ctrl-C gives *cancelled = 1 (and NULL) instead of killing the REPL. */
+/* readline, but Ctrl-C gives *cancelled = 1 (and NULL) instead of killing the REPL. The handler stays
+** installed for the whole session (see interactive), so a Ctrl-C between two chunks is harmless too. */
 static char *read_line(const char *prompt, int *cancelled)
 {
-	struct sigaction sa, old;
 	char *line;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_prompt_sigint; /* no SA_RESTART: the read returns */
-	sigemptyset(&sa.sa_mask);
 	prompt_interrupted = 0;
-	sigaction(SIGINT, &sa, &old);
 	line = readline(prompt);
-	sigaction(SIGINT, &old, NULL);
 	*cancelled = prompt_interrupted;
 	if (*cancelled) {
 		free(line);
@@ -320,6 +319,16 @@ static char *read_line(const char *prompt, int *cancelled)
 		return NULL;
 	}
 	return line;
+}
+
+static void catch_prompt_sigint(struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_prompt_sigint; /* no SA_RESTART: readline's read returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, old);
 }
 
 /* Reads a line (without the newline) onto the stack: 1; 0 at end of input; CANCELLED after Ctrl-C. */
@@ -353,13 +362,41 @@ static int addreturn(lua_State *L)
 	return status;
 }
 
+/* Where the text after a leading "local" starts, if dropping it keeps the meaning but makes the names
+** global: "local a, b = ..." and "local function f", not "local x <close> = ..." or "local x". NULL if not. */
+static const char *after_local(const char *s)
+{
+	const char *p = s + strspn(s, " \t");
+
+	if (strncmp(p, "local", 5) != 0 || !strchr(" \t", p[5]))
+		return NULL;
+	p += 5 + strspn(p + 5, " \t");
+	if (strncmp(p, "function", 8) == 0 && strchr(" \t", p[8]))
+		return p;
+	const char *q = p + strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_, \t");
+	return q > p && q[0] == '=' && q[1] != '=' ? p : NULL;
+}
+
+/* Compiles the chunk at index 1. In the REPL a leading "local" would make the variable vanish with the
+** line, so "local kc = k8s.connect{}" is compiled as "kc = k8s.connect{}" (when that compiles too). */
+static int load_chunk(lua_State *L)
+{
+	size_t len;
+	const char *chunk = lua_tolstring(L, 1, &len);
+	const char *global = after_local(chunk);
+
+	if (global && luaL_loadbuffer(L, global, len - (size_t)(global - chunk), "=stdin") == LUA_OK)
+		return LUA_OK;
+	if (global)
+		lua_pop(L, 1);
+	return luaL_loadbuffer(L, chunk, len, "=stdin");
+}
+
 /* Keeps reading lines while the chunk is incomplete. The chunk text stays below the function. */
 static int multiline(lua_State *L)
 {
 	for (;;) {
-		size_t len;
-		const char *line = lua_tolstring(L, 1, &len);
-		int status = luaL_loadbuffer(L, line, len, "=stdin"), more;
+		int status = load_chunk(L), more;
 		if (!incomplete(L, status))
 			return status;
 		if ((more = pushline(L, 0)) != 1)
@@ -390,6 +427,7 @@ static void interactive(lua_State *L)
 {
 	char pathbuf[4096];
 	const char *hist = history_path(pathbuf, sizeof pathbuf);
+	struct sigaction old_sigint;
 	int status;
 
 	completion_L = L;
@@ -398,6 +436,7 @@ static void interactive(lua_State *L)
 	rl_attempted_completion_function = attempt_completion;
 	rl_completion_append_character = '\0';
 	history_open(hist);
+	catch_prompt_sigint(&old_sigint);
 	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
 	       LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 	while ((status = loadline(L)) != -1) {
@@ -412,6 +451,7 @@ static void interactive(lua_State *L)
 	}
 	lua_settop(L, 0);
 	putchar('\n');
+	sigaction(SIGINT, &old_sigint, NULL);
 	completion_L = NULL;
 }
 /* }====== */

@@ -65,12 +65,11 @@ static int open_options(lua_State *L)
 	return 1;
 }
 
-lua_State *medic_state_new(const struct medic_options *opts)
+/* The libraries, preloads, searcher and options, in protected mode (a memory error is reported, not a panic). */
+static int setup_state(lua_State *L)
 {
-	lua_State *L = luaL_newstate();
+	const struct medic_options *opts = lua_touserdata(L, 1);
 
-	if (!L)
-		return NULL;
 	luaL_openlibs(L);
 	preload_modules(L);
 	medic_searcher_install(L, opts);
@@ -78,7 +77,22 @@ lua_State *medic_state_new(const struct medic_options *opts)
 	lua_pushlightuserdata(L, (void *)opts);
 	lua_pushcclosure(L, open_options, 1);
 	lua_setfield(L, -2, "medic.options");
-	lua_pop(L, 1);
+	return 0;
+}
+
+lua_State *medic_state_new(const struct medic_options *opts)
+{
+	lua_State *L = luaL_newstate();
+
+	if (!L)
+		return NULL;
+	lua_pushcfunction(L, setup_state);
+	lua_pushlightuserdata(L, (void *)opts);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		fprintf(stderr, "etcd-medic: setting up Lua: %s\n", lua_tostring(L, -1));
+		lua_close(L);
+		return NULL;
+	}
 	return L;
 }
 
@@ -131,14 +145,15 @@ static int traceback(lua_State *L)
 int medic_docall(lua_State *L, int narg, int nres)
 {
 	int base = lua_gettop(L) - narg;
+	void (*previous)(int);
 	int status;
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
 	signal_L = L;
-	signal(SIGINT, on_sigint);
+	previous = signal(SIGINT, on_sigint);
 	status = lua_pcall(L, narg, nres, base);
-	signal(SIGINT, SIG_DFL);
+	signal(SIGINT, previous == SIG_ERR ? SIG_DFL : previous); /* the REPL keeps its own between chunks */
 	signal_L = NULL;
 	lua_remove(L, base);
 	return status;

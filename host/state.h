@@ -17,8 +17,12 @@ struct medic_options {
 	int verbose, no_color;
 };
 
+/* A Lua state with the standard libraries, the preloaded C modules, medic.options and the script search
+ * (host/loader.c); NULL, with a message on stderr, if it cannot be made. */
 lua_State *medic_state_new(const struct medic_options *opts);
-/* Calls the function below narg arguments with a traceback handler; returns the lua_pcall status. */
+/* Calls the function below narg arguments with a traceback handler (lua.c's docall); returns the lua_pcall
+ * status. During the call, Ctrl-C sets medic_interrupt_set(1) and raises "interrupted" at the next Lua
+ * instruction (a second Ctrl-C kills the process). */
 int medic_docall(lua_State *L, int narg, int nres);
 
 /* Reports the error at the top of the stack on stderr (and pops it): a structured error ({exit_code=,

@@ -29,6 +29,8 @@ local OPTIONS = {
 		help = "open the operator's quorum gate for the redeployment: auto (4.8 and later), always, never" },
 	{ name = "stop-timeout", arg = "SECONDS", number = true, default = 300, help = "how long to wait for etcd to stop on the node" },
 	{ name = "wait-timeout", arg = "SECONDS", number = true, default = 1800, help = "how long to wait for the redeployment" },
+	{ name = "settle", arg = "SECONDS", number = true, default = 30,
+		help = "how long everything must stay converged before the wait (and the verification) ends" },
 	{ name = "poll-interval", arg = "SECONDS", number = true, default = 2, help = "how often to look while waiting" },
 }
 
@@ -555,6 +557,25 @@ P:step { name = "force-redeploy", title = "Force a redeployment of etcd (a uniqu
 
 ------------------------------------------------------------------------------------------------ wait
 
+-- Does the latest revision already carry every voting member in its etcd-endpoints (member ID -> IP)? When a
+-- learner is promoted the operator writes the new endpoints and makes one more revision (reference/openshift.md
+-- §1.5.4): until that revision exists, "every node at the latest revision" is not the end yet. An operator
+-- without the revisioned ConfigMap is not held up by this check.
+local function endpoints_final(ctx, latest, members)
+	if not members then return false end
+	local cm, _, code = ctx.kc:get(openshift.ns_path(ctx.opts.namespace, "configmaps", "etcd-endpoints-" .. latest))
+	if not cm then return code == "NotFound" end
+	local want, n = {}, 0
+	for _, m in ipairs(members) do
+		if not m.is_learner then want[m.id] = true; n = n + 1 end
+	end
+	for id in pairs(cm.data or {}) do
+		if not want[id:lower()] then return false end
+		n = n - 1
+	end
+	return n == 0
+end
+
 -- Converged: a newer revision, the node's member added and promoted, every member healthy, every etcd pod
 -- Running and Ready, every node at the latest revision. Returns done, a progress line.
 local function converged(ctx)
@@ -574,27 +595,41 @@ local function converged(ctx)
 	local member_state = not members and "member list unreadable" or not m and "not added yet"
 		or m.id == ctx.journal:get("member_id") and "old member still listed"
 		or (m.is_learner and "learner " or "voting ") .. m.id .. (healthy[m.id] and ", healthy" or ", not healthy yet")
+	local endpoints = endpoints_final(ctx, r.latest, members)
 	local done = r.latest > before and not r.in_progress and ready >= ctx.cp_nodes and m ~= nil and
 		m.id ~= ctx.journal:get("member_id") and not m.is_learner and counts.healthy == #members and
-		counts.voting == ctx.cp_nodes
-	return done, string.format("revision %d (was %d), %d/%d nodes at latest; pods ready %d/%d; %s: %s; members healthy %d/%d",
-		r.latest, before, r.at_latest, r.total, ready, ctx.cp_nodes, ctx.node, member_state, counts.healthy,
-		members and #members or 0)
+		counts.voting == ctx.cp_nodes and endpoints
+	return done, string.format("revision %d (was %d)%s, %d/%d nodes at latest; pods ready %d/%d; %s: %s; members healthy %d/%d",
+		r.latest, before, endpoints and "" or " (a revision with the new endpoints is still to come)", r.at_latest,
+		r.total, ready, ctx.cp_nodes, ctx.node, member_state, counts.healthy, members and #members or 0)
+end
+
+-- Waits until converged() has held for --settle seconds in a row: the operator reacts to the end of one
+-- rollout with the next (new endpoints, re-aggregated certificates), and that must not be mistaken for the end.
+local function wait_settled(ctx, what)
+	local since
+	must(ctx:wait { what = what, timeout = ctx.opts.wait_timeout, interval = ctx.opts.poll_interval,
+		poll = function()
+			local done, line = converged(ctx)
+			if not done then since = nil; return false, line end
+			since = since or os.time()
+			local held = os.time() - since
+			if held >= ctx.opts.settle then return true, line end
+			return false, line .. string.format("; settling (%ds of %ds)", held, ctx.opts.settle)
+		end })
 end
 
 P:step { name = "wait", title = "Wait for the operator: new revision, member added and promoted, pods Ready",
 	check = function(ctx)
 		if not ctx.journal:get("reason") then return nil end
-		if converged(ctx) then return "ok", "the redeployment is complete" end
+		if ctx.journal:step_status("wait") == "changed" and converged(ctx) then return "ok", "the redeployment is complete" end
 	end,
 	plan = function(ctx)
 		return { string.format("wait up to %ds for a new revision, the new member of %s added and promoted, every etcd pod "
-			.. "Running and Ready, and every node at the latest revision", ctx.opts.wait_timeout, ctx.node) }
+			.. "Running and Ready, and every node at the latest revision (stable for %ds)", ctx.opts.wait_timeout, ctx.node,
+			ctx.opts.settle) }
 	end,
-	run = function(ctx)
-		must(ctx:wait { what = "the redeployment", timeout = ctx.opts.wait_timeout, interval = ctx.opts.poll_interval,
-			poll = function() return converged(ctx) end })
-	end,
+	run = function(ctx) wait_settled(ctx, "the redeployment") end,
 }
 
 ------------------------------------------------------------------------------------------------ restore the gate
@@ -631,6 +666,8 @@ P:step { name = "verify", title = "Verify: every member healthy, one voting memb
 	observe = true,
 	plan = function(ctx) return { "etcdctl member list -w table; etcdctl endpoint health --cluster" } end,
 	run = function(ctx)
+		-- Restoring the overrides may start one more rollout: let it finish first.
+		if ctx.journal:get("reason") then wait_settled(ctx, "the cluster to settle") end
 		local members, health, healthy = read_members(ctx)
 		if not members then ctx:fail("cannot read the member list: " .. tostring(health)) end
 		for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end

@@ -188,7 +188,8 @@ function Gateway:post(base, path, body, timeout)
 	local doc = json.decode(text)
 	if status == 200 and type(doc) == "table" then return doc, seconds_or_code end
 	if status == 200 then return nil, base .. ": not JSON from the etcd gateway", "BadResponse", false end
-	local message = type(doc) == "table" and (doc.message or doc.error) or text:gsub("%s+$", "")
+	-- not JSON (a proxy's page, "Not Found"): one line of it is enough
+	local message = type(doc) == "table" and (doc.message or doc.error) or text:gsub("%s+", " "):sub(1, 200)
 	local grpc = type(doc) == "table" and math.tointeger(doc.code) or nil
 	local code, def = core.classify(message, grpc, status)
 	return nil, base .. ": " .. tostring(message), code, def
@@ -199,12 +200,11 @@ function Gateway:each_endpoint(fn)
 	local n, msg, code, def = #self.endpoints
 	for k = 0, n - 1 do
 		local i = (self.preferred - 1 + k) % n + 1
-		local res, extra
+		local res
 		res, msg, code, def = fn(self.endpoints[i])
-		extra = msg
 		if res ~= nil then
 			self.preferred = i
-			return res, extra, self.endpoints[i]
+			return res, msg, self.endpoints[i]
 		end
 		if not FAILOVER[code] then break end
 	end
@@ -246,6 +246,7 @@ function Gateway:members()
 end
 
 -- member_add{peer_urls={url...}, learner=bool} -> member, members | nil, message, code, definite
+-- member is the new member (name "", started false until it starts); members the list after the change.
 function Gateway:member_add(opts)
 	local urls = check_peer_urls(type(opts) == "table" and opts.peer_urls or nil)
 	local doc, msg, code, def = self:write("/v3/cluster/member/add",
@@ -435,6 +436,8 @@ function Exec:json(args, allow_fail)
 	return doc, msg
 end
 
+-- The methods below keep the Gateway's contracts (arguments, results, codes, definite); only what differs
+-- is noted. member_add also takes name= (etcdctl wants one; default "new-member"; etcd ignores it).
 function Exec:members()
 	local doc, msg, code, def = self:json { "member", "list", "-w", "json" }
 	if not doc then return nil, msg, code, def end

@@ -108,7 +108,8 @@ local function is_json(info, body)
 	return ct:find("json", 1, true) ~= nil or (ct == "" and body:match("^%s*[%[{]") ~= nil)
 end
 
-local READ_RETRY = { ConnectFailed = true, ConnectionLost = true, Timeout = true }
+-- (a read that timed out is not repeated: at 3 a.m. a slow API server should be reported, not waited on 10 times)
+local READ_RETRY = { ConnectFailed = true, ConnectionLost = true }
 local WRITE_RETRY = { ConnectFailed = true }
 
 -- kc:request{method="GET", path=, query={...}, body=TABLE|STRING, content_type=, accept=, timeout=,
@@ -184,7 +185,7 @@ function Client:list(path, opts)
 			end
 		else
 			list = page
-			for _, item in ipairs(page.items or {}) do items[#items + 1] = item end
+			for _, item in ipairs(type(page.items) == "table" and page.items or {}) do items[#items + 1] = item end
 			local cont = page.metadata and page.metadata["continue"]
 			if type(cont) ~= "string" or cont == "" then break end
 			query.continue = cont
@@ -325,7 +326,7 @@ function Client:watch(path, opts, fn)
 	opts = opts or {}
 	local deadline = core.now() + (opts.timeout or self.watch_timeout)
 	local rv, stopped, failure, expired = opts.resourceVersion, false, nil, false
-	local failures = 0
+	local failures, progress = 0, false
 
 	local function deliver(ev)
 		if fn(ev) == false then stopped = true end
@@ -344,6 +345,7 @@ function Client:watch(path, opts, fn)
 			return false
 		end
 		rv = obj.metadata and obj.metadata.resourceVersion or rv
+		progress = true
 		return ev.type == "BOOKMARK" or deliver(ev)
 	end
 	local function relist()
@@ -359,7 +361,7 @@ function Client:watch(path, opts, fn)
 	for _ = 1, 1000000 do
 		local left = deadline - core.now()
 		if left <= 0 then return nil, "watch " .. path .. ": timed out", "Timeout" end
-		expired = false
+		expired, progress = false, false
 		local ok, msg, code, st = self:request { path = path, retries = 0, timeout = left + 5,
 			query = { watch = "true", allowWatchBookmarks = "true", resourceVersion = rv,
 				timeoutSeconds = math.max(1, math.floor(left)),
@@ -373,7 +375,7 @@ function Client:watch(path, opts, fn)
 			if not r then return nil, m, c, s end
 			if stopped then return true end
 		elseif not ok and WATCH_RESUME[code] and deadline - core.now() > 0 then
-			failures = failures + 1
+			failures = progress and 1 or failures + 1 -- only failures in a row count
 			if failures > self.retries then return nil, msg, code, st end
 			log("info", "watch %s: %s; resuming from resourceVersion %s", path, code, tostring(rv))
 			core.sleep(math.min(failures, 5))

@@ -14,15 +14,17 @@
 --- TooLarge NoSpace ReadOnly Busy Unsupported VerifyFailed SourceNotRemoved Interrupted CommandFailed
 --- Timeout (and the k8s binding's codes for API failures); using a closed handle raises.
 local core = require "medic.node.core"
+local debugpod = require "medic.debugpod"
 
 local M = {
 	open_local = core.open_local,
 	clean_path = core.clean_path,
 	valid_node_name = core.valid_node_name,
-	--- The image when the openshift/tools image stream cannot be read (what oc falls back to).
-	fallback_image = "registry.redhat.io/rhel9/support-tools",
-	tools_imagestream = "/apis/image.openshift.io/v1/namespaces/openshift/imagestreams/tools",
-	container = "container-00",
+	-- the debug pod's defaults (to change them, set them in medic.debugpod)
+	fallback_image = debugpod.fallback_image,
+	tools_imagestream = debugpod.tools_imagestream,
+	resolve_image = debugpod.resolve_image,
+	pod_spec = debugpod.pod_spec,
 }
 
 local Remote = {}
@@ -65,10 +67,13 @@ end
 --- methods do not cover, e.g. h:run{"crictl", "ps"}; argv words are never joined into a shell string.
 function Remote:run(argv, opts)
 	check_open(self)
+	if type(argv) ~= "table" or #argv == 0 then
+		error("run: argv must be a non-empty list of strings", 2)
+	end
 	opts = opts or {}
 	local command = { "chroot", "/host" }
 	table.move(argv, 1, #argv, 3, command)
-	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = M.container, command = command,
+	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = debugpod.container, command = command,
 		timeout = opts.timeout or self.exec_timeout, max_output = opts.max_output }
 end
 
@@ -245,21 +250,12 @@ local function move_kind(self, src, dst)
 	return a and a == b and "rename" or "copy"
 end
 
-local function random_suffix(n)
-	local chars, out = "bcdfghjklmnpqrstvwxz2456789", {}
-	for i = 1, n do
-		local k = math.random(#chars)
-		out[i] = chars:sub(k, k)
-	end
-	return table.concat(out)
-end
-
 -- Across file systems, with the steps in our hands (as the local backend does them): cp -a to a hidden
 -- temporary name next to dst, diff -r -q (content and structure), mv -n -T onto dst (a rename on dst's
 -- file system), then rm -rf the source. Until that rename a failure removes the temporary copy only.
 local function move_across(self, s, d, what)
 	local dir = parent(d)
-	local tmp = (dir == "/" and "" or dir) .. "/.medic-move-" .. random_suffix(10)
+	local tmp = (dir == "/" and "" or dir) .. "/.medic-move-" .. debugpod.random_suffix(10)
 	local free, msg, code = self:exists(tmp)
 	if free ~= false then
 		return nil, what .. ": " .. (msg or ("the temporary name " .. tmp .. " is taken")), code or "Exists"
@@ -346,30 +342,7 @@ function Remote:close()
 		return true
 	end
 	self.closed = true
-	local ok, res, msg, code = core.uninterrupted(function()
-		local done, m, c, first_m, first_c
-		if self.pod then
-			done, m, c = self.kc:delete(string.format("/api/v1/namespaces/%s/pods/%s", self.namespace, self.pod),
-				{ gracePeriodSeconds = 0 })
-			if not done and c ~= "NotFound" then
-				first_m, first_c = m, c
-			end
-		end
-		if self.owns_namespace then
-			done, m, c = self.kc:delete("/api/v1/namespaces/" .. self.namespace)
-			if not done and c ~= "NotFound" and not first_m then
-				first_m, first_c = m, c
-			end
-		end
-		if first_m then
-			return nil, first_m, first_c
-		end
-		return true
-	end)
-	if not ok then
-		return nil, "closing the debug pod: " .. tostring(res), "CommandFailed"
-	end
-	return res, msg, code
+	return debugpod.stop(self.kc, self)
 end
 
 Remote.__close = function(self) self:close() end
@@ -377,131 +350,6 @@ Remote.__gc = function(self) pcall(self.close, self) end
 Remote.__tostring = function(self)
 	return string.format("node.remote(%s via %s/%s)%s", self.node, self.namespace, self.pod,
 		self.closed and " (closed)" or "")
-end
-
--- oc's MakeSimpleName: lower case, only [-a-z0-9], no leading or trailing '-', at most 63
-local function simple_name(s)
-	return (s:lower():gsub("[^%-a-z0-9]", ""):gsub("^%-+", ""):gsub("%-+$", ""):sub(1, 63))
-end
-
---- The debug image as oc resolves it: the openshift/tools image stream's "latest" tag (its newest status
---- item, else a DockerImage spec tag), else M.fallback_image.
-function M.resolve_image(kc)
-	local is = kc:get(M.tools_imagestream)
-	for _, tag in ipairs(is and is.status and is.status.tags or {}) do
-		if tag.tag == "latest" and tag.items and tag.items[1] and tag.items[1].dockerImageReference then
-			return tag.items[1].dockerImageReference
-		end
-	end
-	for _, tag in ipairs(is and is.spec and is.spec.tags or {}) do
-		if tag.name == "latest" and tag.from and tag.from.kind == "DockerImage" and tag.from.name then
-			return tag.from.name
-		end
-	end
-	return M.fallback_image
-end
-
---- The pod `oc debug node/NODE` builds (reference/protocols.md §2), kept alive by `sleep LIFETIME` and
---- activeDeadlineSeconds, so a pod orphaned by a killed etcd-medic still ends. Unlike oc it tolerates every
---- taint, so a NoExecute-tainted (unhealthy) node does not evict it.
-function M.pod_spec(name, nodename, image, opts)
-	local lifetime = opts.lifetime or 14400
-	return {
-		apiVersion = "v1", kind = "Pod",
-		metadata = {
-			name = name,
-			labels = { ["debug.openshift.io/managed-by"] = "oc-debug", ["app.kubernetes.io/created-by"] = "etcd-medic" },
-			annotations = {
-				["debug.openshift.io/source-resource"] = "nodes/" .. nodename,
-				["debug.openshift.io/source-container"] = M.container,
-				["openshift.io/required-scc"] = "privileged",
-			},
-		},
-		spec = {
-			nodeName = nodename, hostNetwork = true, hostPID = true, hostIPC = true,
-			restartPolicy = "Never", activeDeadlineSeconds = lifetime, priorityClassName = opts.priority_class,
-			tolerations = { { operator = "Exists" } },
-			volumes = { { name = "host", hostPath = { path = "/", type = "Directory" } } },
-			containers = { {
-				name = M.container, image = image, command = { "sleep", tostring(lifetime) },
-				securityContext = { privileged = true, runAsUser = 0 },
-				volumeMounts = { { name = "host", mountPath = "/host" } },
-				env = { { name = "TMOUT", value = "900" }, { name = "HOST", value = "/host" } },
-			} },
-		},
-	}
-end
-
-local function namespace_spec(name)
-	return {
-		apiVersion = "v1", kind = "Namespace",
-		metadata = {
-			name = name,
-			labels = {
-				["pod-security.kubernetes.io/enforce"] = "privileged",
-				["pod-security.kubernetes.io/audit"] = "privileged",
-				["pod-security.kubernetes.io/warn"] = "privileged",
-				["security.openshift.io/scc.podSecurityLabelSync"] = "false",
-			},
-			annotations = { ["oc.openshift.io/command"] = "etcd-medic", ["openshift.io/node-selector"] = "" },
-		},
-	}
-end
-
--- creates obj at path under a fresh random name (make(name) builds it), a few tries on a name clash
-local function create_named(kc, path, prefix, make)
-	local msg, code
-	for _ = 1, 3 do
-		local name = prefix .. random_suffix(5)
-		local created
-		created, msg, code = kc:create(path, make(name))
-		if created then
-			return name
-		end
-		if code ~= "AlreadyExists" and code ~= "Conflict" then
-			break
-		end
-	end
-	return nil, msg, code
-end
-
-local function container_state(pod)
-	for _, cs in ipairs(pod.status and pod.status.containerStatuses or {}) do
-		if cs.name == M.container then
-			return cs.state or {}
-		end
-	end
-	return {}
-end
-
--- polls the pod until its container runs; deadline timeout seconds
-local function wait_running(h, timeout)
-	local path = string.format("/api/v1/namespaces/%s/pods/%s", h.namespace, h.pod)
-	local deadline, delay, last = core.monotonic() + timeout, 0.2, "not yet seen"
-	while true do
-		local pod, msg, code = h.kc:get(path)
-		if pod then
-			local phase, state = pod.status and pod.status.phase or "Pending", container_state(pod)
-			if phase == "Running" and state.running then
-				return true
-			elseif phase == "Succeeded" or phase == "Failed" then
-				return nil, "debug pod " .. h.pod .. " ended (" .. phase .. ") before it could be used", "CommandFailed"
-			end
-			last = phase .. (state.waiting and state.waiting.reason and (": " .. state.waiting.reason) or "")
-		elseif code ~= "NotFound" then
-			last = tostring(msg)
-		end
-		local left = deadline - core.monotonic()
-		if left <= 0 then
-			return nil, string.format("debug pod %s on %s not running after %ss (%s)", h.pod, h.node, timeout, last),
-				"Timeout"
-		end
-		local ok, m, c = core.sleep(math.min(delay, left))
-		if not ok then
-			return nil, m, c
-		end
-		delay = math.min(delay * 2, 2)
-	end
 end
 
 local function check_opts(opts)
@@ -549,29 +397,10 @@ function M.open_remote(kc, nodename, opts)
 	-- the metatable first: whatever is created from here on is deleted by close, __close or __gc
 	local h = setmetatable({ kc = kc, node = nodename, closed = false, exec_timeout = opts.exec_timeout or 300,
 		move_timeout = opts.move_timeout or 3600 }, Remote)
-	local image = opts.image or M.resolve_image(kc)
-	if opts.namespace then
-		h.namespace = opts.namespace
-	else
-		h.namespace, msg, code = create_named(kc, "/api/v1/namespaces", "openshift-debug-", namespace_spec)
-		if not h.namespace then
-			h.closed = true
-			return nil, "creating a namespace for the debug pod: " .. tostring(msg), code
-		end
-		h.owns_namespace = true
-	end
-	local pods = "/api/v1/namespaces/" .. h.namespace .. "/pods"
-	h.pod, msg, code = create_named(kc, pods, simple_name(nodename) .. "-debug-", function(name)
-		return M.pod_spec(name, nodename, image, opts)
-	end)
-	if not h.pod then
-		h:close()
-		return nil, "creating the debug pod on " .. nodename .. ": " .. tostring(msg), code
-	end
 	local ok
-	ok, msg, code = wait_running(h, opts.timeout or 300)
+	ok, msg, code = debugpod.start(kc, nodename, opts, h)
 	if not ok then
-		h:close()
+		h.closed = true
 		return nil, msg, code
 	end
 	return h

@@ -71,6 +71,11 @@ function M.crashlooping(pod)
 		return true, "terminated (" .. tostring(st.terminated.reason or st.terminated.exitCode) .. "), " ..
 			tostring(s.restartCount or 0) .. " restarts"
 	end
+	local last = (s.lastState or {}).terminated
+	if st.running and not s.ready and last and (last.exitCode or 0) ~= 0 and (s.restartCount or 0) >= 1 then
+		-- restarted again after failing: between two crashes it runs for a moment
+		return true, "running again after " .. tostring(s.restartCount) .. " failed starts, not ready"
+	end
 	if st.running then return false, s.ready and "running, ready" or "running, not ready" end
 	return false, st.waiting and ("waiting: " .. tostring(st.waiting.reason)) or "unknown state"
 end

@@ -97,6 +97,35 @@ end
 function Progress:__close(err)
 	if not self.closed then self:done(err and "failed" or "ok") end
 end
+-- ui.wait(message, check [, {timeout = 300, interval = 1}]) -> the values of check | nil, message, "Timeout".
+-- Polls check() until its first result is truthy, with a deadline; check may return false plus a detail
+-- ("2 of 3 members healthy") that the progress line shows. Ctrl-C ends the wait (the run is interrupted).
+function ui.wait(message, check, opts)
+	opts = opts or {}
+	local timeout, interval = opts.timeout or 300, opts.interval or 1
+	local deadline = output.now() + timeout
+	local p <close> = ui.progress(message)
+	while true do
+		local results = table.pack(check())
+		if results[1] then
+			p:done("ok", message)
+			return table.unpack(results, 1, results.n)
+		end
+		p:update(results[2])
+		local left = deadline - output.now()
+		if left <= 0 then
+			local why = ("%s: not done after %gs%s"):format(message, timeout,
+				results[2] and (" (" .. tostring(results[2]) .. ")") or "")
+			p:done("failed", why)
+			return nil, why, "Timeout"
+		end
+		local ok, err, code = output.sleep(math.min(interval, left))
+		if not ok then
+			p:done("failed", message .. ": " .. err)
+			return nil, err, code
+		end
+	end
+end
 -- }======
 
 -- {====== tables

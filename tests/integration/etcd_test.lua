@@ -276,6 +276,15 @@ if testbed and os.getenv("ETCDCTL_ENDPOINTS") then
 			"status")
 		eq(json.encode(assert(x:alarms())), json.encode(assert(g:alarms())), "alarms")
 	end)
+
+	test("testbed: removing an unknown ID is MemberNotFound (definite) through both", function()
+		for _, c in ipairs { g, x } do
+			local ok, msg, code, definite = c:member_remove("123456789abcdef")
+			eq(ok, nil)
+			eq(code, "MemberNotFound", msg)
+			eq(definite, true)
+		end
+	end)
 	g:close()
 else
 	print("skip testbed part: TESTBED_DIR or ETCDCTL_ENDPOINTS not set")

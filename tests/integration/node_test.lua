@@ -1,8 +1,9 @@
 -- medic.node on the shared testbed (tests/integration/run sets TESTBED_DIR and KUBECONFIG): a remote handle on
 -- a node moves the etcd static pod manifest and data dir aside as the procedure does, the member's etcd stops;
 -- moved back, it starts again; the debug pod and its namespace are gone afterwards, also when the chunk
--- raises midway or is interrupted with Ctrl-C. The files are checked where the testbed keeps them
--- (TESTBED_DIR/nodes/NODE/root), not through the handle.
+-- raises midway, is interrupted with Ctrl-C, or leaves the handle open until exit (__gc). The files are
+-- checked where the testbed keeps them (TESTBED_DIR/nodes/NODE/root) and by `testbed status`, not through
+-- the handle.
 local k8s = require "medic.k8s"
 local node = require "medic.node"
 local core = require "medic.node.core"
@@ -161,3 +162,14 @@ os.remove(script)
 assert(rest:find("exit 130", 1, true), "interrupted run exits 130: " .. rest)
 debug_objects_gone(ns, pod)
 print("ok   Ctrl-C leaves no debug pod or namespace")
+
+-- 4. a handle left open (no close, no <close>) is closed by __gc when etcd-medic exits
+local out = io.popen(string.format("%s -e %s 2>&1", MEDIC, "'" .. string.format([[
+local kc = require("medic.k8s").connect{}
+local n = assert(require("medic.node").open_remote(kc, %q, {timeout = 60}))
+print(n.namespace, n.pod)]], name) .. "'"))
+ns, pod = out:read("a"):match("(%S+)%s+(%S+)")
+out:close()
+assert(ns and pod, "the chunk printed its debug pod")
+debug_objects_gone(ns, pod)
+print("ok   a handle left open is closed at exit (__gc)")

@@ -106,6 +106,11 @@ it("a script written for another API version is refused with a clear message", f
 	spec.contains(err, "eject")
 	code = medic("run " .. q(script("now.lua", "-- etcd-medic-api: 1\nprint('ran')\n")))
 	eq(code, 0)
+	local out2, err2
+	code, out2, err2 = medic("run " .. q(script("bang.lua", "#!/usr/bin/env etcd-medic\n-- etcd-medic-api: 1\nprint('bang')\nerror('line 4')\n")))
+	eq(code, 1)
+	eq(out2, "bang\n")
+	spec.contains(err2, "bang.lua:4: line 4")
 end)
 
 it("--script-path and the script's own directory win over the embedded libraries", function()
@@ -197,6 +202,7 @@ it("--log-json writes redacted JSON lines to a 0600 file", function()
 local out = require "medic.output"
 out.audit("member_remove", "removed m1 with Authorization: Bearer sekrit-token-1", { id = "62bcf33650a7170a" })
 out.log("debug", "http", "GET / token=sekrit-token-2")
+out.audit("secret", "read", { secret = { kind = "Secret", data = { ["tls.key"] = "sekrit-token-3" } } })
 ]]))
 	eq(code, 0)
 	local text = spec.read(log)
@@ -208,7 +214,7 @@ out.log("debug", "http", "GET / token=sekrit-token-2")
 		assert(rec.time and rec.level and rec.topic and rec.msg, line)
 		n = n + 1
 	end
-	eq(n, 2)
+	eq(n, 3)
 	spec.contains(text, '"fields":{"id":"62bcf33650a7170a"}')
 	eq(io.popen("stat -c %a " .. q(log)):read("l"), "600")
 end)

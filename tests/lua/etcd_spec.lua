@@ -280,5 +280,20 @@ test("connect: misuse raises, unreadable certificates fail with InvalidConfig", 
 	eq(pcall(c.members, c), false, "a closed connection raises")
 end)
 
+test("gateway: a refused connection is definite, reads and writes try every endpoint", function()
+	-- ports 1 and 2 on loopback: nothing listens, the kernel refuses at once
+	local c <close> = assert(etcd.connect { endpoints = { "http://127.0.0.1:1", "http://127.0.0.1:2" }, timeout = 2 })
+	local ok, msg, code, definite = c:members()
+	eq(ok, nil)
+	eq(code, "ConnectFailed", msg)
+	eq(definite, true)
+	assert(msg:find("127.0.0.1:2", 1, true), "the last endpoint tried is named: " .. msg)
+	fails_with("ConnectFailed", true, c:member_remove("62bcf33650a7170a"))
+	local h = assert(c:health())
+	eq(#h, 2)
+	eq(h[1].healthy, false)
+	assert(h[1].error and h[1].error:find("127.0.0.1:1", 1, true), "health error names the endpoint")
+end)
+
 print(string.format("%d/%d passed", ran - failures, ran))
 os.exit(failures == 0 and 0 or 1)

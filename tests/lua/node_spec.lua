@@ -155,6 +155,9 @@ local function fake_kc(root, opts)
 	end
 	function kc:get(path)
 		log("get", path)
+		if opts.raise_on_get and path:find("/pods/") then
+			error("interrupted", 0)
+		end
 		local obj = self.objects[path]
 		if not obj then
 			return nil, path .. " not found", "NotFound"
@@ -324,6 +327,11 @@ test("open_remote: bad names never reach the API; failures clean up", function()
 	kc = fake_kc("/nonexistent", { never_runs = true })
 	fails_with("Timeout", node.open_remote(kc, "master-0", { image = "x", timeout = 0.3 }))
 	eq(next(kc.objects), nil, "pod and namespace deleted after the timeout")
+	kc = fake_kc("/nonexistent", { raise_on_get = true })
+	local ok, err = pcall(node.open_remote, kc, "master-0", { image = "x" })
+	eq(ok, false, "the error goes on up")
+	eq(err, "interrupted", "the same error")
+	eq(next(kc.objects), nil, "pod and namespace deleted when waiting raised (Ctrl-C)")
 	kc = fake_kc("/nonexistent", { fail_pod = true })
 	fails_with("Forbidden", node.open_remote(kc, "master-0", { image = "x" }))
 	eq(next(kc.objects), nil, "namespace deleted after the pod was refused")

@@ -51,6 +51,11 @@ test("crashlooping: waiting CrashLoopBackOff, terminated Error; not running", fu
 	eq(os_.crashlooping(pod { waiting = { reason = "CrashLoopBackOff" } }), true, "waiting")
 	eq(os_.crashlooping(pod { terminated = { exitCode = 1, reason = "Error" } }), true, "terminated")
 	eq(os_.crashlooping(pod { running = { startedAt = "x" } }), false, "running")
+	local between = pod { running = { startedAt = "x" } }
+	between.status.containerStatuses[1].lastState = { terminated = { exitCode = 1, reason = "Error" } }
+	eq(os_.crashlooping(between), true, "running for a moment between two crashes")
+	between.status.containerStatuses[1].ready = true
+	eq(os_.crashlooping(between), false, "recovered and ready")
 	eq(os_.crashlooping({ status = {} }), false, "no status")
 end)
 

@@ -78,10 +78,37 @@ it("colour on a terminal only, never with NO_COLOR or --no-color", function()
 		return s
 	end
 	spec.contains(on_tty("", ""), "\27[32m")
+	local p = io.popen(("script -qec %s /dev/null"):format(q(q(spec.binary())
+		.. [[ -e 'local p = require("medic.ui").progress("waiting"); p:update("1 left"); p:done("ok")']])))
+	local spun = p:read("a")
+	p:close()
+	spec.contains(spun, "\r\27[K/ waiting (1 left)", "spinner line on a terminal")
 	spec.lacks(on_tty("NO_COLOR=1", ""), "\27[")
 	spec.lacks(on_tty("", "--no-color"), "\27[")
 	local _, out = spec.medic("-e " .. q("require('medic.ui').ok('hi')"))
 	spec.lacks(out, "\27[")
+end)
+
+it("ui.wait polls with a deadline and shows the detail", function()
+	local code, out = spec.medic("-e " .. q([[
+local ui = require "medic.ui"
+local n = 0
+print(ui.wait("counting", function() n = n + 1; if n >= 3 then return "done", n end return false, n .. " so far" end,
+	{ interval = 0.01 }))
+print(ui.wait("never", function() return false, "still no" end, { timeout = 0.05, interval = 0.01 }))
+]]))
+	eq(code, 0)
+	spec.contains(out, "counting ...\n  counting (1 so far)\n  counting (2 so far)\n    [ok]      counting\ndone\t3\n")
+	spec.contains(out, "nil\tnever: not done after 0.05s (still no)\tTimeout")
+end)
+
+it("output.now and output.sleep", function()
+	local output = require "medic.output"
+	local t0 = output.now()
+	eq(output.sleep(0.06), true)
+	local dt = output.now() - t0
+	assert(dt >= 0.05 and dt < 1, dt)
+	eq(pcall(output.sleep, -1), false)
 end)
 
 it("output.redact and output.width", function()

@@ -23,35 +23,73 @@ wait_for() {
 	echo "FAIL $1: '$2' not on screen:"; screen | sed 's/^/    | /'; fail=1; return 1
 }
 
+# wait_prompt: polls until the last line on screen is an empty prompt, so keys are not typed while
+# libedit switches the terminal mode (input sent then can be flushed).
+wait_prompt() {
+	for _ in $(seq 200); do
+		[ "$(screen | grep -v '^$' | tail -n 1)" = "medic>" ] && { sleep 0.05; return 0; }
+		sleep 0.05
+	done
+	echo "FAIL no prompt:"; screen | sed 's/^/    | /'; fail=1
+}
+
 wait_for "banner and prompt" "medic>"
 keys 't = {' Enter ' a = 1,' Enter '}' Enter 'print(t.a + 41)' Enter
 wait_for "multi-line input continues with medic>>" "medic>>  a = 1,"
 wait_for "multi-line chunk ran" "42"
+wait_prompt
 keys '=string.for' Tab
 wait_for "completes a library field" "=string.format"
-keys C-u 's = "x"' Enter 'print(s:upp' Tab
+keys C-u Enter
+wait_prompt
+keys 's = "x"' Enter
+wait_prompt
+keys 'print(s:upp' Tab
 wait_for "completes a method after :" "print(s:upper"
 keys '())' Enter
 wait_for "completed call ran" "X"
-keys 'answer_to_every' Tab
-keys C-u 'answer_to_everything = 42' Enter 'answer_to_ev' Tab
+wait_prompt
+keys 'local answer_to_everything = 42' Enter
+wait_prompt
+keys 'answer_to_ev' Tab
 wait_for "completes a global" "answer_to_everything"
 keys Enter
-keys 'while true do end' Enter
-sleep 0.3
+wait_prompt
+keys 'h = setmetatable({}, {__index = {gone = function() return "went" end, gold = 1}})' Enter 'print(h:g' Tab
+wait_for "after ':' only methods (through __index) complete" "print(h:gone"
+keys '())' Enter
+wait_for "completed method ran" "went"
+wait_prompt
+keys 'local kept, also = 40, 2' Enter
+wait_prompt
+keys 'print("kept " .. kept + also)' Enter
+wait_for "a leading local survives the line" "kept 42"
+wait_prompt
+keys 'local c <close> = nil' Enter 'print(c == nil and "attrib ok")' Enter
+wait_for "local with an attribute stays local" "attrib ok"
+wait_prompt
+keys 'print("spin" .. "ning") while true do end' Enter
+wait_for "a busy loop runs" "spinning"
 keys C-c
 wait_for "Ctrl-C interrupts the running chunk" "interrupted"
+wait_prompt
 keys 'print("still" .. " alive")' Enter
 wait_for "the REPL goes on after Ctrl-C" "still alive"
+wait_prompt
 keys 'print("half typed' C-c
+wait_prompt
 keys 'print("after" .. " cancel")' Enter
 wait_for "Ctrl-C drops a half-typed line" "after cancel"
+wait_prompt
 keys '{{id="a1", name="m1"}, {id="b2", name="member-2"}}' Enter
 wait_for "array of records as a table" "| b2 | member-2 |"
+wait_prompt
 keys 'error("oops")' Enter
 wait_for "errors show a traceback" "stack traceback"
+wait_prompt
 keys 'print("ok after error")' Enter
 wait_for "the REPL goes on after an error" "ok after error"
+wait_prompt
 keys C-d
 for _ in $(seq 200); do
 	[ -s "$T/rc" ] && break

@@ -6,7 +6,14 @@
 
 exec_handler(namespace, pod, container, argv) -> subprocess.Popen (stdin/stdout/stderr pipes) or
 raises ApiError. permissions(username, verb, resource, namespace, subresource) -> bool; the admin
-endpoint /testbed/faults is for users with permissions(user, "*", "*", None, None).
+endpoint /testbed/faults (POST {method, path, status, retry_after, delay, drop, count}; DELETE;
+GET) is for users with permissions(user, "*", "*", None, None).
+
+Options: allow_v5 (offer v5.channel.k8s.io for exec; v4 always), allow_spdy (exec over SPDY/3.1,
+which kubectl falls back to), kube_version (/version; note that /usr/bin/kubectl may be gcloud's
+dispatcher, which runs kubectl 1.MINOR of the server, and kubectl < 1.30 execs over SPDY),
+log_handler(namespace, pod, container, previous, tail_lines) -> str|bytes for pods/log,
+watch_bookmark_seconds. server.request_log holds the last 2000 (method, path, user, code).
 """
 import json
 import re
@@ -22,7 +29,7 @@ from urllib.parse import urlsplit, parse_qs, unquote
 import apiserver_discovery as discovery
 import apiserver_handlers as handlers
 import apiserver_proto
-from apiserver_handlers import compact, method_not_allowed
+from apiserver_request import compact, method_not_allowed
 from store import ApiError, RESOURCES
 
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
@@ -314,7 +321,8 @@ class ApiServer:
                 version == "v1" or group == "authentication.k8s.io"
                 and version in ("v1beta1", "v1alpha1")):
             return self._review(req, group, version, rest[0])
-        if rest[0] == "namespaces" and len(rest) >= 3:
+        if rest[0] == "namespaces" and len(rest) >= 3 and not (
+                len(rest) == 3 and rest[2] in ("status", "finalize")):
             ns, rest = rest[1], rest[2:]
         else:
             ns = None

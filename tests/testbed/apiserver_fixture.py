@@ -1,13 +1,20 @@
 """Test fixture for the API server: a throw-away CA (openssl CLI), a seeded Store, a server on
-127.0.0.1 with a free port, an exec_handler that runs real processes, and a kubeconfig."""
+127.0.0.1 with a free port, an exec_handler that runs real processes, a kubeconfig; and small raw
+HTTPS and WebSocket clients that show exactly what the server sent."""
+import base64
+import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
+import struct
 import subprocess
 import tempfile
 import time
 
 from apiserver import ApiServer, FaultTable
+import wsexec
 from store import ApiError, Store
 
 ADMIN_TOKEN = "admin-token-0123456789"
@@ -142,3 +149,98 @@ class Fixture:
     def close(self):
         self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Raw:
+    """A tiny HTTPS client that shows us exactly what the server sent."""
+
+    def __init__(self, fx, token=ADMIN_TOKEN):
+        self.fx, self.token = fx, token
+        self.ctx = ssl.create_default_context(cafile=fx.ca)
+        host, port = fx.server.url[len("https://"):].split(":")
+        self.host, self.port = host, int(port)
+
+    def conn(self):
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=10)
+
+    def req(self, method, path, body=None, ctype="application/json", headers=None, token=True):
+        h = dict(headers or {})
+        if token and self.token:
+            h["Authorization"] = "Bearer " + self.token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            h["Content-Type"] = ctype
+        c = self.conn()
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            try:
+                doc = json.loads(raw) if raw else None
+            except ValueError:
+                doc = raw
+            return r.status, doc, r
+        finally:
+            c.close()
+
+
+def ws_connect(fx, path, protocols, token=ADMIN_TOKEN):
+    raw = Raw(fx)
+    sock = raw.ctx.wrap_socket(socket.create_connection((raw.host, raw.port), timeout=10),
+                               server_hostname=raw.host)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                  "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n"
+                  % (path, raw.host, token, key, protocols)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        sock.close()
+    return sock, head.decode(), key
+
+
+def ws_send(sock, opcode, payload):
+    mask = os.urandom(4)
+    n = len(payload)
+    head = struct.pack("!BB", 0x80 | opcode, 0x80 | n) if n < 126 else \
+        struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def ws_read_all(sock):
+    """All server messages until close: [(opcode, payload)]."""
+    buf, out = b"", []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return out
+        buf += data
+        while len(buf) >= 2:
+            n, pos = buf[1] & 0x7F, 2
+            if n == 126:
+                n, pos = struct.unpack("!H", buf[2:4])[0], 4
+            elif n == 127:
+                n, pos = struct.unpack("!Q", buf[2:10])[0], 10
+            if len(buf) < pos + n:
+                break
+            out.append((buf[0] & 0x0F, buf[pos:pos + n]))
+            buf = buf[pos + n:]
+            if out[-1][0] == wsexec.OP_CLOSE:
+                return out
+
+
+def channels(msgs):
+    out = {}
+    for op, p in msgs:
+        if op == wsexec.OP_BIN and p:
+            out[p[0]] = out.get(p[0], b"") + p[1:]
+    return out
+
+
+EXEC = "/api/v1/namespaces/openshift-etcd/pods/etcd-alpha/exec?container=etcdctl"

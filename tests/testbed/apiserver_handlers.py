@@ -1,15 +1,14 @@
-"""Resource verbs of the simulated API server: get, list, watch, create, update, patch, delete,
-pods/exec (WebSocket) and pods/log. `api` is the ApiServer, `req` its Request."""
+"""Resource verbs of the simulated API server: get, list, watch, create, update, patch, delete
+(pods/exec and pods/log are in apiserver_pods.py). `api` is the ApiServer, `req` its Request."""
 import base64
 import json
-import select
-import ssl
+import re
 import time
 
 import apiserver_patch as patching
+import apiserver_pods as pods
 import apiserver_tables as tables
-import wsexec
-import wsexec_spdy
+from apiserver_request import client_gone, compact, dry_run, method_not_allowed, qbool, qstr
 from store import RESOURCES, ApiError, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
@@ -19,47 +18,16 @@ MAX_WATCH_SECONDS = 3600
 RESOURCES_PODS = RESOURCES["pods"]
 
 
-def compact(obj):
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def qbool(q, name):
-    """Kubernetes query booleans: false only when absent, "0" or "false"."""
-    v = q.get(name)
-    return v is not None and v[-1].lower() not in ("0", "false")
-
-
-def qstr(q, name, default=None):
-    v = q.get(name)
-    return v[-1] if v else default
-
-
-def method_not_allowed():
-    return ApiError(405, "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource")
-
-
-def dry_run(req, body=None):
-    values = list(req.query.get("dryRun", []))
-    if isinstance(body, dict):
-        values += body.get("dryRun") or []
-    for v in values:
-        if v != "All":
-            raise ApiError(400, "BadRequest", 'Invalid dryRun value %r: valid values are "All"'
-                           % v)
-    return bool(values)
-
-
 def dispatch(api, req, res, ns, name, sub):
     m = req.method
     if sub == "exec":
         if m not in ("GET", "POST"):
             raise method_not_allowed()
-        return exec_pod(api, req, res, ns, name)
+        return pods.exec_pod(api, req, res, ns, name)
     if sub == "log" and res.plural == "pods":
         if m != "GET":
             raise method_not_allowed()
-        return pod_log(api, req, res, ns, name)
+        return pods.pod_log(api, req, res, ns, name)
     if sub not in (None, "status") or (sub == "status" and res.plural not in STATUS_SUBRESOURCE):
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
     if name is None:
@@ -164,10 +132,7 @@ class _WatchStream:
         self.h.wfile.write(b"0\r\n\r\n")
 
     def client_gone(self):
-        sock = self.h.connection
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        return bool(select.select([sock], [], [], 0)[0])
+        return client_gone(self.h.connection)
 
 
 def watch(api, req, res, ns):
@@ -236,10 +201,59 @@ def create(api, req, res, ns):
     if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
         raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
                        "the namespace sent on the request")
+    _validate_name(res, meta)
     if res.plural == "pods":
-        obj.setdefault("status", {}).setdefault("phase", "Pending")
+        _default_pod(obj)
     created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
     return send_object(api, req, res, created, 201)
+
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _invalid(res, name, field, value, detail):
+    msg = '%s "%s" is invalid: %s: %s' % (res.kind, name, field, detail)
+    if value is not None:
+        msg = '%s "%s" is invalid: %s: Invalid value: "%s": %s' % (res.kind, name, field, value,
+                                                                  detail)
+    return ApiError(422, "Invalid", msg, {"name": name, "kind": res.kind, "causes": [
+        {"reason": "FieldValueInvalid" if value is not None else "FieldValueRequired",
+         "message": detail, "field": field}]})
+
+
+def _validate_name(res, meta):
+    name = meta.get("name")
+    if name and (len(name) > 253 or not NAME_RE.match(name)):
+        raise _invalid(res, name, "metadata.name", name, "a lowercase RFC 1123 subdomain must "
+                       "consist of lower case alphanumeric characters, '-' or '.', and must "
+                       "start and end with an alphanumeric character")
+
+
+def _default_pod(pod):
+    """What the real API server validates and defaults on a new pod (the part that matters)."""
+    res, name = RESOURCES_PODS, pod["metadata"].get("name") or pod["metadata"].get(
+        "generateName", "")
+    spec = pod.setdefault("spec", {})
+    containers = spec.get("containers") or []
+    if not containers:
+        raise _invalid(res, name, "spec.containers", None, "Required value")
+    for i, c in enumerate(containers + (spec.get("initContainers") or [])):
+        if not c.get("name"):
+            raise _invalid(res, name, "spec.containers[%d].name" % i, None, "Required value")
+        if not c.get("image"):
+            raise _invalid(res, name, "spec.containers[%d].image" % i, None, "Required value")
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        image = c["image"].rsplit("/", 1)[-1]
+        c.setdefault("imagePullPolicy", "Always" if ":" not in image or image.endswith(
+            ":latest") else "IfNotPresent")
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    status = pod.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", "BestEffort")
 
 
 def _keep_status_split(res, sub, old, new):
@@ -323,127 +337,3 @@ def delete(api, req, res, ns, name):
         details["group"] = res.group
     return api.send_json(req, 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                     "status": "Success", "details": details})
-
-
-# ---------------------------------------------------------------------------------- pods
-def _container(pod, q):
-    names = [c.get("name") for c in pod.get("spec", {}).get("containers") or []]
-    c = qstr(q, "container")
-    pname = pod["metadata"]["name"]
-    if not c:
-        if len(names) == 1:
-            return names[0]
-        inits = [c.get("name") for c in pod.get("spec", {}).get("initContainers") or []]
-        raise ApiError(400, "BadRequest", "a container name must be specified for pod %s, "
-                       "choose one of: [%s] or one of the init containers: [%s]"
-                       % (pname, " ".join(names), " ".join(inits)))
-    if c not in names:
-        raise ApiError(400, "BadRequest", "container %s is not valid for pod %s" % (c, pname))
-    if not pod.get("spec", {}).get("nodeName"):
-        raise ApiError(400, "BadRequest", "pod %s does not have a host assigned" % pname)
-    return c
-
-
-def exec_pod(api, req, res, ns, name):
-    api.authorize(req, "create", res, ns, name, "exec")
-    if req.method == "GET":
-        api.authorize(req, "get", res, ns, name, "exec")
-    q, headers = req.query, req.h.headers
-    pod = api.store.get("pods", ns, name)
-    container = _container(pod, q)
-    argv = q.get("command") or []
-    if not argv:
-        raise ApiError(400, "BadRequest", "you must specify at least one command for the "
-                       "container")
-    want = {k: qbool(q, k) for k in ("stdin", "stdout", "stderr", "tty")}
-    if not (want["stdin"] or want["stdout"] or want["stderr"]):
-        raise ApiError(400, "BadRequest", "you must specify at least 1 of stdin, stdout, stderr")
-    if api.allow_spdy and wsexec_spdy.is_spdy_upgrade(headers):
-        return _exec_spdy(api, req, ns, pod, container, argv, want)
-    if not wsexec.is_upgrade(headers):
-        raise ApiError(400, "BadRequest", "Upgrade request required")
-    protocol = wsexec.choose_protocol(headers.get("Sec-WebSocket-Protocol"), api.allow_v5)
-    key = headers.get("Sec-WebSocket-Key")
-    if protocol is None or not key:
-        raise ApiError(400, "BadRequest", "unable to upgrade connection: requested protocol(s) "
-                       "are not supported: %s" % headers.get("Sec-WebSocket-Protocol"))
-    proc = api.exec_handler(ns, pod, container, list(argv))
-    sock = req.h.connection
-    sock.settimeout(None)
-    sock.sendall(wsexec.handshake_response(key, protocol))
-    api.request_log.append((req.method, req.h.path, req.user, 101))
-    req.h.close_connection = True
-    wsexec.ExecSession(sock, protocol, proc, list(argv), want["stdin"], want["stdout"],
-                       want["stderr"], want["tty"]).run()
-
-
-def _exec_spdy(api, req, ns, pod, container, argv, want):
-    if wsexec_spdy.V4 not in wsexec_spdy.offered_protocols(req.h.headers):
-        raise ApiError(400, "BadRequest", "unable to upgrade connection: requested protocol(s) "
-                       "are not supported: %s" % wsexec_spdy.offered_protocols(req.h.headers))
-    proc = api.exec_handler(ns, pod, container, list(argv))
-    sock = req.h.connection
-    sock.settimeout(None)
-    sock.sendall(wsexec_spdy.handshake_response(wsexec_spdy.V4))
-    api.request_log.append((req.method, req.h.path, req.user, 101))
-    req.h.close_connection = True
-    wsexec_spdy.SpdyExecSession(sock, proc, list(argv), want["stdin"], want["stdout"],
-                                want["stderr"], want["tty"]).run()
-
-
-def pod_log(api, req, res, ns, name):
-    api.authorize(req, "get", res, ns, name, "log")
-    pod = api.store.get("pods", ns, name)
-    q = req.query
-    container = _container(pod, q)
-    tail = int(qstr(q, "tailLines", "0") or 0) or None
-    previous = qbool(q, "previous")
-    read = lambda pod, tail: _log_text(api, ns, pod, container, previous, tail)  # noqa: E731
-    if not qbool(q, "follow") or previous:
-        return api.send_json(req, 200, read(pod, tail), content_type="text/plain")
-    _follow_log(api, req, ns, name, container, pod, read, tail)
-
-
-def _log_text(api, ns, pod, container, previous, tail):
-    if not api.log_handler:
-        return b""
-    text = api.log_handler(ns, pod, container, previous, tail)
-    return text.encode() if isinstance(text, str) else (text or b"")
-
-
-def _terminated(pod, container):
-    for cs in pod.get("status", {}).get("containerStatuses") or []:
-        if cs.get("name") == container:
-            return "terminated" in (cs.get("state") or {})
-    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
-
-
-def _follow_log(api, req, ns, name, container, pod, read, tail):
-    """`kubectl logs -f`: streams the log as it grows until the container ends (or 1 h)."""
-    stream = _WatchStream(api, req, RESOURCES_PODS)
-    h = req.h
-    h.send_response(200)
-    h.send_header("Content-Type", "text/plain")
-    h.send_header("Transfer-Encoding", "chunked")
-    h.end_headers()
-    api.request_log.append((req.method, h.path, req.user, 200))
-    h.connection.settimeout(None)
-
-    def send(data):
-        if data:
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-    send(read(pod, tail))
-    sent = len(read(pod, None))
-    end = time.monotonic() + MAX_WATCH_SECONDS
-    while time.monotonic() < end and not api._stopping and not stream.client_gone():
-        api.store.wait_for_change(0.2)
-        try:
-            pod = api.store.get("pods", ns, name)
-        except ApiError:
-            break
-        text = read(pod, None)
-        send(text[sent:])
-        sent = max(sent, len(text))
-        if _terminated(pod, container):
-            break
-    h.wfile.write(b"0\r\n\r\n")

@@ -1,4 +1,5 @@
-"""Patch formats of the simulated API server: RFC 7386 merge patch and RFC 6902 JSON patch."""
+"""Patch formats of the simulated API server: RFC 7386 merge patch, RFC 6902 JSON patch and a
+strategic merge patch that merges the well-known keyed lists (containers by name, ...)."""
 import copy
 
 from store import ApiError
@@ -22,6 +23,53 @@ def merge_patch(target, patch):
         else:
             result[k] = copy.deepcopy(v)
     return result
+
+
+# List fields that strategic merge patch merges by a key (k8s.io/api patchMergeKey tags).
+MERGE_KEYS = {"containers": "name", "initContainers": "name", "ephemeralContainers": "name",
+              "volumes": "name", "volumeMounts": "mountPath", "env": "name",
+              "ports": "containerPort", "imagePullSecrets": "name", "conditions": "type",
+              "containerStatuses": "name", "initContainerStatuses": "name",
+              "ownerReferences": "uid", "addresses": "type", "hostAliases": "ip"}
+
+
+def strategic_merge_patch(target, patch):
+    """Merge patch, except that the lists above merge item by item on their key; an item with
+    "$patch": "delete" removes that item, a map with "$patch": "replace" replaces the map."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if k.startswith("$"):
+            continue
+        if v is None:
+            result.pop(k, None)
+        elif isinstance(v, dict):
+            result[k] = strategic_merge_patch(result.get(k), v)
+        elif isinstance(v, list) and k in MERGE_KEYS and isinstance(result.get(k), list):
+            result[k] = _merge_list(result[k], v, MERGE_KEYS[k])
+        else:
+            result[k] = copy.deepcopy(v)
+    return result
+
+
+def _merge_list(current, items, key):
+    out = copy.deepcopy(current)
+    for item in items:
+        if not isinstance(item, dict) or key not in item:
+            return copy.deepcopy(items)          # not mergeable: replace, as merge patch does
+        at = next((i for i, o in enumerate(out) if isinstance(o, dict)
+                   and o.get(key) == item[key]), None)
+        if item.get("$patch") == "delete":
+            if at is not None:
+                out.pop(at)
+        elif at is None:
+            out.append(strategic_merge_patch({}, item))
+        else:
+            out[at] = strategic_merge_patch(out[at], item)
+    return out
 
 
 def _invalid(msg):
@@ -123,7 +171,7 @@ def apply(content_type, doc, patch):
     if ct in (MERGE, STRATEGIC):
         if not isinstance(patch, dict):
             raise ApiError(400, "BadRequest", "merge patch must be a JSON object")
-        return merge_patch(doc, patch)
+        return merge_patch(doc, patch) if ct == MERGE else strategic_merge_patch(doc, patch)
     raise ApiError(415, "UnsupportedMediaType",
                    "the body of the request was in an unknown format - accepted media types "
                    "include: application/json-patch+json, application/merge-patch+json, "

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 import etcdapi
 import manifest as mf
@@ -106,7 +107,9 @@ class Operator(threading.Thread):
         self.stop_event = threading.Event()
         self.transitions = {}           # condition type -> (status, lastTransitionTime)
         self.installed = {}             # node -> revision whose installer ran
+        self.waiting_since = {}         # node -> ((pod uid, restartCount, startedAt), first seen waiting)
         self.health = None
+        self.bootstrap_cluster = None   # the first revision's initial cluster, until every member has started
         self.ready = False              # healthy, Available, not Progressing (for `up`)
 
     def t(self, s):
@@ -206,8 +209,8 @@ class Operator(threading.Thread):
                 {"group": "", "resource": "namespaces", "name": NS}]}})
         # etcd-endpoints: no member IDs yet (the cluster does not exist); the first revision bootstraps it
         self.configmap("etcd-endpoints", {"testbed-bootstrap-" + n: self.ips[n] for n in self.nodes})
-        bootstrap = ",".join("%s=https://%s:2380" % (n, self.ips[n]) for n in self.nodes)
-        self.render_template("", bootstrap)
+        self.bootstrap_cluster = ",".join("%s=https://%s:2380" % (n, self.ips[n]) for n in self.nodes)
+        self.render_template("", self.bootstrap_cluster)
         self.sync_revision()
         for node in self.nodes:
             self.run_installer(node, 1)
@@ -236,11 +239,15 @@ class Operator(threading.Thread):
     # ------------------------------------------------------------------ main loop
     def run(self):
         while not self.stop_event.is_set():
+            rv = self.store.resource_version
             try:
                 self.sync()
             except Exception:
                 log.exception("operator sync failed")
-            self.stop_event.wait(self.t(0.3))
+            # a settled cluster is checked once a second; any change in the API wakes the operator at once
+            self.store.wait_for_change(self.t(1.0) if self.ready else self.t(0.3), since=rv)
+            if self.stop_event.is_set():
+                break
 
     def member_health(self):
         client = self.ctx.etcd_client()
@@ -268,6 +275,12 @@ class Operator(threading.Thread):
             return
         mh = self.member_health()
         self.health = mh
+        if self.bootstrap_cluster:
+            # bootstrapping: nothing to reconcile until every member has started (published its client URLs)
+            if mh is None or len(mh.members) < len(self.nodes) or not all(m["clientURLs"] for m in mh.members):
+                return
+            self.bootstrap_cluster = None
+            log.info("bootstrap complete: %s", mh.status())
         conds = {}
         gate = None
         if mh is None:
@@ -553,13 +566,23 @@ class Operator(threading.Thread):
             else ("False", "AsExpected", "")
 
     def waiting_to_join(self, node):
-        """The node's etcd container runs but is not ready (discover-etcd-initial-cluster is waiting)."""
+        """The node's etcd container runs but is not ready (discover-etcd-initial-cluster is waiting), and has
+        for a while: a start check that fails exits within a second and must not count."""
         pod = self.get("pods", NS, "etcd-" + node)
         if pod is None:
             return False
         for c in pod.get("status", {}).get("containerStatuses", []):
             if c["name"] == "etcd":
-                return "running" in c.get("state", {}) and not c.get("ready")
+                running = c.get("state", {}).get("running")
+                if not running or c.get("ready"):
+                    self.waiting_since.pop(node, None)
+                    return False
+                key = (pod["metadata"]["uid"], c.get("restartCount"), running.get("startedAt"))
+                seen = self.waiting_since.get(node)
+                if seen is None or seen[0] != key:
+                    self.waiting_since[node] = (key, time.monotonic())
+                    return False
+                return time.monotonic() - seen[1] >= self.t(2.0)
         return False
 
     # ------------------------------------------------------------------ guard pods

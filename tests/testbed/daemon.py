@@ -29,7 +29,6 @@ from store import ApiError, Store  # noqa: E402
 
 ADMIN_USER = "kube:admin"
 LIMITED_USER = "developer"
-KUBE_VERSIONS = {"4.14": "1.27.10", "4.7": "1.20.15"}
 log = logging.getLogger("daemon")
 
 
@@ -191,7 +190,7 @@ def main(argv):
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
                             execs.make_exec_handler(ctx), permissions,
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
-                            kube_version=KUBE_VERSIONS[cfg["profile"]], log_handler=ctx.log_handler)
+                            kube_version=cfg.get("kube_version") or "1.32.4", log_handler=ctx.log_handler)
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
         for node in cfg["names"]:
@@ -209,7 +208,13 @@ def main(argv):
         return 1
     deadline = start + timeout
     announced = False
+    next_check = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_check:
+            next_check = time.monotonic() + 2.0
+            if not os.path.exists(layout.config):
+                log.error("%s was removed: stopping", layout.config)
+                break
         if not announced:
             if ctx.operator.ready:
                 secs = time.monotonic() - start

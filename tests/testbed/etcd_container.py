@@ -55,7 +55,9 @@ def discover(env, name, peer_url, data_dir, timeout, interval):
             members = None
             log("could not list members: %s" % e.message)
         exists = data_dir_exists(data_dir)
-        started = members is not None and any(peer_url in m["peerURLs"] and m["name"] for m in members)
+        # A statically bootstrapped member is listed with its name before it ever ran; it has published
+        # its client URLs only once it really started.
+        started = members is not None and any(peer_url in m["peerURLs"] and m["clientURLs"] for m in members)
         if bootstrap and not exists and not started:
             log("bootstrapping a new cluster: %s" % bootstrap)
             env["ETCD_INITIAL_CLUSTER_STATE"] = "new"

@@ -28,20 +28,43 @@ class Client:
         self.timeout = timeout
         self.ctx = ssl.create_default_context(cafile=cacert)
         self.ctx.load_cert_chain(cert, key)
+        self._conns = {}   # endpoint -> kept-alive HTTPSConnection (a Client is used by one thread)
 
     def _request(self, endpoint, method, path, body=None, timeout=None):
-        u = urllib.parse.urlsplit(endpoint)
-        conn = http.client.HTTPSConnection(u.hostname, u.port or 2379, context=self.ctx,
-                                           timeout=timeout or self.timeout)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-            resp = conn.getresponse()
-            raw = resp.read()
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data else {}
+        for attempt in (0, 1):
+            conn = self._conns.get(endpoint)
+            fresh = conn is None
+            if fresh:
+                u = urllib.parse.urlsplit(endpoint)
+                conn = http.client.HTTPSConnection(u.hostname, u.port or 2379, context=self.ctx,
+                                                   timeout=timeout or self.timeout)
+            conn.timeout = timeout or self.timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._conns.pop(endpoint, None)
+                if fresh or attempt:
+                    raise
+                continue  # a kept-alive connection the server closed meanwhile: once more, fresh
+            if resp.will_close:
+                conn.close()
+                self._conns.pop(endpoint, None)
+            else:
+                self._conns[endpoint] = conn
             return resp.status, raw
-        finally:
-            conn.close()
+        raise OSError("unreachable")
+
+    def close(self):
+        for c in self._conns.values():
+            c.close()
+        self._conns = {}
 
     def call(self, path, body=None, endpoints=None, timeout=None):
         """POSTs to the first endpoint that answers. EtcdError on an etcd error; Unreachable if none answers."""

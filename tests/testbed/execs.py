@@ -180,6 +180,10 @@ class PodRun:
                                               "startedAt": c.started_at, "finishedAt": now()}}
         log.info("pod %s/%s runs on %s", self.namespace, self.name, self.node)
 
+    def busy(self):
+        """Some container process runs (its exit must be noticed)."""
+        return any(c.proc is not None and "running" in c.state for c in self.containers)
+
     def log_path(self, container):
         return os.path.join(self.logdir, container, "0.log")
 

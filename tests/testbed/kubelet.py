@@ -96,6 +96,8 @@ class Kubelet(threading.Thread):
         self.pod_started_at = None
         self.others = {}              # uid -> execs.PodRun of non-static pods on this node
         self.status_cache = None
+        self.mirror_rv = None         # the store's resourceVersion when the mirror pod was last checked
+        self.pods_rv = None           # the same for the other pods
         os.makedirs(ctx.layout.kubelet_dir(node), exist_ok=True)
 
     # ---- timing
@@ -226,7 +228,17 @@ class Kubelet(threading.Thread):
                     "TESTBED_DISCOVER_TIMEOUT": str(self.t(30)),
                     "TESTBED_DISCOVER_INTERVAL": str(self.t(0.5)),
                     "PATH": "/usr/local/bin:/usr/bin:/bin", "HOSTNAME": self.node})
-        argv = [sys.executable, os.path.join(HERE, "etcd_container.py"), self.ctx.etcd_binary]
+        # Like a container runtime, bind-mount the data dir: a running etcd keeps using the directory it
+        # started with even when someone renames /var/lib/etcd on the node meanwhile (it never recreates it).
+        host_dd = env.get("ETCD_DATA_DIR") or self.ctx.layout.data_dir(self.node)
+        mnt = self.ctx.layout.etcd_mount(self.node)
+        os.makedirs(mnt, exist_ok=True)
+        if not os.path.isdir(host_dd):
+            os.makedirs(host_dd, mode=0o700, exist_ok=True)
+        env["ETCD_DATA_DIR"] = mnt
+        argv = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                'mount --bind "$1" "$2" || exit 125; shift 2; exec "$@"', "sh", host_dd, mnt,
+                sys.executable, os.path.join(HERE, "etcd_container.py"), self.ctx.etcd_binary]
         argv += self.map_args(c, c.get("args", []))
         logdir = self.ctx.layout.host(self.node, "/var/log/pods/%s_etcd-%s_%s/etcd" % (
             NS, self.node, self.pod_uid))
@@ -251,11 +263,11 @@ class Kubelet(threading.Thread):
             rc = e.proc.poll()
             if rc is None:
                 if t >= e.next_probe:
-                    e.next_probe = t + self.t(0.3)
                     ok, _ = self.ctx.etcd_client().health("https://%s:2379" % self.ip, timeout=1.0)
                     if ok:
                         e.started = True
                     e.ready = ok
+                    e.next_probe = time.monotonic() + self.t(1.0 if ok else 0.3)
                 return
             self.on_etcd_exit(rc, t)
         if e.proc is None and t >= e.restart_at:
@@ -365,6 +377,10 @@ class Kubelet(threading.Thread):
         status = self.mirror_status()
         store = self.ctx.store
         name = "etcd-" + self.node
+        rv = store.resource_version
+        if status == self.status_cache and rv == self.mirror_rv:
+            return
+        self.mirror_rv = rv
         try:
             cur = store.get("pods", NS, name)
         except ApiError:
@@ -398,6 +414,10 @@ class Kubelet(threading.Thread):
 
     # ---- other pods bound to this node (debug pods)
     def sync_other_pods(self):
+        rv = self.ctx.store.resource_version
+        if rv == self.pods_rv and not any(r.busy() for r in self.others.values()):
+            return
+        self.pods_rv = rv
         items, _ = self.ctx.store.list("pods")
         seen = set()
         for pod in items:

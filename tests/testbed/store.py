@@ -59,6 +59,7 @@ RESOURCES = {r.plural: r for r in [
     Resource("etcds", "Etcd", "operator.openshift.io", "v1", False),
     Resource("clusteroperators", "ClusterOperator", "config.openshift.io", "v1", False, ["co"]),
     Resource("clusterversions", "ClusterVersion", "config.openshift.io", "v1", False),
+    Resource("imagestreams", "ImageStream", "image.openshift.io", "v1", True, ["is"]),
 ]}
 
 

@@ -1,8 +1,8 @@
 """Where a testbed keeps things, and which loopback addresses it uses.
 
 A testbed lives in one directory DIR. Its settings are in DIR/testbed.json (written once by `up`):
-node names, profile, speed, one loopback address per node (127.A.B.(11+i), A.B derived from DIR) and
-the API server's address (127.A.B.1:6443)."""
+node names, profile, speed, one loopback address per node (127.A.B.(11+i), A.B derived from DIR and a
+random salt, ports checked free) and the API server's address (127.A.B.1:6443)."""
 import hashlib
 import json
 import os
@@ -69,6 +69,10 @@ class Layout:
     def data_dir(self, node):
         return self.host(node, "/var/lib/etcd")
 
+    def etcd_mount(self, node):
+        """Where the kubelet bind-mounts the node's /var/lib/etcd for its etcd (in a private mount namespace)."""
+        return self.p("nodes", node, "kubelet", "mnt", "var-lib-etcd")
+
     @property
     def tools_root(self):
         """The root file system of debug pods (the support-tools image)."""
@@ -92,12 +96,14 @@ def _free(ip, port):
 
 
 def allocate(dirpath, count, attempts=64):
-    """Picks 127.A.B.x addresses derived from the directory whose ports are all free.
+    """Picks 127.A.B.x addresses, derived from the directory and a random salt, whose ports are all free
+    (the salt keeps a reused directory from meeting kubectl's discovery cache of an older testbed).
 
     Returns (api_ip, [node ips]); raises RuntimeError when nothing is free."""
     real = os.path.realpath(dirpath)
+    salt = secrets.token_hex(8)
     for attempt in range(attempts):
-        h = hashlib.sha256(("%s#%d" % (real, attempt)).encode()).digest()
+        h = hashlib.sha256(("%s#%s#%d" % (real, salt, attempt)).encode()).digest()
         a, b = 1 + h[0] % 254, h[1]
         base = "127.%d.%d." % (a, b)
         api = base + "1"
@@ -109,9 +115,10 @@ def allocate(dirpath, count, attempts=64):
     raise RuntimeError("no free loopback addresses for the testbed after %d attempts" % attempts)
 
 
-def new_config(dirpath, names, profile, speed):
+def new_config(dirpath, names, profile, speed, kube_version="1.32.4"):
     api, ips = allocate(dirpath, len(names))
     return {
+        "kube_version": kube_version,
         "names": list(names),
         "profile": profile,
         "speed": speed,

@@ -58,7 +58,7 @@ def etcd_container_state(layout, cfg, node):
 
 def etcd_processes(layout, node):
     out = []
-    data_dir = layout.data_dir(node)
+    data_dir = layout.etcd_mount(node)
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue

@@ -182,7 +182,8 @@ class SpdyExecSession:
     def _run(self):
         if not self.want["stdin"]:
             self._close_stdin()
-        pipes = {self.proc.stdout.fileno(): "stdout", self.proc.stderr.fileno(): "stderr"}
+        pipes = {f.fileno(): name for f, name in ((self.proc.stdout, "stdout"),
+                                                  (self.proc.stderr, "stderr")) if f is not None}
         try:
             self._loop(pipes)
         except (OSError, ssl.SSLError, wsexec.ProtocolError, zlib.error, struct.error):

@@ -7,6 +7,7 @@ when DIR/stop appears or after 120 s. Client certificates are optional; /whoami 
 import http.server, json, os, socketserver, ssl, subprocess, sys, threading, time
 
 D = sys.argv[1]
+DROPS = [0]
 
 def sh(*args):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=D)
@@ -49,7 +50,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(429, "Too many requests, please try again later.", "text/plain", [("Retry-After", "3")])
         elif p == "/big":
             self.reply(200, b"x" * (3 << 20), "application/octet-stream")
+        elif p == "/drops":
+            self.reply(200, json.dumps({"drops": DROPS[0]}))
         elif p == "/drop":
+            DROPS[0] += 1
             self.close_connection = True
             self.connection.shutdown(2)
         elif p == "/slow":

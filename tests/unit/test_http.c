@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
+#include "log.h"
 
 static char dir[] = "/tmp/medic-http-XXXXXX";
 static pid_t server;
@@ -262,6 +263,57 @@ static void test_dropped_and_timeout(void **state)
 	http_client_free(c);
 }
 
+/* libcurl resends a request on its own when a reused connection dies before any answer; a write that
+ * must not be resent asks for a fresh connection, so the server sees it once. */
+static void test_write_not_resent(void **state)
+{
+	struct http_client *c = client(1, 0, 0);
+	struct http_response r;
+	char u[256];
+	assert_int_equal(get(c, "127.0.0.1", "/drops", &r), HTTP_OK); /* a connection to reuse */
+	int before = atoi(strstr(r.body, ":") + 1);
+	http_response_free(&r);
+	url(u, sizeof u, "127.0.0.1", "/drop");
+	struct http_request req = {.method = "DELETE", .url = u, .fresh_connection = 1};
+	assert_int_equal(http_do(c, &req, &r), HTTP_ERR_IO);
+	http_response_free(&r);
+	assert_int_equal(get(c, "127.0.0.1", "/drops", &r), HTTP_OK);
+	assert_int_equal(atoi(strstr(r.body, ":") + 1), before + 1);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+static char logged[4096];
+
+static void capture(void *ud, enum medic_log_level level, const char *topic, const char *msg)
+{
+	size_t n = strlen(logged);
+	snprintf(logged + n, sizeof logged - n, "%s: %s\n", topic, msg);
+}
+
+/* -v: one line per request with method, path, status and duration; headers and bodies never. */
+static void test_request_log(void **state)
+{
+	struct http_client *c = client(1, 0, 0);
+	struct http_response r;
+	char u[256];
+	struct http_header h[] = {{"Authorization", "Bearer sekrit-token-123"}};
+	url(u, sizeof u, "127.0.0.1", "/echo/api/v1/namespaces/ns/secrets/s?x=1");
+	struct http_request req = {.method = "POST", .url = u, .headers = h, .nheaders = 1,
+				   .body = "{\"data\":{\"k\":\"c2VjcmV0\"}}", .body_len = 25};
+	logged[0] = '\0';
+	medic_log_set_sink(capture, NULL);
+	medic_log_set_level(MEDIC_LOG_DEBUG);
+	assert_int_equal(http_do(c, &req, &r), HTTP_OK);
+	medic_log_set_sink(NULL, NULL);
+	assert_non_null(strstr(logged, "http: POST /echo/api/v1/namespaces/ns/secrets/s?x=1 -> 200 ("));
+	assert_non_null(strstr(logged, " ms)"));
+	assert_null(strstr(logged, "sekrit"));
+	assert_null(strstr(logged, "c2VjcmV0"));
+	http_response_free(&r);
+	http_client_free(c);
+}
+
 static void test_connect_refused(void **state)
 {
 	struct http_client *c = client(1, 0, 0);
@@ -312,6 +364,8 @@ int main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_dropped_and_timeout),
+		cmocka_unit_test(test_write_not_resent),
+		cmocka_unit_test(test_request_log),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_raw),
 	};

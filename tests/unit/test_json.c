@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <lauxlib.h>
@@ -216,6 +217,40 @@ static void test_round_trip(void **state)
 	}
 }
 
+/* Every prefix and many one-byte mutations of a valid document: no crash, no over-read (run under ASan by
+ * make test-asan), a balanced stack, and either a value or nil + message. */
+static void test_mutations_are_safe(void **state)
+{
+	lua_State *L = *state;
+	const char *doc = "{\"members\":[{\"ID\":15323219374994545507,\"name\":\"m\\u00e91\",\"peerURLs\":"
+			  "[\"https://10.0.0.1:2380\"],\"isLearner\":false,\"x\":-1.5e3}],\"n\":null}";
+	const char alphabet[] = "{}[]\",:\\u0-+.eE1tfn \x01\xff";
+	size_t len = strlen(doc);
+	char buf[256];
+	unsigned seed = 7;
+
+	for (size_t n = 0; n <= len; n++) {
+		int rc = medic_json_decode(L, doc, n);
+		assert_int_equal(lua_gettop(L), rc);
+		lua_settop(L, 0);
+	}
+	for (int round = 0; round < 20000; round++) {
+		memcpy(buf, doc, len);
+		for (int k = 0; k < 3; k++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[(seed >> 8) % len] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+		}
+		char *copy = malloc(len); /* exact size: ASan sees any read past the end */
+		memcpy(copy, buf, len);
+		int rc = medic_json_decode(L, copy, len);
+		free(copy);
+		assert_int_equal(lua_gettop(L), rc);
+		if (rc == 2)
+			assert_true(lua_isnil(L, 1) && lua_isstring(L, 2));
+		lua_settop(L, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_objects_arrays_null, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mutations_are_safe, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

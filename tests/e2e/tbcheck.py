@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Assertions on `testbed status DIR` JSON (the truth), for the e2e tests. Usage: tbcheck.py CMD STATUS.json [ARGS]
+
+  healthy S N          N members, all started, healthy and voting; every etcd pod Running and Ready;
+                       every node at the operator's latest revision; exit 1 with the reason otherwise
+  member-id S NODE     the ID of NODE's member ("" if none)
+  ids S                "name id" per member, sorted
+  secret-uid S NAME    the uid of secret NAME ("" if absent)
+  overrides S          spec.unsupportedConfigOverrides as JSON
+  fingerprint S        what a dry run must not change: members, secrets, operator spec, node files
+  files S NODE         the files under NODE's var/lib, one per line
+  kept S NODE          exit 0 if NODE keeps a moved-aside manifest and data dir under var/lib/etcd-backup
+  crashlooping S NODE  exit 0 if NODE's etcd container is waiting in CrashLoopBackOff or Error
+"""
+import json
+import re
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def etcd_pods(s):
+    return [p for p in s.get("pods", []) if p.get("labels", {}).get("k8s-app") == "etcd"]
+
+
+def healthy(s, n):
+    members = s["etcd"]["members"]
+    problems = []
+    if len(members) != int(n):
+        problems.append("%d members, want %s" % (len(members), n))
+    for m in members:
+        if m.get("status") != "started" or not m.get("healthy") or m.get("isLearner"):
+            problems.append("member %s %s: %s healthy=%s learner=%s" % (
+                m.get("id"), m.get("name"), m.get("status"), m.get("healthy"), m.get("isLearner")))
+    pods = etcd_pods(s)
+    if len(pods) != int(n):
+        problems.append("%d etcd pods, want %s" % (len(pods), n))
+    for p in pods:
+        if p.get("phase") != "Running" or not p.get("ready"):
+            problems.append("pod %s %s ready=%s" % (p["name"], p.get("phase"), p.get("ready")))
+    op = s["operator"]
+    for ns in op.get("nodeStatuses", []):
+        if ns.get("currentRevision") != op.get("latestAvailableRevision"):
+            problems.append("node %s at revision %s, latest %s" % (
+                ns["nodeName"], ns.get("currentRevision"), op.get("latestAvailableRevision")))
+    if problems:
+        print("not healthy: " + "; ".join(problems))
+        return 1
+    return 0
+
+
+def member_id(s, node):
+    for m in s["etcd"]["members"]:
+        if m.get("name") == node:
+            print(m["id"])
+            return 0
+    print("")
+    return 0
+
+
+def ids(s):
+    for line in sorted("%s %s" % (m.get("name"), m["id"]) for m in s["etcd"]["members"]):
+        print(line)
+    return 0
+
+
+def secret_uid(s, name):
+    for sec in s.get("secrets", []):
+        if sec["name"] == name:
+            print(sec["uid"])
+            return 0
+    print("")
+    return 0
+
+
+def overrides(s):
+    print(json.dumps(s["operator"].get("unsupportedConfigOverrides"), sort_keys=True))
+    return 0
+
+
+def fingerprint(s):
+    fp = {
+        "members": sorted((m["id"], m.get("name"), tuple(m.get("peerURLs", [])), m.get("isLearner"))
+                          for m in s["etcd"]["members"]),
+        "secrets": sorted((x["name"], x["uid"], x.get("resourceVersion")) for x in s.get("secrets", [])),
+        "operator": {k: s["operator"].get(k) for k in
+                     ("forceRedeploymentReason", "unsupportedConfigOverrides", "latestAvailableRevision")},
+        "files": {n: v.get("files") for n, v in s["nodes"].items()},
+    }
+    print(json.dumps(fp, sort_keys=True, indent=1))
+    return 0
+
+
+def files(s, node):
+    for f in s["nodes"][node]["files"].get("var/lib", []):
+        print(f)
+    return 0
+
+
+def kept(s, node):
+    found = s["nodes"][node]["files"].get("var/lib", [])
+    manifest = any(re.match(r"^/var/lib/etcd-backup/.+/etcd-pod\.yaml$", f) for f in found)
+    data = any(re.match(r"^/var/lib/etcd-backup/.+/etcd/member/$", f) for f in found)
+    return 0 if manifest and data else 1
+
+
+def crashlooping(s, node):
+    for p in etcd_pods(s):
+        if p.get("node") == node:
+            c = p.get("containers", {}).get("etcd", {})
+            return 0 if c.get("reason") in ("CrashLoopBackOff", "Error") else 1
+    return 1
+
+
+COMMANDS = {"healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
+            "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    sys.exit(COMMANDS[sys.argv[1]](load(sys.argv[2]), *sys.argv[3:]))
