@@ -578,7 +578,9 @@ function Proc:run_step(ctx, name)
 	if not step.observe and not ctx.opts.yes and not self.prompt("Run step " .. name .. "?") then
 		return "not confirmed"
 	end
-	return execute_step(self, ctx, step)
+	local st, note = execute_step(self, ctx, step)
+	if step == self.steps[#self.steps] then ctx.journal:finish("done") end -- the last step done by hand ends the run
+	return st, note
 end
 
 return procedure

@@ -93,12 +93,15 @@ assert_repaired() {
 	check "the old manifest and data dir are kept on $node" tbq kept "$file" "$node"
 }
 
-# refused DESC ARGS...: the run exits 3 and the cluster's members, secrets, operator spec and node files are
-# exactly as before.
+# refused DESC WHY ARGS...: the run exits 3, says WHY (a grep -E pattern), and the cluster's members, secrets,
+# operator spec and node files are exactly as before.
 refused() {
-	local desc=$1; shift
+	local desc=$1 why=$2; shift 2
 	snap "$E2E_TMP/refused-before.json"
+	local from
+	from=$(($( (cat "$TB/medic.log" 2>/dev/null || true) | wc -l) + 1))
 	expect "refused: $desc" 3 medic "$@"
+	check "refused: $desc: for the right reason" bash -c "tail -n +$from '$TB/medic.log' | grep -qE '$why'"
 	snap "$E2E_TMP/refused-after.json"
 	check "refused: $desc: nothing changed" \
 		cmp -s <(tbq fingerprint "$E2E_TMP/refused-before.json") <(tbq fingerprint "$E2E_TMP/refused-after.json")
