@@ -20,7 +20,7 @@ UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
 .PHONY: all deps install test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
-        demo bench reliability test-reliability-quick fuzz clean
+        demo bench reliability test-reliability-quick test-security fuzz clean
 all: $(BUILD)/etcd-medic
 
 deps: $(DEPS_STAMP)
@@ -59,7 +59,7 @@ install: $(BUILD)/etcd-medic
 	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
 
 # The whole suite: unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
-test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-reliability-quick
+test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security test-reliability-quick
 
 test-unit: $(UNIT_BIN)
 	@tests/run-tests unit $(UNIT_BIN)
@@ -79,6 +79,9 @@ test-testbed:
 test-integration: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/integration/run
 
+test-security: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests security $(sort $(wildcard tests/security/*_test.sh))
+
 test-e2e: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests e2e $(sort $(wildcard tests/e2e/*_test.sh))
 
@@ -89,15 +92,20 @@ demo: $(BUILD)/etcd-medic
 FUZZ_SECONDS ?= 60
 FUZZ_SRC     = $(wildcard bindings/*_fuzz.c)
 FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
+# Seeds and kept crash inputs: tests/fuzz/corpus/X_fuzz/ (read too; new finds go to the build dir's corpus).
+# FUZZ_EXTRA_X: sources a target needs beyond bindings/X*.c.
+FUZZ_EXTRA_etcd_id  = bindings/etcd_error.c
+FUZZ_EXTRA_k8s_exec = $(filter-out bindings/k8s_exec.c bindings/log.c bindings/interrupt.c,$(BINDING_SRC))
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do mkdir -p $$f.corpus; $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
-		-timeout=10 -artifact_prefix=$$f- $$f.corpus >$$f.log 2>&1; rc=$$?; tail -3 $$f.log; \
+	@for f in $(FUZZ_BIN); do s=tests/fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -artifact_prefix=$$f- \
+		$$f.corpus $$(test -d $$s && echo $$s) >$$f.log 2>&1; rc=$$?; echo "== $${f##*/}"; tail -3 $$f.log; \
 		[ $$rc -eq 0 ] || { echo "fuzz: $$f failed (see $$f.log)"; exit 1; }; done
 
-$(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) | $(DEPS_STAMP)
+$(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) $(BINDING_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(filter bindings/$*%.c,$(BINDING_SRC)) bindings/log.c bindings/interrupt.c $(LIBS)
+		$(filter bindings/$*%.c,$(BINDING_SRC)) $(FUZZ_EXTRA_$*) bindings/log.c bindings/interrupt.c $(LIBS)
 
 # The fault matrix on the testbed (long; QUICK=1 runs a few cases). Not part of `make test`.
 reliability: $(BUILD)/etcd-medic

@@ -179,7 +179,7 @@ static const char *skip_digits(const char *p, const char *end)
 	return p;
 }
 
-/* An integer token: a Lua integer when |n| <= 2^53, else its exact text as a string. */
+/* An integer token: a Lua integer when |n| <= 2^53 ("-0": the float -0.0), else its exact text as a string. */
 static void push_integer(struct decoder *d, const char *tok, const char *end)
 {
 	int neg = *tok == '-';
@@ -192,7 +192,10 @@ static void push_integer(struct decoder *d, const char *tok, const char *end)
 		}
 		v = v * 10 + (uint64_t)(*q - '0');
 	}
-	lua_pushinteger(d->L, neg ? -(lua_Integer)v : (lua_Integer)v);
+	if (neg && v == 0)
+		lua_pushnumber(d->L, -0.0); /* "-0": keep the sign (Lua integers have none), as encode writes -0.0 */
+	else
+		lua_pushinteger(d->L, neg ? -(lua_Integer)v : (lua_Integer)v);
 }
 
 static int push_float(struct decoder *d, const char *tok, size_t n)

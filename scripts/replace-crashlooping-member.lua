@@ -13,7 +13,11 @@ local json = require "medic.json"
 local gopts = require "medic.options"
 
 local OPTIONS = {
-	{ name = "node", arg = "NODE", help = "the node whose etcd pod is crash-looping (default: the only such node)" },
+	{ name = "node", arg = "NODE", help = "the node whose etcd pod is crash-looping (default: the only such node)",
+		check = function(v)
+			return openshift.valid_node_name(v), string.format("%q is not a valid node name (a lower-case DNS name, "
+				.. "at most 253 characters)", #v > 80 and v:sub(1, 80) .. "..." or v)
+		end },
 	{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
 	{ name = "backup", arg = "PATH", help = "an etcd snapshot already taken: verified and used instead of taking one" },
 	{ name = "backup-dir", arg = "DIR", help = "where the snapshot is saved (default: STATE_DIR/backups)" },
@@ -235,6 +239,30 @@ local function check_members(ctx, members, healthy)
 	ctx.target = target
 end
 
+-- Members and health, read again for a while when more members than expected look unhealthy: a health check
+-- can time out on a busy member, and a resumed run may find the operator restarting members one at a time.
+-- The decision is made on the last reading; this only avoids refusing on a passing blip.
+local function read_settled(ctx)
+	local removed = ctx.journal:get("member_id")
+	local patience = ctx.resuming and math.min(120, ctx.opts.wait_timeout) or 6
+	local deadline = os.time() + patience
+	local members, health, healthy
+	for _ = 1, 200 do
+		members, health, healthy = read_members(ctx)
+		if members then
+			local others = 0
+			for _, m in ipairs(members) do
+				if not healthy[m.id] and not openshift.has_peer_ip(m, ctx.node_ip) then others = others + 1 end
+			end
+			if others == 0 then break end
+			ctx:say("%d other member(s) unhealthy; looking again%s", others, removed and " (the operator may be restarting members)" or "")
+		end
+		if os.time() >= deadline then break end
+		procedure.sleep(math.max(1, ctx.opts.poll_interval))
+	end
+	return members, health, healthy
+end
+
 local function check_pod_and_rollout(ctx, pods, cr)
 	if ctx.resuming then return end
 	local pod
@@ -275,7 +303,7 @@ local function preflight(ctx)
 	if not openshift.healthy_pod(pods, ctx.node) and not gopts.etcd_endpoints then
 		ctx:refuse("no Ready etcd pod on another node to work through: this needs the disaster recovery procedure")
 	end
-	local members, health, healthy = read_members(ctx)
+	local members, health, healthy = read_settled(ctx)
 	if not members then ctx:refuse("cannot read the member list through a healthy etcd pod: " .. tostring(health)) end
 	ctx:say("working through %s", ctx.etcd_pod)
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end

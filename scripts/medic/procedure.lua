@@ -74,6 +74,10 @@ local function convert(o, value)
 		for _, c in ipairs(o.choices) do if c == value then return value end end
 		raise(2, "--" .. o.name .. " must be one of " .. table.concat(o.choices, ", "))
 	end
+	if o.check then -- checked here, before any request is made
+		local ok, why = o.check(value)
+		if not ok then raise(2, "--" .. o.name .. ": " .. tostring(why or "invalid value")) end
+	end
 	return value
 end
 
@@ -117,7 +121,8 @@ end
 
 ------------------------------------------------------------------------------------------------ steps
 
--- procedure.new{name=, title=, options={ {name=, arg=, default=, help=, flag=, number=, choices=} ... },
+-- procedure.new{name=, title=, options={ {name=, arg=, default=, help=, flag=, number=, choices=,
+--                                         check=function(value) -> ok, why} ... },
 --               journal_key=function(ctx) -> string (which cluster; default: none)}
 function procedure.new(def)
 	assert(type(def) == "table" and type(def.name) == "string", "procedure.new{name=...}")
@@ -451,6 +456,17 @@ local function finish_early(self, ctx, results, err)
 		say("%s", err.message or "nothing to do")
 		return true
 	end
+	if ctx.resuming then
+		-- A resumed run stopped before it could go on: what the interrupted run left half done (an override,
+		-- say) is put back by the cleanup steps, and the journal stays for the next attempt.
+		run_cleanups(self, ctx, results, 1)
+		print_summary(self, results)
+		say("")
+		say("stopped: %s", errmsg(err))
+		say("The journal is kept in %s; once the cause is fixed, run the same command again.", ctx.journal.path)
+		local code = procedure.is_interrupt(err) and 130 or 1
+		raise(code, errmsg(err))
+	end
 	-- A refusal (or any error) before the first mutation: nothing was changed.
 	print_summary(self, results)
 	if type(err) == "table" and err.exit_code then
@@ -562,7 +578,9 @@ function Proc:run_step(ctx, name)
 	if not step.observe and not ctx.opts.yes and not self.prompt("Run step " .. name .. "?") then
 		return "not confirmed"
 	end
-	return execute_step(self, ctx, step)
+	local st, note = execute_step(self, ctx, step)
+	if step == self.steps[#self.steps] then ctx.journal:finish("done") end -- the last step done by hand ends the run
+	return st, note
 end
 
 return procedure

@@ -294,6 +294,8 @@ end
 -- ui.format(v) -> string: v pretty-printed (tables nested and indented, keys sorted, strings quoted, cycles
 -- marked; an array of records as an aligned table).
 function ui.format(v)
+	local mt = type(v) == "table" and getmetatable(v)
+	if type(mt) == "table" and mt.__tostring then return tostring(v) end -- a value that knows how it prints
 	if type(v) == "table" and is_record_array(v) then return ui.table(v) end
 	if type(v) == "string" and v:find("\n") then return v end
 	return format(v, "", {}, 0)

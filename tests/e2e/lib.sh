@@ -92,3 +92,93 @@ assert_repaired() {
 	check "$node has a new member ID ($old_id -> $new_id)" test -n "$new_id" -a "$new_id" != "$old_id"
 	check "the old manifest and data dir are kept on $node" tbq kept "$file" "$node"
 }
+
+# refused DESC WHY ARGS...: the run exits 3, says WHY (a grep -E pattern), and the cluster's members, secrets,
+# operator spec and node files are exactly as before.
+refused() {
+	local desc=$1 why=$2; shift 2
+	snap "$E2E_TMP/refused-before.json"
+	local from
+	from=$(($( (cat "$TB/medic.log" 2>/dev/null || true) | wc -l) + 1))
+	expect "refused: $desc" 3 medic "$@"
+	check "refused: $desc: for the right reason" bash -c "tail -n +$from '$TB/medic.log' | grep -qE '$why'"
+	snap "$E2E_TMP/refused-after.json"
+	check "refused: $desc: nothing changed" \
+		cmp -s <(tbq fingerprint "$E2E_TMP/refused-before.json") <(tbq fingerprint "$E2E_TMP/refused-after.json")
+}
+
+# chain KIND NODE STEP...: breaks NODE, then runs the procedure once per STEP, each run stopped at that step
+# (KIND "kill": SIGKILL right after the step, from a site hook; KIND "faults": each STEP is "STEP|ARGS", and
+# `testbed fault ARGS --count 1` is injected right before the step), and finally runs it to the end. Each run resumes what the previous one left.
+# After every run: no other member removed, the node's member replaced at most once, the secrets the operator
+# re-issued never deleted again; at the end: healthy, overrides as before.
+chain() {
+	local kind=$1 node=$2; shift 2
+	local n want_rc what step before_json=$E2E_TMP/c-before.json
+	n=$(nodes | wc -w)
+	crashloop "$node"
+	snap "$before_json"
+	local old_id new_id="" s
+	old_id=$(tbq member-id "$before_json" "$node")
+	declare -A fresh=()
+	local entry fault
+	for entry in "$@"; do
+		step=${entry%%|*} fault=${entry#*|}
+		if [ "$kind" = kill ]; then
+			want_rc=137 what="killed (SIGKILL) right after $step"
+			printf 'local site = ...\nsite.after("%s", function()\n\tlocal f = assert(io.open("/proc/self/stat"))\n\tlocal pid = f:read("n")\n\tf:close()\n\tos.execute("kill -9 " .. pid)\nend)\n' \
+				"$step" >"$E2E_TMP/chain.lua"
+		else
+			want_rc=1 what="API fault ($fault) before $step"
+			# the fault goes in right before the step; if the step still succeeds (a retried read, a 500 with
+			# Retry-After), the run is killed right after it, so the next fault meets the step it is meant for
+			printf 'local site = ...\nsite.before("%s", function()\n\tassert(os.execute([[%s fault %s %s --count 1 >/dev/null]]))\nend)\n' \
+				"$step" "$TESTBED" "$TB" "$fault" >"$E2E_TMP/chain.lua"
+			printf 'site.after("%s", function()\n\tlocal f = assert(io.open("/proc/self/stat"))\n\tlocal pid = f:read("n")\n\tf:close()\n\tos.execute("kill -9 " .. pid)\nend)\n' \
+				"$step" >>"$E2E_TMP/chain.lua"
+		fi
+		medic --node "$node" --yes --site "$E2E_TMP/chain.lua"
+		local rc=$?
+		"$TESTBED" fault "$TB" --clear >/dev/null
+		if [ "$rc" -eq "$want_rc" ] || { [ "$kind" != kill ] && [ "$rc" -eq 137 ]; }; then
+			ok "$what (exit $rc)"
+		else
+			fail "$what: exit $rc, want $want_rc"
+		fi
+		if [ "$step" = delete-secrets ]; then
+			wait_for "the operator to re-issue etcd-peer-$node" 60 secret_present "etcd-peer-$node"
+		fi
+		snap "$E2E_TMP/c-now.json"
+		check "after $step: no other member removed" \
+			cmp -s <(tbq ids "$before_json" | grep -v "^$node ") <(tbq ids "$E2E_TMP/c-now.json" | grep -v "^$node ")
+		local id_now
+		id_now=$(tbq member-id "$E2E_TMP/c-now.json" "$node")
+		if [ -n "$id_now" ] && [ "$id_now" != "$old_id" ]; then
+			if [ -z "$new_id" ]; then new_id=$id_now; fi
+			check "after $step: $node's member replaced once, not twice" test "$id_now" = "$new_id"
+		fi
+		for s in etcd-peer etcd-serving etcd-serving-metrics; do
+			local uid_before uid_now
+			uid_before=$(tbq secret-uid "$before_json" "$s-$node")
+			uid_now=$(tbq secret-uid "$E2E_TMP/c-now.json" "$s-$node")
+			if [ -n "${fresh[$s]:-}" ]; then
+				check "after $step: the re-issued $s-$node was left alone" test "$uid_now" = "${fresh[$s]}"
+			elif [ -n "$uid_now" ] && [ "$uid_now" != "$uid_before" ]; then
+				fresh[$s]=$uid_now
+			fi
+		done
+	done
+	expect "$kind chain: the last run finishes the repair" 0 medic --node "$node" --yes
+	assert_repaired "$node" "$old_id" "$n"
+	snap "$E2E_TMP/c-after.json"
+	check "$kind chain: unsupportedConfigOverrides as before" \
+		test "$(tbq overrides "$E2E_TMP/c-after.json")" = "$(tbq overrides "$before_json")"
+	for s in "${!fresh[@]}"; do
+		check "$kind chain: the re-issued $s-$node is still there" \
+			test "$(tbq secret-uid "$E2E_TMP/c-after.json" "$s-$node")" = "${fresh[$s]}"
+	done
+	if [ -n "$new_id" ]; then
+		check "$kind chain: the member added during the chain was kept" test "$(tbq member-id "$E2E_TMP/c-after.json" "$node")" = "$new_id"
+	fi
+}
+secret_present() { snap "$E2E_TMP/sp.json" && [ -n "$(tbq secret-uid "$E2E_TMP/sp.json" "$1")" ]; }

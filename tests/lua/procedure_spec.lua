@@ -94,7 +94,11 @@ local function fake(world, calls)
 		dry_run = function() error("Forbidden: cannot patch b", 0) end }
 	p:step { name = "close-gate", cleanup = true,
 		check = function() return not world.gate and "ok" end,
-		run = function() calls.closed = (calls.closed or 0) + 1; world.gate = false end }
+		run = function()
+			if world.close_fails then error("cannot close", 0) end
+			calls.closed = (calls.closed or 0) + 1
+			world.gate = false
+		end }
 	return p
 end
 
@@ -156,6 +160,17 @@ test("resume: a failed step keeps the journal; the re-run skips done steps and r
 	eq(calls2.seen_a_id, "62bcf33650a7170a", "journal value survives the process")
 	eq(world.gate, false, "gate closed")
 	eq(exists(dir .. "/fake.journal"), false, "finished")
+end)
+
+test("a resumed run that is refused still runs the cleanup steps, keeps the journal, exits 1", function()
+	local world, dir = { b_fails = "boom", close_fails = true }, fresh_dir()
+	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes"), 1, "first run")
+	eq(world.gate, true, "gate left open (its cleanup failed)")
+	world.close_fails, world.refuse = nil, true
+	local calls = {}
+	eq(exit_of(fake(world, calls), "--state-dir", dir, "--yes"), 1, "refused resume")
+	eq(world.gate, false, "cleanup closed the gate")
+	eq(exists(dir .. "/fake.journal"), true, "journal kept")
 end)
 
 test("interrupt: cleanup steps run and the exit code is 130", function()

@@ -102,13 +102,15 @@ kc "$D" create --validate=false -n "$ns" -f - >/dev/null <<EOF || fail "create d
                           "volumeMounts": [{"name": "host", "mountPath": "/host"}]}]}}
 EOF
 wait_for 20 "debug pod Running" phase_is "$D" "$ns" "$N3-debug-abcde" Running
+[ -z "$(kc "$D" exec -n "$ns" "$N3-debug-abcde" -- chroot /host crictl ps -q --label io.kubernetes.container.name=etcd)" ] ||
+	fail "crictl ps on the node still lists an etcd container"
 kc "$D" exec -n "$ns" "$N3-debug-abcde" -- chroot /host mv /var/lib/etcd/ /tmp || fail "chroot /host mv"
 [ -d "$D/nodes/$N3/root/tmp/etcd/member" ] && [ ! -e "$D/nodes/$N3/root/var/lib/etcd" ] || fail "the data dir did not move on the node"
 [ -f "$D/nodes/$N3/root/var/lib/etcd-backup/etcd-pod.yaml" ] || fail "the manifest did not move"
 kc "$D" delete namespace "$ns" >/dev/null || fail "delete namespace"
 wait_for 10 "debug pod gone" pod_gone "$D" "$ns" "$N3-debug-abcde"
 [ "$(status "$D" | tbjson 'len(d["nodes"]["'"$N3"'"]["etcd_processes"])')" = 0 ] || fail "etcd still runs on $N3"
-ok "step 1: manifest and data dir moved on the node (kubectl debug; oc-debug-like pod + exec chroot /host mv)"
+ok "step 1: manifest and data dir moved on the node (kubectl debug; oc-debug-like pod + exec chroot /host crictl/mv)"
 
 # 2. remove the member from a healthy pod's etcdctl container
 id=$(member_id "$D" "$N1" "$N3")

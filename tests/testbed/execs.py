@@ -19,6 +19,7 @@ import threading
 from store import ApiError
 
 log = logging.getLogger("execs")
+HERE = os.path.dirname(os.path.abspath(__file__))
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SCRIPT = ('r=$1; shift; '
            'while [ "$1" != "--" ]; do mount --bind "$1" "$r$2" || exit 126; shift 2; done; shift; '
@@ -83,10 +84,13 @@ def install_busybox(root):
 def prepare_node_root(layout, node):
     root = layout.root(node)
     for d in ("etc/kubernetes/manifests", "etc/kubernetes/static-pod-resources", "var/lib", "var/log",
-              "root", "home/core", "usr/local/bin", "run", "tmp"):
+              "root", "home/core", "usr/local/bin", "run", "tmp", "dev", "proc"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     install_busybox(root)
+    crictl = os.path.join(root, "usr", "bin", "crictl")
+    shutil.copy(os.path.join(HERE, "crictl.sh"), crictl)
+    os.chmod(crictl, 0o755)
     with open(os.path.join(root, "etc", "hostname"), "w") as f:
         f.write(node + "\n")
     with open(os.path.join(root, "etc", "os-release"), "w") as f:
@@ -134,6 +138,11 @@ def spawn_in_image(layout, node, pod, container, argv, stdin, stdout, stderr):
             continue
         os.makedirs(os.path.join(image, dst.lstrip("/")), exist_ok=True)
         binds += [src, dst]
+    # the container's /dev, and the host's /dev under a hostPath "/" mount, are this machine's /dev
+    binds += ["/dev", "/dev"]
+    for src, dst in list(zip(binds[0::2], binds[1::2])):
+        if os.path.realpath(src) == os.path.realpath(layout.root(node)):
+            binds += ["/dev", dst.rstrip("/") + "/dev"]
     env = pod_env(container, {"HOSTNAME": pod["metadata"]["name"]})
     cmd = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", _SCRIPT, "sh", image] + \
         binds + ["--"] + list(argv)

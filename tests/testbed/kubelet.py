@@ -22,6 +22,7 @@ from store import ApiError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NS = "openshift-etcd"
+CRI_STATE = "/run/crio/testbed-containers"
 
 
 def now():
@@ -73,6 +74,7 @@ class EtcdContainer:
         self.ready = False
         self.started = False
         self.started_mono = 0.0
+        self.created_epoch = 0.0
         self.started_at = None
         self.backoff = 0.0            # current back-off entry (0 = none)
         self.restart_at = 0.0         # monotonic time of the next start
@@ -115,7 +117,7 @@ class Kubelet(threading.Thread):
                 self.log.exception("sync failed")
             self.stop_event.wait(self.t(0.1))
         with self.lock:
-            self.kill_static_pod(delete_mirror=False)
+            self.kill_static_pod(delete_mirror=False, grace=0.5)   # the testbed is going down: no need to wait
             for run in self.others.values():
                 run.stop()
 
@@ -154,6 +156,7 @@ class Kubelet(threading.Thread):
         self.pod = pod
         self.pod_uid = hashlib.md5(text.encode()).hexdigest()
         self.pod_started_at = now()
+        self.pod_epoch = time.time()
         self.etcd = EtcdContainer()
         self.etcd.restart_at = time.monotonic()
         for v in pod.get("spec", {}).get("volumes", []):
@@ -166,9 +169,9 @@ class Kubelet(threading.Thread):
         self.log.info("starting static pod etcd-%s at revision %s", self.node,
                       pod.get("metadata", {}).get("labels", {}).get("revision"))
 
-    def kill_static_pod(self, delete_mirror):
+    def kill_static_pod(self, delete_mirror, grace=None):
         if self.etcd and self.etcd.proc:
-            stop_process(self.etcd.proc, self.t(5))
+            stop_process(self.etcd.proc, self.t(5) if grace is None else grace)
             self.etcd.proc = None
             self._write_pid(None)
         if delete_mirror:
@@ -179,6 +182,7 @@ class Kubelet(threading.Thread):
         self.pod = self.etcd = None
         self.mirror_uid = None
         self.status_cache = None
+        self.write_cri_state(None)
 
     def etcd_spec(self):
         for c in self.pod["spec"]["containers"]:
@@ -249,6 +253,7 @@ class Kubelet(threading.Thread):
                                       stderr=subprocess.STDOUT, cwd=self.ctx.layout.root(self.node))
         self._write_pid(e.proc.pid)
         e.started_mono = time.monotonic()
+        e.created_epoch = time.time()
         e.started_at = now()
         e.state = {"running": {"startedAt": e.started_at}}
         e.ready = False
@@ -316,8 +321,9 @@ class Kubelet(threading.Thread):
         e = self.etcd
         statuses = []
         for c in self.pod["spec"]["containers"]:
+            attempt = str(e.restart_count) if c["name"] == "etcd" else ""
             base = {"name": c["name"], "image": c.get("image", ""), "imageID": c.get("image", ""),
-                    "containerID": "cri-o://" + hashlib.sha256((self.pod_uid + c["name"]).encode()).hexdigest()}
+                    "containerID": "cri-o://" + hashlib.sha256((self.pod_uid + c["name"] + attempt).encode()).hexdigest()}
             if c["name"] == "etcd":
                 base.update({"ready": e.ready, "started": e.started, "restartCount": e.restart_count,
                              "state": e.state, "lastState": e.last_state})
@@ -373,8 +379,28 @@ class Kubelet(threading.Thread):
                              "ownerReferences": owner},
                 "spec": spec, "status": status}
 
+    def write_cri_state(self, status):
+        """What `crictl ps` on the node shows (crictl.sh reads it): the static pod's containers."""
+        path = self.ctx.layout.host(self.node, CRI_STATE)
+        lines = []
+        if status is not None:
+            for c in status["containerStatuses"]:
+                running = "running" in c["state"]
+                if c["name"] == "etcd" and not running and not c.get("lastState"):
+                    continue
+                created = self.etcd.created_epoch if c["name"] == "etcd" else self.pod_epoch
+                lines.append("\t".join([c["containerID"].split("//")[-1], c.get("image", ""), "%d" % created,
+                                        "Running" if running else "Exited", c["name"],
+                                        str(c.get("restartCount", 0)), self.pod_uid, "etcd-" + self.node, NS]))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+        os.replace(path + ".tmp", path)
+
     def publish_mirror(self):
         status = self.mirror_status()
+        if status != self.status_cache:
+            self.write_cri_state(status)
         store = self.ctx.store
         name = "etcd-" + self.node
         rv = store.resource_version
