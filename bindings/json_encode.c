@@ -105,6 +105,9 @@ static int encode_number(lua_State *L, struct sbuf *b, int idx)
 		if (strtod(buf, NULL) == v)
 			break;
 	}
+	/* a float beyond 2^53 written as an integer would decode as a string: mark it a float */
+	if (fabs(v) > 9007199254740992.0 && strspn(buf, "-0123456789") == strlen(buf))
+		strcat(buf, ".0");
 	return puts_(b, buf);
 }
 

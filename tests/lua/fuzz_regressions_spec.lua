@@ -13,6 +13,15 @@ it("json: -0 keeps its sign and the round trip is a fixed point (json_fuzz crash
 	eq(math.type(json.decode("0")), "integer")
 end)
 
+it("json: a float beyond 2^53 stays a float (json_fuzz crash-float-beyond-2p53)", function()
+	local v = json.decode("9.007199254740994e15")
+	eq(math.type(v), "float")
+	eq(json.encode(v), "9007199254740994.0")
+	eq(json.decode(json.encode(v)), v)
+	eq(json.encode(json.decode("9007199254740994")), '"9007199254740994"') -- an integer token: exact text
+	eq(json.encode(2.0), "2")
+end)
+
 it("json: every kept fuzz input round-trips to a fixed point", function()
 	local dir = (arg and arg[0] or ""):match("^(.*)/tests/lua/") or "."
 	local p = io.popen("ls " .. dir .. "/tests/fuzz/corpus/json_fuzz 2>/dev/null")
