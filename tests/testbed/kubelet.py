@@ -117,7 +117,7 @@ class Kubelet(threading.Thread):
                 self.log.exception("sync failed")
             self.stop_event.wait(self.t(0.1))
         with self.lock:
-            self.kill_static_pod(delete_mirror=False)
+            self.kill_static_pod(delete_mirror=False, grace=0.5)   # the testbed is going down: no need to wait
             for run in self.others.values():
                 run.stop()
 
@@ -169,9 +169,9 @@ class Kubelet(threading.Thread):
         self.log.info("starting static pod etcd-%s at revision %s", self.node,
                       pod.get("metadata", {}).get("labels", {}).get("revision"))
 
-    def kill_static_pod(self, delete_mirror):
+    def kill_static_pod(self, delete_mirror, grace=None):
         if self.etcd and self.etcd.proc:
-            stop_process(self.etcd.proc, self.t(5))
+            stop_process(self.etcd.proc, self.t(5) if grace is None else grace)
             self.etcd.proc = None
             self._write_pid(None)
         if delete_mirror:
