@@ -318,12 +318,20 @@ local function print_summary(self, results)
 end
 
 -- Runs the cleanup steps that have not run yet (their check decides whether anything is left to undo).
+-- Cleanup runs with the Ctrl-C flag cleared: the interrupt that ended the run must not also cut short the
+-- restore it triggers (a second Ctrl-C still kills the process).
+local function uninterrupted(fn, ...)
+	local ok, core = pcall(require, "medic.node.core")
+	if ok and core.uninterrupted then return core.uninterrupted(fn, ...) end
+	return pcall(fn, ...)
+end
+
 local function run_cleanups(self, ctx, results, from)
 	for i = from, #self.steps do
 		local step = self.steps[i]
 		if step.cleanup and not results[step.name] then
 			if ui then ui.step("cleanup: " .. step.name) else say("[cleanup] %s", step.name) end
-			local ok, status, note = pcall(execute_step, self, ctx, step)
+			local ok, status, note = uninterrupted(execute_step, self, ctx, step)
 			if ok then
 				results[step.name] = { status = status, note = note or "(cleanup)" }
 			else
@@ -457,7 +465,7 @@ local function execute(self, ctx, results, args)
 	for i, step in ipairs(self.steps) do
 		if not step.read_only then
 			header(self, i, step)
-			local ok, status, note = pcall(execute_step, self, ctx, step)
+			local ok, status, note = uninterrupted(execute_step, self, ctx, step)
 			if not ok then return fail_run(self, ctx, results, i, status, args) end
 			results[step.name] = { status = status, note = note }
 			mark(status, note or (status == "changed" and "done" or step.observe and "checks passed" or "nothing to change"))
