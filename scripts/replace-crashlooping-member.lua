@@ -679,8 +679,22 @@ P:step { name = "restore-overrides", title = "Turn the quorum guard back on: res
 			" (a merge patch; also done if a later step fails)" }
 	end,
 	run = function(ctx)
-		local cur = etcd_cr(ctx).spec.unsupportedConfigOverrides
-		must(patch_cr(ctx, openshift.restore_patch(cur, ctx.journal:get("previous_overrides"))))
+		-- The same merge patch to a recorded value: safe to send again, so a transient failure (a 500, a lost
+		-- connection) is retried for a while instead of leaving the quorum guard off.
+		local prev, last, patch = ctx.journal:get("previous_overrides"), nil, nil
+		local ok = ctx:wait { what = "restoring unsupportedConfigOverrides", timeout = 60, interval = 3, poll = function()
+			local cr, err = ctx.kc:get(openshift.ETCD_CR)
+			if not cr then last = err; return false, "cannot read etcd/cluster: " .. tostring(err) end
+			patch = openshift.restore_patch(cr.spec.unsupportedConfigOverrides, prev)
+			local done, perr = patch_cr(ctx, patch)
+			last = perr
+			return done ~= nil, not done and ("the restore patch failed: " .. tostring(perr) .. "; trying again") or nil
+		end }
+		if not ok then
+			ctx:fail("the quorum guard is still OFF: unsupportedConfigOverrides could not be restored (" .. tostring(last)
+				.. "). Run the same command again, or restore it by hand: oc patch etcd/cluster --type=merge -p '"
+				.. json.encode(patch or openshift.restore_patch(nil, prev)) .. "'")
+		end
 	end,
 	verify = function(ctx)
 		return openshift.same(etcd_cr(ctx).spec.unsupportedConfigOverrides, ctx.journal:get("previous_overrides")),

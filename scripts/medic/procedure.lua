@@ -45,8 +45,19 @@ local function errmsg(err)
 	return tostring(err)
 end
 
--- Output. Plain lines, so it reads the same in a terminal, a log file and CI.
-local function say(fmt, ...) io.stdout:write(string.format(fmt, ...), "\n"); io.stdout:flush() end
+-- Output: through medic.ui when the host provides it (step headers, coloured marks on a terminal, the audit
+-- log, redaction), plain lines otherwise; either way a run piped to a file reads as a log.
+local has_ui, ui = pcall(require, "medic.ui")
+if not has_ui then ui = nil end
+local has_output, output = pcall(require, "medic.output")
+if not has_output then output = nil end
+
+local function say(fmt, ...)
+	local line = string.format(fmt, ...)
+	if output then line = output.redact(line) end
+	io.stdout:write(line, "\n")
+	io.stdout:flush()
+end
 procedure.say = say
 
 ------------------------------------------------------------------------------------------------ options
@@ -224,8 +235,14 @@ function Ctx:fail(message) raise(1, message) end
 function Ctx:nothing_to_do(message) error({ nothing_to_do = true, message = message }, 0) end
 function Ctx:say(fmt, ...) say("      " .. fmt, ...) end
 
--- Sleeps `seconds` (fractions allowed). Lua has no sleep; sleep(1) is in every base system.
+-- Sleeps `seconds` (fractions allowed); Ctrl-C ends it with exit code 130. The host's sleep wakes for Ctrl-C;
+-- without the host (plain Lua), sleep(1) from the base system.
 function procedure.sleep(seconds)
+	if output and output.sleep then
+		local ok, msg = output.sleep(seconds)
+		if not ok then raise(130, msg or "interrupted") end
+		return
+	end
 	local ok, how, code = os.execute(string.format("sleep %.3f", seconds))
 	if not ok and how == "signal" and (code == 2 or code == 15) then raise(130, "interrupted") end
 end
@@ -269,7 +286,13 @@ local function normalize_check(status)
 end
 
 local function header(self, i, step)
-	say("[%d/%d] %s%s", i, #self.steps, step.name, step.title and (": " .. step.title) or "")
+	local title = step.name .. (step.title and (": " .. step.title) or "")
+	if ui then ui.step(title, i, #self.steps) else say("[%d/%d] %s", i, #self.steps, title) end
+end
+
+-- A step's result: "    [changed] note".
+local function mark(status, note)
+	if ui then ui.mark(status, note or "") else say("      %s%s", MARK[status] or status, note and (": " .. note) or "") end
 end
 
 -- Runs a mutating step for real: re-check, journal intent, run, verify. Returns status, note.
@@ -300,20 +323,27 @@ local function print_summary(self, results)
 	end
 end
 
+-- Runs fn(...) protected, with the Ctrl-C flag held off, so that the cleanup an interrupt calls for is not cut
+-- short by that same interrupt (the C cores provide this; without one, a plain pcall).
+local function uninterrupted(fn, ...)
+	local has_core, core = pcall(require, "medic.node.core")
+	if has_core and type(core) == "table" and core.uninterrupted then return core.uninterrupted(fn, ...) end
+	return pcall(fn, ...)
+end
+
 -- Runs the cleanup steps that have not run yet (their check decides whether anything is left to undo).
 local function run_cleanups(self, ctx, results, from)
 	for i = from, #self.steps do
 		local step = self.steps[i]
 		if step.cleanup and not results[step.name] then
-			say("[cleanup] %s", step.name)
-			local ok, status, note = pcall(execute_step, self, ctx, step)
+			if ui then ui.step("cleanup: " .. step.name) else say("[cleanup] %s", step.name) end
+			local ok, status, note = uninterrupted(execute_step, self, ctx, step)
 			if ok then
 				results[step.name] = { status = status, note = note or "(cleanup)" }
 			else
 				results[step.name] = { status = "failed", note = "(cleanup) " .. errmsg(status) }
-				say("      cleanup failed: %s", errmsg(status))
 			end
-			say("      %s", MARK[results[step.name].status])
+			mark(results[step.name].status, results[step.name].note)
 		end
 	end
 end
@@ -366,7 +396,7 @@ local function observe(self, ctx, results)
 			step.run(ctx)
 			results[step.name] = { status = "ok" }
 			run_hooks(self, self.hooks.after, ctx, step, "ok")
-			say("      ok")
+			mark("ok", "checks passed")
 		end
 	end
 end
@@ -415,7 +445,7 @@ local function fail_run(self, ctx, results, failed_index, err, args)
 	local step = self.steps[failed_index]
 	results[step.name] = { status = "failed", note = errmsg(err) }
 	pcall(ctx.journal.step, ctx.journal, step.name, interrupted and "interrupted" or "failed")
-	say("      %s: %s", interrupted and "interrupted" or "FAILED", errmsg(err))
+	mark("failed", (interrupted and "interrupted: " or "") .. errmsg(err))
 	run_cleanups(self, ctx, results, failed_index + 1)
 	print_summary(self, results)
 	local code = interrupted and 130 or (type(err) == "table" and err.exit_code) or 1
@@ -444,7 +474,7 @@ local function execute(self, ctx, results, args)
 			local ok, status, note = pcall(execute_step, self, ctx, step)
 			if not ok then return fail_run(self, ctx, results, i, status, args) end
 			results[step.name] = { status = status, note = note }
-			say("      %s%s", MARK[status], note and (": " .. note) or "")
+			mark(status, note or (status == "changed" and "done" or step.observe and "checks passed" or "nothing to change"))
 		end
 	end
 end
