@@ -245,16 +245,23 @@ end
 -- it cannot be closed, so a command that reads stdin to its end runs until the timeout.
 function Client:exec(opts)
 	if type(opts) ~= "table" or type(opts.command) ~= "table" then error("kc:exec: expects {pod=, command={...}}", 2) end
-	local r, msg, code, refused = self.core:exec {
-		namespace = opts.namespace or self.namespace, pod = opts.pod, container = opts.container,
-		command = opts.command, stdin = opts.stdin, timeout = opts.timeout, max_output = opts.max_output,
-	}
-	if not r then
-		if refused and refused.status and refused.status > 0 then
-			local m, c, st = status_error(refused.status, refused.body, "exec", opts.pod)
-			return nil, m, c, st
-		end
-		return nil, msg, code
+	local r, msg, code, refused
+	for attempt = 0, self.retries do
+		r, msg, code, refused = self.core:exec {
+			namespace = opts.namespace or self.namespace, pod = opts.pod, container = opts.container,
+			command = opts.command, stdin = opts.stdin, timeout = opts.timeout, max_output = opts.max_output,
+		}
+		if r then break end
+		if not (refused and refused.status and refused.status > 0) then return nil, msg, code end
+		-- A refused upgrade: the command did not run, so a 429/5xx with retryAfterSeconds is retried as request does.
+		local m, c, st = status_error(refused.status, refused.body, "exec", opts.pod)
+		local wait = (refused.status == 429 or refused.status >= 500) and type(st.details) == "table"
+			and math.tointeger(st.details.retryAfterSeconds)
+		if not wait or attempt == self.retries then return nil, m, c, st end
+		wait = math.min(math.max(wait, 1), self.max_retry_wait)
+		log("info", "exec %s: %s; retrying in %ds (%d/%d)", tostring(opts.pod), c, wait, attempt + 1, self.retries)
+		local ok, imsg, icode = core.sleep(wait)
+		if not ok then return nil, imsg, icode end
 	end
 	local rc, emsg, ecode, st = k8s.exit_code(r.status)
 	if not rc then return nil, emsg, ecode, st end
