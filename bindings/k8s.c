@@ -5,6 +5,7 @@
 #include <time.h>
 #include "interrupt.h"
 #include "http.h"
+#include "clock.h"
 #include "k8s_internal.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -414,38 +415,6 @@ static const luaL_Reg client_meta[] = {
 	{NULL, NULL}
 };
 
-/* core.sleep(seconds) -> true | nil, "interrupted", "Interrupted" (Ctrl-C ends the wait early). */
-static int core_sleep(lua_State *L)
-{
-	double s = luaL_checknumber(L, 1);
-	struct timespec slice = {0, 100 * 1000 * 1000};
-
-	for (long left = (long)(s * 1000); left > 0; left -= 100) {
-		if (medic_interrupted())
-			break;
-		if (left < 100)
-			slice.tv_nsec = left * 1000 * 1000;
-		nanosleep(&slice, NULL);
-	}
-	if (medic_interrupted()) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "interrupted");
-		lua_pushliteral(L, "Interrupted");
-		return 3;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* core.now() -> seconds on a monotonic clock (for deadlines). */
-static int core_now(lua_State *L)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
-	return 1;
-}
-
 /* core.log(level, message): level "debug"|"info"|"warn"|"error"; through medic_log (redacted). */
 static int core_log(lua_State *L)
 {
@@ -458,8 +427,8 @@ static int core_log(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
 	{"connect", k8s_connect},
-	{"sleep", core_sleep},
-	{"now", core_now},
+	{"sleep", medic_lua_sleep},
+	{"now", medic_lua_now},
 	{"log", core_log},
 	{NULL, NULL}
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "fsmove.h"
 #include "interrupt.h"
 
@@ -313,40 +314,6 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
-/* node.sleep(seconds) -> true | nil, "interrupted", "Interrupted"   (seconds in 0..60; wakes for Ctrl-C) */
-static int l_sleep(lua_State *L)
-{
-	lua_Number s = luaL_checknumber(L, 1);
-	struct timespec step = { 0, 20 * 1000 * 1000 };
-
-	luaL_argcheck(L, s >= 0 && s <= 60, 1, "seconds must be 0..60");
-	for (lua_Number left = s; left > 0; left -= 0.02) {
-		if (medic_interrupted())
-			break;
-		if (left < 0.02)
-			step.tv_nsec = (long)(left * 1e9);
-		nanosleep(&step, NULL);
-	}
-	if (medic_interrupted()) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "interrupted");
-		lua_pushliteral(L, "Interrupted");
-		return 3;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* node.monotonic() -> seconds (a float, for deadlines) */
-static int l_monotonic(lua_State *L)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-	return 1;
-}
-
 /* node.uninterrupted(fn, ...) -> true, results... | false, error
  * Runs fn protected with the Ctrl-C flag cleared, so cleanup (deleting a debug pod) is not cut short by
  * the interrupt that caused it; the flag is set again afterwards if it was set before or during. */
@@ -385,8 +352,8 @@ static const luaL_Reg functions[] = {
 	{"open_local", l_open_local},
 	{"clean_path", l_clean_path},
 	{"valid_node_name", l_valid_node_name},
-	{"sleep", l_sleep},
-	{"monotonic", l_monotonic},
+	{"sleep", medic_lua_sleep},
+	{"monotonic", medic_lua_now},
 	{"uninterrupted", l_uninterrupted},
 	{NULL, NULL}
 };

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "interrupt.h"
 #include "json.h"
 #include "log.h"
@@ -217,42 +218,9 @@ static int output_redact(lua_State *L)
 	return 1;
 }
 
-/* output.now() -> seconds on a monotonic clock (a float), for deadlines. */
-static int output_now(lua_State *L)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-	return 1;
-}
-
-/* output.sleep(seconds) -> true | nil, "interrupted", "Interrupted": sleeps in 50 ms slices so that Ctrl-C
-** ends the wait at once. */
-static int output_sleep(lua_State *L)
-{
-	lua_Number left = luaL_checknumber(L, 1);
-
-	luaL_argcheck(L, left >= 0 && left <= 86400, 1, "between 0 and 86400 seconds");
-	while (left > 0 && !medic_interrupted()) {
-		lua_Number step = left < 0.05 ? left : 0.05;
-		struct timespec ts = {0, (long)(step * 1e9)};
-		nanosleep(&ts, NULL);
-		left -= step;
-	}
-	if (medic_interrupted()) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "interrupted");
-		lua_pushliteral(L, "Interrupted");
-		return 3;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 static const luaL_Reg output_funcs[] = {
-	{"now", output_now},
-	{"sleep", output_sleep},
+	{"now", medic_lua_now},
+	{"sleep", medic_lua_sleep},
 	{"isatty", output_isatty},
 	{"color", output_color},
 	{"width", output_width},

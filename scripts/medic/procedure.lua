@@ -235,8 +235,14 @@ function Ctx:fail(message) raise(1, message) end
 function Ctx:nothing_to_do(message) error({ nothing_to_do = true, message = message }, 0) end
 function Ctx:say(fmt, ...) say("      " .. fmt, ...) end
 
--- Sleeps `seconds` (fractions allowed). Lua has no sleep; sleep(1) is in every base system.
+-- Sleeps `seconds` (fractions allowed); Ctrl-C ends it with exit code 130. The host's sleep wakes for Ctrl-C;
+-- without the host (plain Lua), sleep(1) from the base system.
 function procedure.sleep(seconds)
+	if output and output.sleep then
+		local ok, msg = output.sleep(seconds)
+		if not ok then raise(130, msg or "interrupted") end
+		return
+	end
 	local ok, how, code = os.execute(string.format("sleep %.3f", seconds))
 	if not ok and how == "signal" and (code == 2 or code == 15) then raise(130, "interrupted") end
 end
@@ -315,6 +321,14 @@ local function print_summary(self, results)
 		local r = results[step.name] or { status = "pending" }
 		say("  %-22s %-8s %s", step.name, MARK[r.status] or r.status, r.note or "")
 	end
+end
+
+-- Runs fn(...) protected, with the Ctrl-C flag held off, so that the cleanup an interrupt calls for is not cut
+-- short by that same interrupt (the C cores provide this; without one, a plain pcall).
+local function uninterrupted(fn, ...)
+	local has_core, core = pcall(require, "medic.node.core")
+	if has_core and type(core) == "table" and core.uninterrupted then return core.uninterrupted(fn, ...) end
+	return pcall(fn, ...)
 end
 
 -- Runs the cleanup steps that have not run yet (their check decides whether anything is left to undo).

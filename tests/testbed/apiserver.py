@@ -117,6 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         self.request.settimeout(10)
+        # as kube-apiserver does: without it a response's second write waits for the client's delayed ACK
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.request.do_handshake()
         super().setup()
         self.server.api._track(self.request, True)
