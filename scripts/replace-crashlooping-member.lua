@@ -421,9 +421,9 @@ P:step { name = "restore-overrides", title = "Turn the quorum guard back on: res
 	end,
 	run = function(ctx)
 		-- The same merge patch to a recorded value: safe to send again, so a transient failure (a 500, a lost
-		-- connection) is retried for a while instead of leaving the quorum guard off.
+		-- connection, a timeout) is retried for up to 3 minutes instead of leaving the quorum guard off.
 		local prev, last, patch = ctx.journal:get("previous_overrides"), nil, nil
-		local ok = ctx:wait { what = "restoring unsupportedConfigOverrides", timeout = 60, interval = 3, poll = function()
+		local ok = ctx:wait { what = "restoring unsupportedConfigOverrides", timeout = 180, interval = 3, poll = function()
 			local cr, err = ctx.kc:get(openshift.ETCD_CR)
 			if not cr then last = err; return false, "cannot read etcd/cluster: " .. tostring(err) end
 			patch = openshift.restore_patch(cr.spec.unsupportedConfigOverrides, prev)
@@ -432,7 +432,7 @@ P:step { name = "restore-overrides", title = "Turn the quorum guard back on: res
 			return done ~= nil, not done and ("the restore patch failed: " .. tostring(perr) .. "; trying again") or nil
 		end }
 		if not ok then
-			ctx:fail("the quorum guard is still OFF: unsupportedConfigOverrides could not be restored (" .. tostring(last)
+			ctx:fail("the quorum guard may still be OFF: unsupportedConfigOverrides could not be restored (" .. tostring(last)
 				.. "). Run the same command again, or restore it by hand: oc patch etcd/cluster --type=merge -p '"
 				.. json.encode(patch or openshift.restore_patch(nil, prev)) .. "'")
 		end
