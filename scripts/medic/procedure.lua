@@ -454,7 +454,12 @@ local function fail_run(self, ctx, results, failed_index, err, args)
 	results[step.name] = { status = "failed", note = errmsg(err) }
 	pcall(ctx.journal.step, ctx.journal, step.name, interrupted and "interrupted" or "failed")
 	mark("failed", (interrupted and "interrupted: " or "") .. errmsg(err))
-	run_cleanups(self, ctx, results, failed_index + 1)
+	local from = failed_index + 1
+	if interrupted and step.cleanup then -- Ctrl-C during a cleanup step: it runs again, uninterrupted
+		results[step.name] = nil
+		from = failed_index
+	end
+	run_cleanups(self, ctx, results, from)
 	print_summary(self, results)
 	local code = interrupted and 130 or (type(err) == "table" and err.exit_code) or 1
 	local changed = false
