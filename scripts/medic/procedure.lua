@@ -85,9 +85,9 @@ local function convert(o, value)
 		for _, c in ipairs(o.choices) do if c == value then return value end end
 		raise(2, "--" .. o.name .. " must be one of " .. table.concat(o.choices, ", "))
 	end
-	if o.check then -- checked here, before any request is made
+	if o.check then -- checked here, before any request is made; a value that fails it is refused (exit 3)
 		local ok, why = o.check(value)
-		if not ok then raise(2, "--" .. o.name .. ": " .. tostring(why or "invalid value")) end
+		if not ok then raise(3, "--" .. o.name .. ": " .. tostring(why or "invalid value") .. "; nothing was changed") end
 	end
 	return value
 end

@@ -1,14 +1,14 @@
 #!/bin/bash
 # Every refusal exits 3 and changes nothing: a node that does not exist, the healthy member's node named while
 # another is unhealthy, missing permissions, no usable backup, the node's name and peer IP disagreeing, a rollout
-# in progress, two members crash-looping. (A syntactically invalid node name is a usage error, exit 2.)
+# in progress, two members crash-looping. (A syntactically invalid node name is refused too, before any request.)
 . "$(dirname "$0")/lib.sh"
 tb_up refusals --names n-0,n-1,n-2 --profile 4.14
 
 k8s() { KUBECONFIG=$TB/kubeconfig "$MEDIC" -e "local kc = assert(require('medic.k8s').connect{}); $1"; }
 
 refused "no such node (healthy cluster)" "there is no node nope" --node nope --yes
-expect "an invalid node name is a usage error" 2 medic --node 'n-1;reboot' --yes
+expect "an invalid node name is refused" 3 medic --node 'n-1;reboot' --yes
 
 crashloop n-1
 refused "the named node's member is healthy, another is not" "member of n-0 is healthy" --node n-0 --yes

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node names and paths with shell metacharacters, '..', NUL or over-long are refused before any request:
-# the procedure's --node (exit 2, no http line under -v), node.open_remote, node handles' paths, member IDs.
+# the procedure's --node (refused: exit 3, no http line under -v), node.open_remote, node handles' paths, member IDs.
 . "$(dirname "$0")/lib.sh"
 nowhere_kubeconfig "$T/kc"
 long=$(printf 'a%.0s' $(seq 300))
@@ -9,8 +9,8 @@ for n in 'a;touch /tmp/medic-pwn' '$(id)' 'master-0`id`' '../master-0' 'master-0
 	out=$(timeout 30 "$MEDIC" --kubeconfig "$T/kc" -v run replace-crashlooping-member --node "$n" --yes 2>&1)
 	rc=$?
 	http=$(printf '%s\n' "$out" | grep -c 'http' || true)
-	check "--node $(printf %q "${n:0:40}") refused with exit 2 before any request (exit $rc, $http http lines)" \
-		test "$rc" -eq 2 -a "$http" -eq 0
+	check "--node $(printf %q "${n:0:40}") refused with exit 3 before any request (exit $rc, $http http lines)" \
+		test "$rc" -eq 3 -a "$http" -eq 0
 	printf '%s\n' "$out" | grep -q 'not a valid node name' || fail "no clear message for --node ${n:0:40}: $out"
 done
 test ! -e /tmp/medic-pwn || fail "a shell ran a node name"
