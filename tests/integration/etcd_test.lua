@@ -10,17 +10,9 @@
 local etcd = require "medic.etcd"
 local json = require "medic.json"
 
-local failures, ran = 0, 0
-local function test(name, fn)
-	ran = ran + 1
-	local ok, err = xpcall(fn, debug.traceback)
-	if ok then
-		print("ok   " .. name)
-	else
-		failures = failures + 1
-		print("FAIL " .. name .. "\n" .. tostring(err))
-	end
-end
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/../lua/?.lua;" .. package.path
+local spec = require "spec"
+local test = spec.it
 
 local function eq(got, want, what)
 	if got ~= want then
@@ -105,8 +97,7 @@ local function member_named(list, name)
 end
 
 if not up_ok then
-	failures = failures + 1
-	print("FAIL could not start the private etcd cluster in " .. dir)
+	spec.fail("could not start the private etcd cluster in " .. dir)
 else
 	local c = connect()
 	local n3
@@ -290,5 +281,4 @@ else
 	print("skip testbed part: TESTBED_DIR or ETCDCTL_ENDPOINTS not set")
 end
 
-print(string.format("%d/%d passed", ran - failures, ran))
-os.exit(failures == 0 and 0 or 1)
+spec.done()

@@ -16,17 +16,9 @@ local NS = "openshift-etcd"
 local PODS = "/api/v1/namespaces/" .. NS .. "/pods"
 local CMS = "/api/v1/namespaces/" .. NS .. "/configmaps"
 
-local failures, ran = 0, 0
-local function test(name, fn)
-	ran = ran + 1
-	local ok, err = xpcall(fn, debug.traceback)
-	if ok then
-		print("ok   " .. name)
-	else
-		failures = failures + 1
-		print("FAIL " .. name .. "\n" .. tostring(err))
-	end
-end
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/../lua/?.lua;" .. package.path
+local spec = require "spec"
+local test = spec.it
 
 local function eq(got, want, what)
 	if got ~= want then
@@ -312,5 +304,4 @@ end)
 
 kc:close()
 os.execute("rm -rf " .. q(tmp))
-print(("k8s integration: %d run, %d failed"):format(ran, failures))
-os.exit(failures == 0 and 0 or 1)
+spec.done()

@@ -5,17 +5,8 @@ local etcd = require "medic.etcd"
 local core = require "medic.etcd.core"
 local json = require "medic.json"
 
-local failures, ran = 0, 0
-local function test(name, fn)
-	ran = ran + 1
-	local ok, err = xpcall(fn, debug.traceback)
-	if ok then
-		print("ok   " .. name)
-	else
-		failures = failures + 1
-		print("FAIL " .. name .. "\n" .. tostring(err))
-	end
-end
+local spec = require "spec"
+local test = spec.it
 
 local function eq(got, want, what)
 	if got ~= want then
@@ -295,5 +286,4 @@ test("gateway: a refused connection is definite, reads and writes try every endp
 	assert(h[1].error and h[1].error:find("127.0.0.1:1", 1, true), "health error names the endpoint")
 end)
 
-print(string.format("%d/%d passed", ran - failures, ran))
-os.exit(failures == 0 and 0 or 1)
+spec.done()

@@ -2,17 +2,8 @@
 -- whose exec really runs the argv with `chroot ROOT` over a static busybox (as root; else those parts skip).
 local node = require "medic.node"
 
-local failures, ran = 0, 0
-local function test(name, fn)
-	ran = ran + 1
-	local ok, err = xpcall(fn, debug.traceback)
-	if ok then
-		print("ok   " .. name)
-	else
-		failures = failures + 1
-		print("FAIL " .. name .. "\n" .. tostring(err))
-	end
-end
+local spec = require "spec"
+local test = spec.it
 
 local function sh(cmd)
 	assert(os.execute(cmd), cmd)
@@ -337,7 +328,4 @@ test("open_remote: bad names never reach the API; failures clean up", function()
 	eq(next(kc.objects), nil, "namespace deleted after the pod was refused")
 end)
 
-print(string.format("node_spec: %d run, %d failed", ran, failures))
-if failures > 0 then
-	os.exit(1)
-end
+spec.done()

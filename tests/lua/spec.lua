@@ -86,6 +86,12 @@ function spec.medic(args, stdin, env)
 	return code, out, err
 end
 
+-- spec.fail(msg): a failure outside any spec.it (a fixture that could not start, say).
+function spec.fail(msg)
+	failures = failures + 1
+	print("FAIL " .. msg)
+end
+
 function spec.done()
 	print(("%d ran, %d failed"):format(ran, failures))
 	os.exit(failures == 0 and 0 or 1)
