@@ -72,12 +72,13 @@ test-repl: $(BUILD)/etcd-medic
 
 test-asan:
 	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-unit test-lua
+	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" MEDIC_SANITIZED=1 test-integration
 
 test-testbed:
 	@tests/run-tests testbed $(sort $(wildcard tests/testbed/*_test.py tests/testbed/*_test.sh))
 
 test-integration: $(BUILD)/etcd-medic
-	@MEDIC=$(BUILD)/etcd-medic tests/integration/run
+	@MEDIC=$(BUILD)/etcd-medic MEDIC_SANITIZED=$(MEDIC_SANITIZED) tests/integration/run
 
 test-security: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests security $(sort $(wildcard tests/security/*_test.sh))
@@ -110,6 +111,7 @@ $(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) $(BINDING_SRC) 
 # The fault matrix on the testbed (long; QUICK=1 runs a few cases). Not part of `make test`.
 reliability: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/reliability/run $(if $(QUICK),--quick)
+	@MEDIC=$(BUILD)/etcd-medic bash tests/reliability/valgrind_test.sh
 
 test-reliability-quick: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/reliability/run --quick

@@ -212,7 +212,10 @@ print(require("medic.json").encode(s))]]):format(base, dir .. "/ca.crt", dir .. 
 		local s = assert(json.decode(out))
 		assert(s.size > 100 * 1000 * 1000, "database size " .. s.size)
 		print(("     snapshot %d bytes, peak RSS %d KiB"):format(s.size, rss_kib))
-		assert(rss_kib < 32 * 1024, "peak memory " .. rss_kib .. " KiB is not far below the database size")
+		-- a sanitizer build's shadow memory and quarantine say nothing about our buffers: no bound there
+		if (os.getenv("MEDIC_SANITIZED") or "") == "" then
+			assert(rss_kib < 32 * 1024, "peak memory " .. rss_kib .. " KiB is not far below the database size")
+		end
 		eq(must("stat -c %a " .. q(path)):gsub("%s", ""), "600", "mode")
 		eq(select(2, sh("ls " .. q(dir) .. " | grep -q 'backup.db.'")), false, "no temporary file left")
 		local want = must("head -c -32 " .. q(path) .. " | sha256sum"):match("^(%x+)")
