@@ -214,19 +214,21 @@ local function read_settled(ctx)
 	return members, health, healthy
 end
 
+-- The rollout is checked first: while one is in progress the installer replaces the node's etcd pod, which can
+-- then look running or pending for a moment; "wait for the rollout" is the true answer either way.
 local function check_pod_and_rollout(ctx, pods, cr)
 	if ctx.resuming then return end
+	local r = openshift.rollout(cr)
+	if r.in_progress then
+		ctx:refuse(string.format("a rollout is in progress (%d of %d nodes at revision %d); wait until it is finished",
+			r.at_latest, r.total, r.latest))
+	end
 	local pod
 	for _, p in ipairs(pods) do if p.spec.nodeName == ctx.node then pod = p end end
 	local looping, state = false, "no etcd pod"
 	if pod then looping, state = openshift.crashlooping(pod) end
 	if not looping then
 		ctx:refuse("the etcd pod on " .. ctx.node .. " is not crash-looping (" .. state .. "); this procedure does not apply")
-	end
-	local r = openshift.rollout(cr)
-	if r.in_progress then
-		ctx:refuse(string.format("a rollout is in progress (%d of %d nodes at revision %d); wait until it is finished",
-			r.at_latest, r.total, r.latest))
 	end
 end
 
