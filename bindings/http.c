@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curl_lazy.h"
 #include "http.h"
 #include "http_internal.h"
 #include "interrupt.h"
@@ -69,7 +70,7 @@ struct http_client *http_client_new(const struct http_client_opts *opts, char *e
 	    copy_blob(t->key_pem, t->key_len, &c->key, &c->key_len) ||
 	    (t->server_name && !(c->server_name = dup_str(t->server_name))) ||
 	    (opts->proxy && !(c->proxy = dup_str(opts->proxy)))) {
-		snprintf(errmsg, errlen, "out of memory");
+		snprintf(errmsg, errlen, "%s", !c->easy && medic_curl_error() ? medic_curl_error() : "out of memory");
 		http_client_free(c);
 		return NULL;
 	}

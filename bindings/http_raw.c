@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "curl_lazy.h"
 #include "http.h"
 #include "http_internal.h"
 #include "interrupt.h"
@@ -41,7 +42,8 @@ struct http_raw *http_raw_open(struct http_client *c, const char *url, long time
 	if (!r || !(r->easy = curl_easy_init()) ||
 	    http_apply_server_name(c, url, &rewritten, &r->connect_to) != 0) {
 		resp->error = HTTP_ERR_OTHER;
-		snprintf(resp->errmsg, sizeof resp->errmsg, "cannot open a connection to %.180s", url);
+		snprintf(resp->errmsg, sizeof resp->errmsg, "cannot open a connection to %.100s%s%.140s", url,
+			 medic_curl_error() ? ": " : "", medic_curl_error() ? medic_curl_error() : "");
 		http_raw_close(r);
 		return NULL;
 	}

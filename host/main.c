@@ -131,9 +131,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "etcd-medic: %s\n", err);
 		return 1;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	code = run_lua(&r, &out);
-	curl_global_cleanup();
+	curl_global_cleanup(); /* a no-op unless a binding loaded libcurl: bindings/curl_lazy.c */
 	medic_output_close(&out);
 	return code;
 }
