@@ -124,7 +124,7 @@ static void options_of_every_type(void **state)
 	assert_int_equal(curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)1 << 40), CURLE_OK);
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	s.buf[s.len] = '\0';
-	assert_string_equal(s.buf, CONTENT + 4);
+	assert_string_equal(s.buf, &CONTENT[4]);
 	assert_int_equal(curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective), CURLE_OK);
 	assert_string_equal(effective, url);
 	assert_int_equal(curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv), CURLE_OK);
@@ -141,7 +141,7 @@ static void options_of_every_type(void **state)
 	assert_int_equal(curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)10), CURLE_OK);
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	s.buf[s.len] = '\0';
-	assert_string_equal(s.buf, CONTENT + 10);
+	assert_string_equal(s.buf, &CONTENT[10]);
 	curl_easy_cleanup(e);
 }
 
