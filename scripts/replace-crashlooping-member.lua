@@ -54,7 +54,7 @@ local kc_of, etcd_cr, etcd_client, read_members = C.kc_of, C.etcd_cr, C.etcd_cli
 local node_member, find_id, open_node, patch_cr = C.node_member, C.find_id, C.open_node, C.patch_cr
 local check_permissions, choose_node, check_node = C.check_permissions, C.choose_node, C.check_node
 local check_members, read_settled, check_pod_and_rollout = C.check_members, C.read_settled, C.check_pod_and_rollout
-local converged = C.converged
+local converged, wait_ready_peer = C.converged, C.wait_ready_peer
 
 -- Which cluster: the journal is per cluster, so two clusters never share one.
 P.journal_key = function(ctx)
@@ -88,8 +88,12 @@ local function preflight(ctx)
 	end
 	check_node(ctx)
 	ctx:say("node %s, InternalIP %s", ctx.node, ctx.node_ip)
-	if not openshift.healthy_pod(pods, ctx.node) and not gopts.etcd_endpoints then
-		ctx:refuse("no Ready etcd pod on another node to work through: this needs the disaster recovery procedure")
+	if not gopts.etcd_endpoints then
+		local ready
+		pods, ready = wait_ready_peer(ctx, pods)
+		if not ready then
+			ctx:refuse("no Ready etcd pod on another node to work through: this needs the disaster recovery procedure")
+		end
 	end
 	local members, health, healthy = read_settled(ctx)
 	if not members then ctx:refuse("cannot read the member list through a healthy etcd pod: " .. tostring(health)) end

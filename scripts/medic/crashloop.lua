@@ -190,6 +190,21 @@ local function check_members(ctx, members, healthy)
 	ctx.target = target
 end
 
+-- The etcd pods, read again for a few seconds until one on another node is Ready to work through. Right after
+-- a member fails, the others can fail their readiness probe for a moment (a leader election); refusing then
+-- would be a false alarm. Returns the pods of the last reading and the Ready pod, or nil.
+local function wait_ready_peer(ctx, pods)
+	local deadline = os.time() + 10
+	for _ = 1, 100 do
+		local pod = openshift.healthy_pod(pods, ctx.node)
+		if pod or os.time() >= deadline then return pods, pod end
+		ctx:say("no Ready etcd pod on another node yet; looking again")
+		procedure.sleep(math.max(1, ctx.opts.poll_interval))
+		pods = openshift.etcd_pods(ctx.kc, ctx.opts.namespace)
+	end
+	return pods, nil
+end
+
 -- Members and health, read again for a while when more members than expected look unhealthy: a health check
 -- can time out on a busy member, and a resumed run may find the operator restarting members one at a time.
 -- The decision is made on the last reading; this only avoids refusing on a passing blip.
@@ -294,6 +309,7 @@ return {
 	check_node = check_node,
 	check_members = check_members,
 	read_settled = read_settled,
+	wait_ready_peer = wait_ready_peer,
 	check_pod_and_rollout = check_pod_and_rollout,
 	endpoints_final = endpoints_final,
 	converged = converged,

@@ -20,6 +20,9 @@ E2E_PASSES=0
 TB=
 
 e2e_cleanup() {
+	if [ "$E2E_FAILS" -gt 0 ]; then   # what the cluster did, for a failure seen only in CI
+		for d in "${E2E_TBS[@]}"; do echo "---- $d/testbed.log (last 40 lines)"; tail -n 40 "$d/testbed.log"; done
+	fi
 	for d in "${E2E_TBS[@]}"; do "$TESTBED" down "$d" >/dev/null 2>&1 || "$TESTBED" down "$d"; done
 	rm -rf "$E2E_TMP"
 }
