@@ -7,8 +7,9 @@ CFLAGS  ?= -O2 -g
 PKGS     = lua5.4 lua5.4-cjson libcurl openssl yaml-0.1 libedit
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Ibindings -Ihost -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl: headers only; bindings/curl_lazy.c dlopens libcurl.so.4 on first use (start-up skips its 41 libraries).
-LIBS     = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lm
+# libcurl, openssl: headers only; bindings/curl_lazy.c and crypto_lazy.c dlopen libcurl.so.4 and libcrypto.so.3
+# on first use (start-up skips libcurl's 41 libraries and libcrypto's 2.5 M instructions of binding).
+LIBS     = $(shell pkg-config --libs $(filter-out libcurl openssl,$(PKGS)) 2>/dev/null) -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BINDING_SRC = $(filter-out bindings/%_fuzz.c,$(wildcard bindings/*.c))
@@ -97,6 +98,8 @@ FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
 # Seeds and kept crash inputs: tests/fuzz/corpus/X_fuzz/ (read too; new finds go to the build dir's corpus).
 # FUZZ_EXTRA_X: sources a target needs beyond bindings/X*.c.
 FUZZ_EXTRA_etcd_id  = bindings/etcd_error.c
+FUZZ_EXTRA_etcd_snapshot = bindings/crypto_lazy.c bindings/lazylib.c
+FUZZ_EXTRA_websocket = bindings/crypto_lazy.c bindings/lazylib.c
 FUZZ_EXTRA_k8s_exec = $(filter-out bindings/k8s_exec.c bindings/log.c bindings/interrupt.c,$(BINDING_SRC))
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do s=tests/fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "crypto_lazy.h"
 #include "etcd_snapshot.h"
 
 /* A purpose-built streaming scanner rather than a JSON parser: it tracks just enough structure (nesting,
@@ -316,8 +317,11 @@ struct etcd_snapshot *etcd_snapshot_open(const char *path, char *errmsg, size_t 
 	size_t n = strlen(path);
 	if (s == NULL || (s->tmp_path = malloc(n + 8)) == NULL || (s->path = strdup(path)) == NULL ||
 	    (s->sha = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) {
-		snprintf(errmsg, errlen, "out of memory");
-		s->fd = -1;
+		/* libcrypto is loaded on first use: a library that cannot be loaded is not "out of memory" */
+		const char *why = s && s->path && medic_crypto_error() ? medic_crypto_error() : "out of memory";
+		snprintf(errmsg, errlen, "%s", why);
+		if (s)
+			s->fd = -1;
 		etcd_snapshot_abort(s);
 		return NULL;
 	}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "crypto_lazy.h"
 #include "k8s_internal.h"
 #include "kubeconfig_internal.h"
 
@@ -28,17 +29,28 @@ static char *bearer(const char *token)
 	return s;
 }
 
-static char *basic(const char *user, const char *pass)
+/* "Basic base64(user:pass)", or NULL with err filled (out of memory, or libcrypto could not be loaded). */
+static char *basic(const char *user, const char *pass, char *err, size_t errlen)
 {
 	size_t n = strlen(user) + strlen(pass) + 2, m = 4 * (n / 3 + 1) + 8;
 	char *plain = malloc(n), *s = malloc(m);
+	const char *why = "out of memory";
+
 	if (plain && s) {
 		snprintf(plain, n, "%s:%s", user, pass);
 		memcpy(s, "Basic ", 6);
-		EVP_EncodeBlock((unsigned char *)s + 6, (unsigned char *)plain, (int)strlen(plain));
+		if (EVP_EncodeBlock((unsigned char *)s + 6, (unsigned char *)plain, (int)strlen(plain)) > 0)
+			why = NULL;
+		else if (medic_crypto_error())
+			why = medic_crypto_error();
 		memset(plain, 0, n);
 	}
 	free(plain);
+	if (why) {
+		snprintf(err, errlen, "basic auth: %s", why);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -119,8 +131,12 @@ int k8s_auth_prepare(struct k8s_client *c, int force, char *err, size_t errlen)
 		return read_token_file(c, force, err, errlen);
 	if (!c->auth && kc->token)
 		set_auth(c, bearer(kc->token));
-	else if (!c->auth && kc->username)
-		set_auth(c, basic(kc->username, kc->password ? kc->password : ""));
+	else if (!c->auth && kc->username) {
+		char *value = basic(kc->username, kc->password ? kc->password : "", err, errlen);
+		if (!value)
+			return -1;
+		set_auth(c, value);
+	}
 	return force ? 1 : 0;
 }
 

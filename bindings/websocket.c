@@ -1,14 +1,16 @@
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include "crypto_lazy.h"
 #include "websocket.h"
 
 /* RFC 6455 framing and the client handshake. Frames: 2 header bytes, an extended length (16 or 64 bit),
- * a mask key on client frames, the payload. */
+ * a mask key on client frames, the payload. Mask keys and the handshake's key come from getrandom(2) (the
+ * kernel's CSPRNG); SHA-1 and base64 from libcrypto, loaded on first use (crypto_lazy.h). */
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define DEFAULT_MAX_MESSAGE ((size_t)16 << 20)
@@ -97,8 +99,10 @@ void ws_accept_key(const char *key, char out[29])
 	char buf[128];
 
 	snprintf(buf, sizeof buf, "%.60s%s", key, WS_GUID);
-	SHA1((const unsigned char *)buf, strlen(buf), digest);
-	EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
+	if (!SHA1((const unsigned char *)buf, strlen(buf), digest))
+		out[0] = '\0'; /* libcrypto could not be loaded: a key no server sends */
+	else
+		EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
 }
 
 void ws_init(struct ws_conn *c, struct ws_io io, size_t max_message)
@@ -157,7 +161,7 @@ enum http_error ws_send(struct ws_conn *c, int opcode, const void *data, size_t 
 	unsigned char mask[4], small[256], *frame = small;
 	enum http_error e;
 
-	if (RAND_bytes(mask, 4) != 1)
+	if (getrandom(mask, sizeof mask, 0) != sizeof mask)
 		return snprintf(c->err, sizeof c->err, "websocket: no random bytes"), HTTP_ERR_OTHER;
 	if (len + 14 > sizeof small && !(frame = malloc(len + 14)))
 		return snprintf(c->err, sizeof c->err, "websocket: out of memory"), HTTP_ERR_OTHER;
@@ -389,9 +393,12 @@ enum http_error ws_handshake(struct ws_conn *c, struct ws_handshake *h)
 	h->status = 0;
 	h->body = NULL;
 	h->body_len = 0;
-	if (RAND_bytes(raw, sizeof raw) != 1)
+	if (getrandom(raw, sizeof raw, 0) != sizeof raw)
 		return snprintf(c->err, sizeof c->err, "websocket: no random bytes"), HTTP_ERR_OTHER;
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
+	if (EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw) != (int)sizeof key - 1) {
+		const char *why = medic_crypto_error();
+		return snprintf(c->err, sizeof c->err, "websocket: %s", why ? why : "cannot encode the key"), HTTP_ERR_OTHER;
+	}
 	if ((e = send_upgrade(c, h, key)) != HTTP_OK || (e = read_head(c, h->timeout_ms, &head)) != HTTP_OK)
 		return e;
 	if (strncmp(head, "HTTP/1.", 7) != 0 || sscanf(head + 8, " %ld", &h->status) != 1) {

@@ -27,7 +27,8 @@ long ws_parse_frame(const unsigned char *buf, size_t len, size_t max_payload, st
 size_t ws_build_frame(int opcode, int fin, const void *payload, size_t len, const unsigned char mask[4],
 		      unsigned char *out);
 
-/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)); out needs 29 bytes. */
+/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)); out needs 29 bytes. "" if libcrypto cannot be
+ * loaded (ws_handshake reports that before it needs this). */
 void ws_accept_key(const char *key, char out[29]);
 
 struct ws_io {
@@ -67,7 +68,9 @@ struct ws_handshake {
 void ws_init(struct ws_conn *c, struct ws_io io, size_t max_message);
 void ws_free(struct ws_conn *c);
 /* Sends the upgrade request and checks the 101 answer (Upgrade, Connection, Sec-WebSocket-Accept and an
- * offered protocol). HTTP_OK, or an error with c->err filled (h->status/body set for a refused upgrade). */
+ * offered protocol). HTTP_OK, or an error with c->err filled (h->status/body set for a refused upgrade;
+ * HTTP_ERR_OTHER with "websocket: libcrypto.so.3 could not be loaded: ..." before sending anything if
+ * libcrypto cannot be loaded). */
 enum http_error ws_handshake(struct ws_conn *c, struct ws_handshake *h);
 /* Receives the next data message, answering pings. HTTP_OK with *opcode WS_TEXT/WS_BINARY and data/len
  * (valid until the next call); HTTP_OK with *opcode WS_CLOSE at the end (a close frame or EOF between

@@ -304,6 +304,36 @@ static void test_handshake(void **state)
 	ws_free(&c);
 }
 
+/* Mask keys and handshake keys are fresh random bytes (getrandom(2)) for every frame and every handshake. */
+static void test_fresh_random_keys(void **state)
+{
+	static struct fake f;
+	struct ws_conn c;
+	struct ws_handshake hs = {.host = "api:6443", .path = "/", .protocols = "v4.channel.k8s.io", .timeout_ms = 1000};
+	unsigned char masks[2][4];
+	char keys[2][64];
+
+	for (int i = 0; i < 2; i++) {
+		memset(&f, 0, sizeof f);
+		conn(&c, &f, 0);
+		assert_int_equal(ws_send(&c, WS_BINARY, "same", 4), HTTP_OK);
+		assert_int_equal(f.out_len, 2 + 4 + 4);
+		memcpy(masks[i], f.out + 2, 4);
+		ws_free(&c);
+
+		memset(&f, 0, sizeof f);
+		f.handshake = OK_HEAD;
+		conn(&c, &f, 0);
+		assert_int_equal(ws_handshake(&c, &hs), HTTP_OK);
+		assert_int_equal(sscanf(strstr((char *)f.out, "Sec-WebSocket-Key: ") + 19, "%63[^\r]", keys[i]), 1);
+		assert_int_equal(strlen(keys[i]), 24); /* base64 of 16 bytes */
+		assert_string_equal(keys[i] + 22, "==");
+		ws_free(&c);
+	}
+	assert_memory_not_equal(masks[0], masks[1], 4);
+	assert_string_not_equal(keys[0], keys[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_read_fragments_ping_close),
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_fresh_random_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
