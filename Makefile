@@ -7,9 +7,10 @@ CFLAGS  ?= -O2 -g
 PKGS     = lua5.4 lua5.4-cjson libcurl openssl yaml-0.1 libedit
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Ibindings -Ihost -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl, openssl: headers only; bindings/curl_lazy.c and crypto_lazy.c dlopen libcurl.so.4 and libcrypto.so.3
-# on first use (start-up skips libcurl's 41 libraries and libcrypto's 2.5 M instructions of binding).
-LIBS     = $(shell pkg-config --libs $(filter-out libcurl openssl,$(PKGS)) 2>/dev/null) -lm
+# libcurl, openssl, libedit: headers only; bindings/curl_lazy.c, crypto_lazy.c and host/edit_lazy.c dlopen
+# them on first use (bindings/lazylib.h): start-up skips the loader's work on them and their dependencies.
+LAZY     = libcurl openssl libedit
+LIBS     = $(shell pkg-config --libs $(filter-out $(LAZY),$(PKGS)) 2>/dev/null) -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 BINDING_SRC = $(filter-out bindings/%_fuzz.c,$(wildcard bindings/*.c))

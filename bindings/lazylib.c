@@ -33,6 +33,7 @@ bool lazylib_open(struct lazylib *l)
 		}
 		memcpy(&l->table[i], &sym, sizeof sym); /* POSIX: a function's address fits in a void * */
 	}
+	l->handle = lib;
 	return true;
 }
 

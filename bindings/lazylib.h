@@ -22,6 +22,7 @@ struct lazylib {
 	const char *const *names;       /* the functions to resolve */
 	lazylib_fn *table;              /* where they go, in the same order */
 	size_t count;
+	void *handle;                   /* dlopen's, once open (for a library's variables: dlsym) */
 	pthread_once_t once;            /* PTHREAD_ONCE_INIT */
 	bool loaded;                    /* set by the library file's load function when the library is usable */
 	char error[320];                /* "<soname> could not be loaded: <why>", or "" */

@@ -1,7 +1,6 @@
 /* The REPL, after lua.c's (incomplete chunks continue on the next line, "return " is tried first so bare
  * expressions print) with libedit for line editing, history and completion, results pretty-printed by
  * medic.ui, and the REPL conveniences (etcd, k8s, node, json, cluster) predefined. */
-#include <editline/readline.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "edit_lazy.h"
 #include "interrupt.h"
 #include "loader.h"
 #include "repl.h"
@@ -274,7 +274,7 @@ static char **attempt_completion(const char *text, int start, int end)
 {
 	(void)start;
 	(void)end;
-	rl_attempted_completion_over = 1; /* never fall back to file names */
+	medic_edit_completion_over(); /* never fall back to file names */
 	return rl_completion_matches(text, next_candidate);
 }
 /* }====== */
@@ -423,18 +423,20 @@ static int loadline(lua_State *L)
 	return status;
 }
 
-static void interactive(lua_State *L)
+/* 0, or 1 if libedit cannot be loaded (the message is on stderr). */
+static int interactive(lua_State *L)
 {
 	char pathbuf[4096];
 	const char *hist = history_path(pathbuf, sizeof pathbuf);
+	const char *why = medic_edit_open("etcd-medic", " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]", attempt_completion);
 	struct sigaction old_sigint;
 	int status;
 
+	if (why) {
+		fprintf(stderr, "etcd-medic: the REPL needs line editing: %s\n", why);
+		return 1;
+	}
 	completion_L = L;
-	rl_readline_name = "etcd-medic";
-	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]";
-	rl_attempted_completion_function = attempt_completion;
-	rl_completion_append_character = '\0';
 	history_open(hist);
 	catch_prompt_sigint(&old_sigint);
 	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
@@ -453,6 +455,7 @@ static void interactive(lua_State *L)
 	putchar('\n');
 	sigaction(SIGINT, &old_sigint, NULL);
 	completion_L = NULL;
+	return 0;
 }
 /* }====== */
 
@@ -467,6 +470,5 @@ int medic_repl(lua_State *L)
 	if (!isatty(STDIN_FILENO))
 		return run_stdin(L);
 	lua_settop(L, 0);
-	interactive(L);
-	return 0;
+	return interactive(L);
 }

@@ -1,5 +1,5 @@
--- libcurl and libcrypto are loaded on first use (bindings/lazylib.c): starting, and requiring every module,
--- maps neither; a libcrypto.so.3 that cannot be loaded does not stop the binary from starting, and the first
+-- libcurl, libcrypto and libedit are loaded on first use (bindings/lazylib.c): starting, and requiring every
+-- module, maps none of them; a libcrypto.so.3 that cannot be loaded does not stop the binary from starting, and the first
 -- network call then fails with a clear error, not a crash.
 local spec = require "spec"
 local it, eq, q = spec.it, spec.eq, spec.q
@@ -11,13 +11,14 @@ local function mapped(soname)
 	return false
 end
 
-it("requiring every module maps neither libcurl nor libcrypto", function()
+it("requiring every module maps none of libcurl, libcrypto, libedit", function()
 	for _, name in ipairs { "medic.json", "medic.etcd", "medic.k8s", "medic.node", "medic.procedure" } do
 		assert(require(name), name)
 	end
 	eq(mapped("liblua5.4.so.0"), true, "the check itself sees mapped libraries")
 	eq(mapped("libcurl.so.4"), false, "libcurl mapped")
 	eq(mapped("libcrypto.so.3"), false, "libcrypto mapped")
+	eq(mapped("libedit.so.2"), false, "libedit mapped")
 end)
 
 it("starts with an unloadable libcrypto.so.3; a snapshot then fails with a clear error", function()
