@@ -31,6 +31,11 @@ static bool ready(void)
 	return lazylib_ready(&lib, load);
 }
 
+bool medic_crypto_load(void)
+{
+	return ready();
+}
+
 bool medic_crypto_loaded(void)
 {
 	return lib.loaded;

@@ -9,6 +9,11 @@
  * EVP_sha256 and SHA1 return NULL, EVP_Digest* return 0, and EVP_EncodeBlock writes "" and returns 0;
  * each caller turns that into medic_crypto_error(). Random bytes come from getrandom(2), not from here. */
 
+/* Loads libcrypto if it is not loaded yet; true if it is usable. curl_lazy.c calls it before it loads libcurl,
+ * which needs libcrypto: loaded first, libcrypto's relocations are looked up in its own short scope instead of
+ * behind libcurl's 41 libraries (one member list over HTTP: 20.7 M instructions instead of 21.7 M). */
+bool medic_crypto_load(void);
+
 /* True once libcrypto has been loaded. */
 bool medic_crypto_loaded(void);
 

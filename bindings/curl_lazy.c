@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <stdarg.h>
+#include "crypto_lazy.h"
 #include "curl_lazy.h"
 #include "lazylib.h"
 
@@ -33,6 +34,7 @@ static struct lazylib lib = LAZYLIB_INIT(LIBCURL, RTLD_LAZY);
 
 static void load(void)
 {
+	medic_crypto_load(); /* first, as it is cheaper (crypto_lazy.h); if it fails, so does libcurl, below */
 	if (!lazylib_open(&lib))
 		return;
 	if (REAL(curl_global_init)(CURL_GLOBAL_DEFAULT) != CURLE_OK)
