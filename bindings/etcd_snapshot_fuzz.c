@@ -1,6 +1,8 @@
-/* libFuzzer target: the etcd snapshot stream decoder (the JSON gateway's /v3/maintenance/snapshot stream of
- * {"result":{"blob":"<base64>"}} objects) fed in pieces whose size the first byte chooses; finished when
- * the second byte is odd, else aborted. Writes into a private temporary directory removed at exit.
+/* libFuzzer target: the etcd snapshot stream decoders in front of the file writer, fed in pieces whose size
+ * the first byte chooses. The second byte: bit 0 finish (else abort), bit 1 the gRPC stream (SnapshotResponse
+ * messages in gRPC frames, after an application/grpc content-type; bits 2-3 the grpc-status trailer), else the
+ * JSON gateway's {"result":{"blob":"<base64>"}} objects. Writes into a private temporary directory removed
+ * at exit.
  * Build and run with `make fuzz`; seeds in tests/fuzz/corpus/etcd_snapshot_fuzz/. */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,11 +37,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	size_t chunk = (size_t)data[0] + 1;
-	int finish = data[1] & 1;
+	int finish = data[1] & 1, grpc = data[1] & 2;
+	char status[32];
+	snprintf(status, sizeof status, "grpc-status: %d\r\n", data[1] >> 2 & 3);
 	data += 2;
 	size -= 2;
-	struct etcd_snapshot *s = etcd_snapshot_open(path, err, sizeof err);
+	struct etcd_snapshot *s = etcd_snapshot_open(path, grpc ? ETCD_SNAPSHOT_GRPC : ETCD_SNAPSHOT_GATEWAY, err,
+						     sizeof err);
 	if (!s)
+		abort();
+	if (grpc && etcd_snapshot_header(s, "content-type: application/grpc\r\n", 32) != 0)
 		abort();
 	for (size_t off = 0; off < size; off += chunk) {
 		size_t n = size - off < chunk ? size - off : chunk;
@@ -54,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		etcd_snapshot_abort(s);
 		return 0;
 	}
+	if (grpc && etcd_snapshot_header(s, status, strlen(status)) != 0)
+		abort();   /* a well-formed status is never refused */
 	if (etcd_snapshot_finish(s, &res, err, sizeof err) == 0) {
 		if (strlen(res.sha256) != 64)
 			abort();

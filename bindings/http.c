@@ -177,6 +177,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
 
+	if (t->req->on_header && t->req->on_header(t->req->on_data_ud, data, len) != 0) {
+		t->stopped = 1;
+		return 0;
+	}
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
 		t->resp->retry_after_s = -1; /* a new response (after 100 Continue or a redirect) */
 	else if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0)
@@ -298,6 +302,16 @@ static void apply_method(CURL *e, const struct http_request *req)
 	}
 }
 
+/* Without nghttp2, setting the version fails and the request goes as HTTP/1.1: the caller sees a non-HTTP/2
+ * answer, as from a server that declines h2. */
+static void apply_http2(CURL *e, const char *url)
+{
+	long v = strncasecmp(url, "https:", 6) == 0 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+
+	if (curl_easy_setopt(e, CURLOPT_HTTP_VERSION, v) != CURLE_OK)
+		medic_log(MEDIC_LOG_DEBUG, "http", "this libcurl has no HTTP/2: using HTTP/1.1");
+}
+
 /* Maps a libcurl result to the http.h classes; "definitely not sent" only when no request byte left. */
 enum http_error http_classify(CURLcode rc, int sent)
 {
@@ -341,12 +355,14 @@ const char *http_url_path(const char *url)
 static void finish(struct http_client *c, CURLcode rc, struct transfer *t, const char *method, const char *url)
 {
 	struct http_response *resp = t->resp;
-	curl_off_t sent = 0;
+	curl_off_t sent = 0, connect_us = 0;
 	char *ct = NULL;
 
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &resp->seconds);
 	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
+	curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	resp->connected = connect_us > 0;
 	if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
 		resp->content_type = dup_str(ct);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
@@ -406,6 +422,8 @@ enum http_error http_do(struct http_client *c, const struct http_request *req, s
 	apply_method(c->easy, req);
 	if (req->fresh_connection)
 		curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, 1L);
+	if (req->http2)
+		apply_http2(c->easy, url ? url : req->url);
 	rc = curl_easy_perform(c->easy);
 	finish(c, rc, &t, method, req->url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);

@@ -48,6 +48,13 @@ struct http_request {
 	 * non-zero to stop the transfer (the request then fails with HTTP_ERR_ABORTED). */
 	int (*on_data)(void *ud, const char *data, size_t len);
 	void *on_data_ud;
+	/* Every response header line as libcurl hands it over, CRLF included: the status line, the headers and,
+	 * over HTTP/2, the trailers after the body (libcurl 7.88 delivers those at the end of the stream).
+	 * Gets on_data_ud. Return 0 to go on, non-zero to stop (HTTP_ERR_ABORTED). */
+	int (*on_header)(void *ud, const char *line, size_t len);
+	/* Non-zero: HTTP/2. https negotiates h2 by ALPN (HTTP/1.1 if the server declines), http:// speaks h2
+	 * with prior knowledge (h2c); a libcurl without HTTP/2 sends HTTP/1.1. For gRPC. */
+	int http2;
 };
 
 enum http_error {
@@ -69,6 +76,7 @@ struct http_response {
 	char *content_type;        /* malloc'd or NULL */
 	long retry_after_s;        /* Retry-After in seconds, -1 if absent */
 	double seconds;            /* total time */
+	int connected;             /* a new connection was made for this request (to the server or its proxy) */
 	enum http_error error;
 	char errmsg[256];          /* human-readable, when error != HTTP_OK */
 };

@@ -1,7 +1,8 @@
 #!/bin/bash
 # A private 3-member etcd cluster (real /usr/bin/etcd, mutual TLS, 127.0.0.1, free ports) for the etcd
 # binding's destructive integration tests, so they never disturb the shared testbed.
-#   etcd_cluster.sh up DIR        start n1..n3, wait until healthy, write DIR/env (sourceable)
+#   etcd_cluster.sh up DIR        start n1..n3, wait until healthy, write DIR/env (sourceable; n1 also
+#                                 listens on plain http at $ETCD_PLAIN_ENDPOINT)
 #   etcd_cluster.sh stop DIR N    stop member nN (kill, wait until gone)
 #   etcd_cluster.sh start DIR N   start member nN again with its data dir
 #   etcd_cluster.sh rejoin DIR N  start member nN with an empty data dir, joining as "existing" (after member add)
@@ -28,7 +29,7 @@ make_certs() {
 pick_base() {
 	for _ in $(seq 1 50); do
 		local base=$((20000 + (RANDOM % 2000) * 10)) ok=1
-		for p in $(seq "$base" $((base + 5))); do port_free "$p" || ok=0; done
+		for p in $(seq "$base" $((base + 6))); do port_free "$p" || ok=0; done
 		[ "$ok" = 1 ] && { echo "$base"; return; }
 	done
 	echo "no free ports" >&2
@@ -38,13 +39,15 @@ pick_base() {
 start_member() {
 	local i=$1 base
 	base=$(cat "$dir/base")
-	local client=$((base + 2 * i - 2)) peer=$((base + 2 * i - 1)) cluster=""
+	local client=$((base + 2 * i - 2)) peer=$((base + 2 * i - 1)) cluster="" plain=""
+	# n1 also serves plain http (no TLS, h2c for gRPC) on base+6, for the snapshot over both
+	[ "$i" = 1 ] && plain=",http://127.0.0.1:$((base + 6))"
 	for j in 1 2 3; do cluster="$cluster${cluster:+,}n$j=https://127.0.0.1:$((base + 2 * j - 1))"; done
 	local state=${2:-new}
 	[ -d "$dir/n$i/member" ] && state=existing
 	mkdir -p "$dir/n$i"
 	etcd --name "n$i" --data-dir "$dir/n$i" \
-		--listen-client-urls "https://127.0.0.1:$client" --advertise-client-urls "https://127.0.0.1:$client" \
+		--listen-client-urls "https://127.0.0.1:$client$plain" --advertise-client-urls "https://127.0.0.1:$client" \
 		--listen-peer-urls "https://127.0.0.1:$peer" --initial-advertise-peer-urls "https://127.0.0.1:$peer" \
 		--initial-cluster "$cluster" --initial-cluster-state "$state" --initial-cluster-token medic-test \
 		--cert-file "$dir/server.crt" --key-file "$dir/server.key" --client-cert-auth --trusted-ca-file "$dir/ca.crt" \
@@ -76,6 +79,7 @@ up)
 	cat > "$dir/env" <<EOF
 export ETCDCTL_API=3 ETCDCTL_CACERT=$dir/ca.crt ETCDCTL_CERT=$dir/client.crt ETCDCTL_KEY=$dir/client.key
 export ETCDCTL_ENDPOINTS=$endpoints
+export ETCD_PLAIN_ENDPOINT=http://127.0.0.1:$((base + 6))
 EOF
 	. "$dir/env"
 	for _ in $(seq 1 300); do

@@ -3,7 +3,9 @@
 --     members() equals `etcdctl member list`; health with one member down; remove it, MemberNotFound on a
 --     second remove, re-add it as a learner, promote it once it caught up, etcdctl agreeing at each step;
 --     a ~100 MiB database snapshotted in a child process with its peak memory measured, and accepted by
---     `etcdctl snapshot status` and `etcdctl snapshot restore` (which checks the SHA-256 trailer).
+--     `etcdctl snapshot status` and `etcdctl snapshot restore` (which checks the SHA-256 trailer): over gRPC
+--     with mutual TLS (h2), over gRPC on plain http (h2c), and through an HTTP/1.1-only proxy, where it falls
+--     back to the JSON gateway.
 --   Part 2, the shared testbed (when TESTBED_DIR is set): read-only; the gateway (ETCDCTL_* from the
 --     runner) and via_exec (etcdctl in an etcd pod through medic.k8s) return the same members, health and
 --     status, and the same members as `etcdctl member list`.
@@ -190,10 +192,44 @@ else
 		end)
 	end)
 
-	test("a 100 MiB snapshot in constant memory, accepted by etcdctl", function()
+	-- Snapshots base (an endpoint URL) into path in a child process; returns the result, the peak RSS in KiB and
+	-- the child's stderr (its log, -v).
+	local function snapshot_in_child(base, path)
+		local chunk = ([[
+local etcd = require "medic.etcd"
+local c = assert(etcd.connect{endpoints=%q, cacert=%q, cert=%q, key=%q})
+local s = assert(c:snapshot(%q))
+print(require("medic.json").encode(s))]]):format(base, dir .. "/ca.crt", dir .. "/client.crt",
+			dir .. "/client.key", path)
+		local out = must("/usr/bin/time -f 'maxrss=%M' " .. q(medic) .. " -v -e " .. q(chunk) .. " 2>" .. q(dir .. "/time.txt"))
+		local log = must("cat " .. q(dir .. "/time.txt"))
+		return assert(json.decode(out)), tonumber(log:match("maxrss=(%d+)")), log
+	end
+
+	-- What every snapshot must be: a ~100 MiB file in constant memory, 0600, no temporary left, the trailer
+	-- matching, accepted by `etcdctl snapshot status` at the revision reported.
+	local function check_snapshot(s, rss_kib, path, what)
+		assert(s.size > 100 * 1000 * 1000, "database size " .. s.size)
+		print(("     %s: snapshot %d bytes over %s, peak RSS %d KiB"):format(what, s.size, s.transport, rss_kib))
+		-- a sanitizer build's shadow memory and quarantine say nothing about our buffers: no bound there
+		if (os.getenv("MEDIC_SANITIZED") or "") == "" then
+			assert(rss_kib < 32 * 1024, "peak memory " .. rss_kib .. " KiB is not far below the database size")
+		end
+		eq(must("stat -c %a " .. q(path)):gsub("%s", ""), "600", "mode")
+		eq(select(2, sh("ls " .. q(dir) .. " | grep -q " .. q(path:match("[^/]+$") .. "."))), false, "no temporary file left")
+		local want = must("head -c -32 " .. q(path) .. " | sha256sum"):match("^(%x+)")
+		eq(s.sha256, want, "sha256 is the trailer and matches the database")
+		local st = assert(json.decode(must(env .. " etcdctl snapshot status -w json " .. q(path))))
+		assert(st.revision >= s.revision, "revision from the db is at least the one reported")
+		eq(st.revision, s.revision, "no writes ran during the snapshot: revisions agree")
+	end
+
+	local base = endpoints:match("^[^,]+")
+	local plain = must(env .. " echo $ETCD_PLAIN_ENDPOINT"):gsub("%s+$", "")
+
+	test("a 100 MiB snapshot over gRPC (mutual TLS, h2) in constant memory, accepted by etcdctl", function()
 		-- 200 values of 512 KiB: the database grows to ~100 MiB.
 		local body_value = must("head -c 524288 /dev/urandom | base64 -w0")
-		local base = endpoints:match("^[^,]+")
 		for i = 1, 200 do
 			local key = must("printf %s " .. q(("bulk/%04d"):format(i)) .. " | base64 -w0")
 			local status, text = c.conn:request(base, "/v3/kv/put",
@@ -201,29 +237,35 @@ else
 			eq(status, 200, "put " .. i .. ": " .. tostring(text))
 		end
 		local path = dir .. "/backup.db"
-		local chunk = ([[
-local etcd = require "medic.etcd"
-local c = assert(etcd.connect{endpoints=%q, cacert=%q, cert=%q, key=%q})
-local s = assert(c:snapshot(%q))
-print(require("medic.json").encode(s))]]):format(base, dir .. "/ca.crt", dir .. "/client.crt",
-			dir .. "/client.key", path)
-		local out = must("/usr/bin/time -f 'maxrss=%M' " .. q(medic) .. " -e " .. q(chunk) .. " 2>" .. q(dir .. "/time.txt"))
-		local rss_kib = tonumber(must("cat " .. q(dir .. "/time.txt")):match("maxrss=(%d+)"))
-		local s = assert(json.decode(out))
-		assert(s.size > 100 * 1000 * 1000, "database size " .. s.size)
-		print(("     snapshot %d bytes, peak RSS %d KiB"):format(s.size, rss_kib))
-		-- a sanitizer build's shadow memory and quarantine say nothing about our buffers: no bound there
-		if (os.getenv("MEDIC_SANITIZED") or "") == "" then
-			assert(rss_kib < 32 * 1024, "peak memory " .. rss_kib .. " KiB is not far below the database size")
-		end
-		eq(must("stat -c %a " .. q(path)):gsub("%s", ""), "600", "mode")
-		eq(select(2, sh("ls " .. q(dir) .. " | grep -q 'backup.db.'")), false, "no temporary file left")
-		local want = must("head -c -32 " .. q(path) .. " | sha256sum"):match("^(%x+)")
-		eq(s.sha256, want, "sha256 is the trailer and matches the database")
-		local st = assert(json.decode(must(env .. " etcdctl snapshot status -w json " .. q(path))))
-		assert(st.revision >= s.revision, "revision from the db is at least the one reported")
-		eq(st.revision, s.revision, "no writes ran during the snapshot: revisions agree")
+		local s, rss_kib, log = snapshot_in_child(base, path)
+		eq(s.transport, "grpc", "transport")
+		assert(log:find("over grpc", 1, true), "the log says gRPC: " .. log)
+		check_snapshot(s, rss_kib, path, "TLS")
 		must(env .. " etcdctl snapshot restore " .. q(path) .. " --data-dir " .. q(dir .. "/restored") .. " >/dev/null 2>&1")
+	end)
+
+	test("the same snapshot over gRPC on plain http (h2c)", function()
+		local path = dir .. "/plain.db"
+		local s, rss_kib = snapshot_in_child(plain, path)
+		eq(s.transport, "grpc", "transport")
+		check_snapshot(s, rss_kib, path, "plain http")
+	end)
+
+	test("without HTTP/2 on the way (an HTTP/1.1-only proxy), the snapshot falls back to the JSON gateway", function()
+		local pidfile, portfile = dir .. "/proxy.pid", dir .. "/proxy.port"
+		must("python3 " .. q(here .. "/h1_proxy.py") .. " " .. q(plain) .. " >" .. q(portfile) .. " 2>/dev/null </dev/null & echo $! >" .. q(pidfile))
+		local ok, err = pcall(function()
+			local p = poll(10, "the proxy's port", function()
+				return must("cat " .. q(portfile)):match("^(%d+)\n")
+			end)
+			local path = dir .. "/fallback.db"
+			local s, rss_kib, log = snapshot_in_child("http://127.0.0.1:" .. p, path)
+			eq(s.transport, "gateway", "transport")
+			assert(log:find("using the JSON gateway", 1, true), "the fallback is logged: " .. log)
+			check_snapshot(s, rss_kib, path, "via an HTTP/1.1 proxy")
+		end)
+		sh("kill $(cat " .. q(pidfile) .. ") 2>/dev/null")
+		if not ok then error(err, 0) end
 	end)
 
 	c:close()

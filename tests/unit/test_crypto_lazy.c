@@ -134,7 +134,7 @@ static int unloadable_child(void)
 	unsigned char b64[8] = "x";
 	const char *why;
 
-	if (etcd_snapshot_open(snap, err, sizeof err) != NULL)
+	if (etcd_snapshot_open(snap, ETCD_SNAPSHOT_GATEWAY, err, sizeof err) != NULL)
 		return 10;
 	why = medic_crypto_error();
 	if (!why || strncmp(why, ERROR_PREFIX, strlen(ERROR_PREFIX)) != 0 || strcmp(err, why) != 0)

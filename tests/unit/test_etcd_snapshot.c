@@ -105,7 +105,7 @@ static void receive(struct fixture *f, size_t piece)
 {
 	char err[256];
 	struct etcd_snapshot_result res;
-	struct etcd_snapshot *s = etcd_snapshot_open(f->path, err, sizeof err);
+	struct etcd_snapshot *s = etcd_snapshot_open(f->path, ETCD_SNAPSHOT_GATEWAY, err, sizeof err);
 	assert_non_null(s);
 	assert_int_equal(feed_in_pieces(s, f->stream, f->stream_len, piece), 0);
 	assert_int_equal(etcd_snapshot_finish(s, &res, err, sizeof err), 0);
@@ -148,7 +148,7 @@ static void expect_failure(struct fixture *f, const char *data, size_t len, cons
 {
 	char err[256] = "";
 	struct etcd_snapshot_result res;
-	struct etcd_snapshot *s = etcd_snapshot_open(f->path, err, sizeof err);
+	struct etcd_snapshot *s = etcd_snapshot_open(f->path, ETCD_SNAPSHOT_GATEWAY, err, sizeof err);
 	assert_non_null(s);
 	etcd_snapshot_feed(s, data, len);
 	assert_int_equal(etcd_snapshot_finish(s, &res, err, sizeof err), -1);
@@ -185,7 +185,7 @@ static void reports_server_errors(void **state)
 static void refuses_a_missing_directory(void **state)
 {
 	char err[256];
-	assert_null(etcd_snapshot_open("/nonexistent-dir/x.db", err, sizeof err));
+	assert_null(etcd_snapshot_open("/nonexistent-dir/x.db", ETCD_SNAPSHOT_GATEWAY, err, sizeof err));
 	assert_non_null(strstr(err, "cannot create"));
 }
 
