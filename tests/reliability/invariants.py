@@ -109,6 +109,7 @@ class Monitor:
         while not self._stop.is_set():
             st = status(self.tbdir, timeout=20)
             if st and st.get("etcd", {}).get("members"):
+                st["_at"] = time.strftime("%H:%M:%S")   # to line a broken sample up with testbed.log
                 self.samples.append(st)
             else:
                 self.failed += 1
@@ -148,7 +149,9 @@ def judge(before, samples, final, node, names, exempt_unhealthy=()):
         v = voters(st)
         ok = [m for m in v if m.get("healthy") or m.get("name") in exempt_unhealthy]
         if v and len(ok) < len(v) // 2 + 1:
-            broken.append("quorum lost: %d of %d voting members healthy" % (len(ok), len(v)))
+            why = "; ".join("%s: %s" % (m.get("name"), m.get("reason", "unhealthy")) for m in v if m not in ok)
+            broken.append("quorum lost: %d of %d voting members healthy (sample at %s; %s)" %
+                          (len(ok), len(v), st.get("_at", "the end"), why))
     wrong = removed - {target_id}
     if wrong:
         names_of = {i: n for n, i in orig.items()}
