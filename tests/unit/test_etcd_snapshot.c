@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "etcd_snapshot.h"
+#include "snapshot_check.h"
 
 #define DB_SIZE 100000
 
@@ -37,19 +38,6 @@ static void build_stream(struct fixture *f, int with_remaining)
 		off += n;
 	}
 	f->stream_len = len;
-}
-
-/* Through the same libcrypto forwarders the receiver uses (bindings/crypto_lazy.c): no -lcrypto here. */
-static void sha256(const unsigned char *data, size_t len, unsigned char md[32])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	assert_non_null(ctx);
-	assert_true(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, data, len) &&
-		    EVP_DigestFinal_ex(ctx, md, &n));
-	assert_int_equal(n, 32);
-	EVP_MD_CTX_free(ctx);
 }
 
 static int setup(void **state)
@@ -82,17 +70,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int files_in(const char *dir)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static int feed_in_pieces(struct etcd_snapshot *s, const char *data, size_t len, size_t piece)
 {
 	for (size_t off = 0; off < len; off += piece)
@@ -109,23 +86,7 @@ static void receive(struct fixture *f, size_t piece)
 	assert_non_null(s);
 	assert_int_equal(feed_in_pieces(s, f->stream, f->stream_len, piece), 0);
 	assert_int_equal(etcd_snapshot_finish(s, &res, err, sizeof err), 0);
-	assert_true(res.size == DB_SIZE + 32);
-	char hex[65];
-	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", f->db[DB_SIZE + i]);
-	assert_string_equal(res.sha256, hex);
-
-	struct stat st;
-	assert_int_equal(stat(f->path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(st.st_size, DB_SIZE + 32);
-	unsigned char *got = malloc(DB_SIZE + 32);
-	FILE *fp = fopen(f->path, "rb");
-	assert_int_equal(fread(got, 1, DB_SIZE + 32, fp), DB_SIZE + 32);
-	fclose(fp);
-	assert_memory_equal(got, f->db, DB_SIZE + 32);
-	free(got);
-	assert_int_equal(files_in(f->dir), 1);   /* no temporary left behind */
+	assert_snapshot_saved(f->path, f->dir, f->db, DB_SIZE + 32, &res);
 }
 
 static void receives_whole_and_split_streams(void **state)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "etcd_snapshot.h"
+#include "snapshot_check.h"
 
 #define DB_SIZE 100000
 #define CHUNK 32768
@@ -68,19 +69,6 @@ struct fixture {
 	struct buf stream;
 };
 
-static void sha256(const unsigned char *data, size_t len, unsigned char md[32])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	assert_non_null(ctx);
-	assert_true(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, data, len) &&
-		    EVP_DigestFinal_ex(ctx, md, &n));
-	EVP_MD_CTX_free(ctx);
-}
-
-/* A SnapshotResponse as etcd 3.6 sends it: header, remaining_bytes, blob, version; with_unknown adds fields
- * a newer etcd might send (a varint, a fixed32, a fixed64, a string), in between. */
 static void put_response(struct buf *out, const unsigned char *blob, size_t n, uint64_t remaining, int with_unknown)
 {
 	struct buf m = {0};
@@ -128,17 +116,6 @@ static int setup(void **state)
 	sha256(f->db, DB_SIZE, f->db + DB_SIZE);
 	*state = f;
 	return 0;
-}
-
-static int files_in(const char *dir)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 static int teardown(void **state)
@@ -192,24 +169,8 @@ static void receive(struct fixture *f, size_t piece)
 	assert_int_equal(header(s, "grpc-message: \r\n"), 0);
 	if (etcd_snapshot_finish(s, &res, err, sizeof err) != 0)
 		fail_msg("finish: %s", err);
-	assert_true(res.size == DB_SIZE + 32);
 	assert_string_equal(res.version, "3.6.0");
-	char hex[65];
-	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", f->db[DB_SIZE + i]);
-	assert_string_equal(res.sha256, hex);
-
-	struct stat st;
-	assert_int_equal(stat(f->path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(st.st_size, DB_SIZE + 32);
-	unsigned char *got = malloc(DB_SIZE + 32);
-	FILE *fp = fopen(f->path, "rb");
-	assert_int_equal(fread(got, 1, DB_SIZE + 32, fp), DB_SIZE + 32);
-	fclose(fp);
-	assert_memory_equal(got, f->db, DB_SIZE + 32);
-	free(got);
-	assert_int_equal(files_in(f->dir), 1);   /* no temporary left behind */
+	assert_snapshot_saved(f->path, f->dir, f->db, DB_SIZE + 32, &res);
 	unlink(f->path);
 }
 
