@@ -141,6 +141,19 @@ def exit_status(returncode, argv):
             "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
 
 
+def pump_once(sock, pipes, read_client, read_pipe, watch_pipes=True):
+    """Waits (0.2 s at most) for the process's pipes or the client, and hands what is readable to
+    read_pipe(fd, pipes) or read_client(); False when read_client() says the client is gone."""
+    pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+    fds = (list(pipes) if watch_pipes else []) + [sock]
+    for r in [sock] if pending else select.select(fds, [], [], 0.2 if pipes else 0.02)[0]:
+        if r is not sock:
+            read_pipe(r, pipes)
+        elif not read_client():
+            return False
+    return True
+
+
 class ExecSession:
     """Pumps one process over an upgraded WebSocket connection until it exits or the client goes."""
 
@@ -197,17 +210,8 @@ class ExecSession:
         while time.monotonic() < self.deadline:
             if not pipes and self.proc.poll() is not None:
                 return
-            fds = list(pipes) + [self.sock]
-            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
-            ready = [self.sock] if pending else \
-                select.select(fds, [], [], 0.2 if pipes else 0.02)[0]
-            for r in ready:
-                if r is self.sock:
-                    if not self._read_client():
-                        self.client_gone = True
-                        return
-                else:
-                    self._read_pipe(r, pipes)
+            if not pump_once(self.sock, pipes, self._read_client, self._read_pipe):
+                break
         self.client_gone = True
 
     def _read_pipe(self, fd, pipes):

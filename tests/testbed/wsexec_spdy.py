@@ -213,17 +213,8 @@ class SpdyExecSession:
                 raise wsexec.ProtocolError("the client did not open its streams")
             if ready and not pipes and self.proc.poll() is not None:
                 return
-            fds = ([self.sock] + list(pipes)) if ready else [self.sock]
-            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
-            readable = [self.sock] if pending else \
-                select.select(fds, [], [], 0.2 if pipes else 0.02)[0]
-            for r in readable:
-                if r is self.sock:
-                    if not self._read_client():
-                        self.client_gone = True
-                        return
-                else:
-                    self._pipe(r, pipes)
+            if not wsexec.pump_once(self.sock, pipes, self._read_client, self._pipe, watch_pipes=ready):
+                break
         self.client_gone = True
 
     def _pipe(self, fd, pipes):
