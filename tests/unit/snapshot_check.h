@@ -1,7 +1,7 @@
 /* Shared by the snapshot writer's tests (test_etcd_snapshot.c: the gateway's stream; test_etcd_snapshot_grpc.c:
  * the gRPC stream): SHA-256 through the same libcrypto forwarders the writer uses (no -lcrypto in the tests),
- * and the check that a finished snapshot is exactly the database and its trailer, mode 0600, with no temporary
- * file left in its directory. Header-only: every unit test is a single .c file. */
+ * the database both feed to the writer, and the check that a finished snapshot is exactly that database and its
+ * trailer, mode 0600, with no temporary file left in its directory. Header-only: every unit test is one .c file. */
 #ifndef MEDIC_TEST_SNAPSHOT_CHECK_H
 #define MEDIC_TEST_SNAPSHOT_CHECK_H
 #include <dirent.h>
@@ -21,6 +21,15 @@ static void sha256(const unsigned char *data, size_t len, unsigned char md[32])
 		    EVP_DigestFinal_ex(ctx, md, &n));
 	assert_int_equal(n, 32);
 	EVP_MD_CTX_free(ctx);
+}
+
+/* A database of SIZE bytes at DB (a fixed pseudo-random pattern), followed by its 32-byte SHA-256 trailer,
+ * as etcd's snapshot stream ends: DB must hold SIZE + 32 bytes. */
+static void fill_database(unsigned char *db, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		db[i] = (unsigned char)(i * 2654435761u >> 13);
+	sha256(db, size, db + size);
 }
 
 static int files_in(const char *dir)

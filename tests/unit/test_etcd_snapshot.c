@@ -46,9 +46,7 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/medic-snap-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/db.snap", f->dir);
-	for (size_t i = 0; i < DB_SIZE; i++)
-		f->db[i] = (unsigned char)(i * 2654435761u >> 13);
-	sha256(f->db, DB_SIZE, f->db + DB_SIZE);
+	fill_database(f->db, DB_SIZE);
 	*state = f;
 	return 0;
 }
