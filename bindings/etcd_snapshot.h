@@ -44,4 +44,9 @@ void etcd_snapshot_abort(struct etcd_snapshot *s);
 /* The reason the last feed failed ("" if none). */
 const char *etcd_snapshot_error(const struct etcd_snapshot *s);
 
+/* Checks a snapshot file on disk (bindings/etcd_snapshot_check.c): bbolt's magic, at least one page, and
+ * the 32-byte trailer equal to the SHA-256 of everything before it. Returns 0 and fills res->size and
+ * res->sha256, or -1 and errmsg ("PATH: why"). Constant memory. */
+int etcd_snapshot_check(const char *path, struct etcd_snapshot_result *res, char *errmsg, size_t errlen);
+
 #endif

@@ -1,8 +1,10 @@
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "k8s_internal.h"
 #include "log.h"
 #include "k8s_exec.h"
@@ -88,8 +90,13 @@ static enum http_error pump(struct exec_session *s, long deadline)
 			return HTTP_OK;
 		if (len < 1 || data[0] < 1 || data[0] > 3)
 			continue; /* "connection established" (empty) or a channel we do not read */
-		if (out_add(&s->out[data[0]], data + 1, len - 1, s->max_output) != 0)
+		if (data[0] == 1 && s->stdout_file) {
+			if (fwrite(data + 1, 1, len - 1, s->stdout_file) != len - 1)
+				return fail(s, HTTP_ERR_OTHER, "cannot write stdout to the file");
+			s->stdout_bytes += len - 1;
+		} else if (out_add(&s->out[data[0]], data + 1, len - 1, s->max_output) != 0) {
 			return fail(s, HTTP_ERR_TOO_LARGE, "output larger than the limit");
+		}
 	}
 }
 
@@ -205,10 +212,49 @@ static void check_command(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* stdout_file=PATH: *f is a new file PATH.XXXXXX (mode 0600) next to PATH, named in tmp; NULL when not asked
+ * for. -1 with the reason in err when it cannot be created. */
+static int open_stdout_file(lua_State *L, FILE **f, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+	lua_getfield(L, 2, "stdout_file");
+	const char *path = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+	int fd = -1;
+
+	*f = NULL;
+	tmp[0] = '\0';
+	if (path != NULL) {
+		if (snprintf(tmp, tmplen, "%s.XXXXXX", path) >= (int)tmplen)
+			errno = ENAMETOOLONG;
+		else if ((fd = mkstemp(tmp)) >= 0 && (*f = fdopen(fd, "wb")) == NULL)
+			close(fd);
+		if (*f == NULL) {
+			snprintf(err, errlen, "cannot create a file next to %.300s: %s", path, strerror(errno));
+			if (fd >= 0)
+				unlink(tmp);
+		}
+	}
+	lua_pop(L, 1);
+	return path != NULL && *f == NULL ? -1 : 0;
+}
+
+/* Closes the stdout file; it is kept (flushed and fsynced) only when keep is set and that succeeds. */
+static int close_stdout_file(FILE *f, const char *tmp, int keep)
+{
+	if (f == NULL)
+		return 0;
+	int ok = keep && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok)
+		unlink(tmp);
+	return ok ? 0 : -1;
+}
+
 /* client:exec{namespace=, pod=, container=, command={argv...}, stdin=STRING, timeout=SECONDS (300),
- *             max_output=BYTES (256 MiB per stream)}
+ *             max_output=BYTES (256 MiB per stream), stdout_file=PATH}
  * -> {stdout=, stderr=, status=JSON text of the channel-3 Status or nil, protocol="v5.channel.k8s.io"|...}
- *  | nil, message, code, {status=HTTP status, body=response body}  (the last only for a refused upgrade) */
+ *  | nil, message, code, {status=HTTP status, body=response body}  (the last only for a refused upgrade)
+ * With stdout_file, stdout is written (fsynced) to a new file beside PATH instead: the result has
+ * stdout_temp= its name and stdout_bytes=; the caller renames it over PATH or removes it. */
 int k8s_exec(lua_State *L)
 {
 	struct k8s_client *c = luaL_checkudata(L, 1, K8S_CLIENT_MT);
@@ -239,13 +285,25 @@ int k8s_exec(lua_State *L)
 		lua_pushliteral(L, "Config");
 		return 3;
 	}
+	char tmp[4096];
+	if (open_stdout_file(L, &r.stdout_file, tmp, sizeof tmp, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushliteral(L, "IOError");
+		return 3;
+	}
 	enum http_error e = run(c, url, &r);
 	if (r.hs.status == 401 && (c->kc.exec || c->kc.token_file) && k8s_auth_prepare(c, 1, err, sizeof err) == 0) {
 		struct exec_session again = {.stdin_data = r.stdin_data, .stdin_len = r.stdin_len,
-					     .timeout_ms = r.timeout_ms, .max_output = r.max_output};
+					     .timeout_ms = r.timeout_ms, .max_output = r.max_output,
+					     .stdout_file = r.stdout_file};
 		exec_session_free(&r); /* the upgrade was refused: nothing ran; try once with the refreshed credential */
 		r = again;
 		e = run(c, url, &r);
+	}
+	if (close_stdout_file(r.stdout_file, tmp, e == HTTP_OK) != 0 && e == HTTP_OK) {
+		e = HTTP_ERR_OTHER;
+		snprintf(r.errmsg, sizeof r.errmsg, "exec: cannot write stdout to %.256s: %s", tmp, strerror(errno));
 	}
 	if (e != HTTP_OK) {
 		lua_pushnil(L);
@@ -263,9 +321,16 @@ int k8s_exec(lua_State *L)
 		exec_session_free(&r);
 		return 4;
 	}
-	lua_createtable(L, 0, 4);
-	lua_pushlstring(L, r.out[1].data ? r.out[1].data : "", r.out[1].len);
-	lua_setfield(L, -2, "stdout");
+	lua_createtable(L, 0, 5);
+	if (r.stdout_file) {
+		lua_pushstring(L, tmp);
+		lua_setfield(L, -2, "stdout_temp");
+		lua_pushinteger(L, (lua_Integer)r.stdout_bytes);
+		lua_setfield(L, -2, "stdout_bytes");
+	} else {
+		lua_pushlstring(L, r.out[1].data ? r.out[1].data : "", r.out[1].len);
+		lua_setfield(L, -2, "stdout");
+	}
 	lua_pushlstring(L, r.out[2].data ? r.out[2].data : "", r.out[2].len);
 	lua_setfield(L, -2, "stderr");
 	if (r.out[3].len) {

@@ -1,12 +1,14 @@
 #ifndef MEDIC_K8S_EXEC_H
 #define MEDIC_K8S_EXEC_H
 #include <stddef.h>
+#include <stdio.h>
 #include "http.h"
 #include "websocket.h"
 
 /* One exec session over an established byte transport (internal to k8s_exec.c; cmocka tests drive it
  * with a fake transport): the upgrade handshake, stdin on channel 0 (closed with [255, 0] on v5),
- * channels 1/2/3 gathered into out[1..3] until the server closes. No Lua here. */
+ * channels 1/2/3 gathered into out[1..3] until the server closes, or stdout written to a file as it
+ * arrives (any size, constant memory). No Lua here. */
 struct exec_out {
 	char *data;
 	size_t len, cap;
@@ -19,6 +21,8 @@ struct exec_session {
 	long timeout_ms;                  /* for the whole session */
 	size_t max_output;                /* per channel */
 	struct exec_out out[4];           /* by channel: 1 stdout, 2 stderr, 3 the Status */
+	FILE *stdout_file;                /* or NULL; when set, stdout goes here instead of out[1] */
+	unsigned long long stdout_bytes;  /* written to stdout_file */
 	struct ws_conn ws;
 	struct ws_handshake hs;           /* hs.status: 101, or the refusal's status and body */
 	char errmsg[320];

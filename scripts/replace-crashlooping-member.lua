@@ -11,6 +11,7 @@ local procedure = require "medic.procedure"
 local openshift = require "medic.openshift"
 local json = require "medic.json"
 local gopts = require "medic.options"
+local etcd = require "medic.etcd"
 
 local OPTIONS = {
 	{ name = "node", arg = "NODE", help = "the node whose etcd pod is crash-looping (default: the only such node)",
@@ -67,6 +68,16 @@ P.journal_key = function(ctx)
 	return info and info.server or "default"
 end
 
+-- The members preflight found healthy: the snapshot is taken from the first that answers, without first
+-- waiting out a status probe of the dead member (etcdctl retries it for its whole 5 s command timeout).
+local function healthy_endpoints(health)
+	local list = {}
+	for _, h in ipairs(health or {}) do
+		if h.healthy then list[#list + 1] = h.endpoint end
+	end
+	return #list > 0 and list or nil
+end
+
 local function preflight(ctx)
 	local o = ctx.opts
 	local kc = kc_of(ctx)
@@ -101,6 +112,7 @@ local function preflight(ctx)
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
 	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
 	check_members(ctx, members, healthy)
+	ctx.healthy_endpoints = healthy_endpoints(health)
 	check_pod_and_rollout(ctx, pods, etcd_cr(ctx))
 	ctx.cp_nodes = #openshift.control_plane_nodes(kc)
 	if ctx.target then ctx:say("member to remove: %s (%s)", ctx.target.id, table.concat(ctx.target.peer_urls, ",")) end
@@ -111,16 +123,10 @@ P:step { name = "preflight", title = "Check that this procedure applies and is s
 
 ------------------------------------------------------------------------------------------------ backup
 
--- An etcd snapshot is a bbolt file: its first meta page carries the magic 0xED0CDAED at offset 16.
+-- A usable backup: a whole etcd snapshot (bbolt's magic, and the SHA-256 trailer `etcdctl snapshot save` appends).
 local function snapshot_ok(path)
-	local f = io.open(path, "rb")
-	if not f then return false, "cannot open " .. path end
-	local head = f:read(20)
-	local size = f:seek("end")
-	f:close()
-	if not head or #head < 20 or size < 4096 then return false, path .. " is too small to be an etcd snapshot" end
-	if head:sub(17, 20) ~= "\xed\xda\x0c\xed" then return false, path .. " is not an etcd snapshot (no bbolt magic)" end
-	return true
+	local ok, err = etcd.check_snapshot(path)
+	return ok ~= nil, err
 end
 
 P:step { name = "backup", title = "Take an etcd backup (a verified snapshot)",
@@ -143,7 +149,7 @@ P:step { name = "backup", title = "Take an etcd backup (a verified snapshot)",
 		local dir = path:match("^(.*)/[^/]+$")
 		if dir then require("medic.journal").ensure_dir(dir) end
 		local c = etcd_client(ctx)
-		local ok, err = c and c:snapshot(path)
+		local ok, err = c and c:snapshot(path, { endpoints = ctx.healthy_endpoints })
 		if not ok then
 			ctx:refuse("no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass --backup PATH")
 		end

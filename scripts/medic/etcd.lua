@@ -392,6 +392,11 @@ Exec.__index = Exec
 local EXEC_DEFINITE = { ConnectFailed = true, TLS = true, NotFound = true, Forbidden = true,
 	Unauthorized = true, BadRequest = true, Invalid = true }
 
+local function join(a, b)
+	local out = table.move(a, 1, #a, 1, {})
+	return table.move(b, 1, #b, #out + 1, out)
+end
+
 -- The message etcdctl gave: its last "Error: ..." line, else the last line of stderr.
 local function etcdctl_error(stderr, stdout)
 	local last, err
@@ -402,15 +407,17 @@ local function etcdctl_error(stderr, stdout)
 	return err or last or (stdout or ""):match("[^\n]+") or "etcdctl failed"
 end
 
--- Runs argv in the pod; returns stdout, stderr, exit_code (0 or, with allow_fail, any) or nil, msg, code, def.
-function Exec:run(argv, allow_fail)
+-- Runs argv in the pod (for timeout seconds, default 300); returns stdout, stderr, exit_code (0 or, with
+-- allow_fail, any) or nil, msg, code, def.
+function Exec:run(argv, allow_fail, timeout)
 	local r, msg, code = self.kc:exec { namespace = self.namespace, pod = self.pod, container = self.container,
-		command = argv }
+		command = argv, timeout = timeout }
 	if not r then return nil, msg, code, EXEC_DEFINITE[code] == true end
 	if r.exit_code ~= 0 and not allow_fail then
 		local text = etcdctl_error(r.stderr, r.stdout)
 		local c, def = core.classify(text)
-		return nil, self.pod .. ": " .. argv[1] .. ": " .. text, c, def
+		local prog = argv[1] == "env" and argv[3] or argv[1]   -- env NAME=VALUE prog ...
+		return nil, self.pod .. ": " .. prog .. ": " .. text, c, def
 	end
 	return r.stdout or "", r.stderr or "", r.exit_code
 end
@@ -506,36 +513,56 @@ function Exec:status(opts)
 	return out
 end
 
--- snapshot(path): `etcdctl snapshot save PATH` inside the pod (PATH is in the container's file system; in
--- OpenShift a hostPath such as /var/lib/etcd reaches the node). revision comes from `etcdctl snapshot status`
--- (read from the database itself); sha256 is the trailer etcd appended, read back with od.
-function Exec:snapshot(path)
+-- snapshot(path [, {endpoints={url...}, timeout=1800}]): `etcdctl snapshot save` in the pod, to a temporary
+-- file in the container's /tmp, streamed out to PATH on this machine with `cat` (constant memory; PATH appears,
+-- mode 0600, only when the copy is whole), checked as the direct transfer is (bbolt magic, SHA-256 trailer),
+-- and removed from the container in every case. endpoints: the members to take it from, tried in order
+-- (default: those of the pod's endpoints that answer `endpoint status`). transport is "exec".
+function Exec:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
-	-- etcdctl takes a snapshot from exactly one endpoint: the first of the pod's endpoints that answers.
-	local endpoints, msg, code, def = self:status()
-	if not endpoints then return nil, msg, code, def end
-	local from
-	for _, e in ipairs(endpoints) do
-		if not e.error then from = from or e.endpoint end
+	opts = opts or {}
+	local candidates, msg, code, def = opts.endpoints, nil, nil, nil
+	if not candidates then
+		local endpoints
+		endpoints, msg, code, def = self:status()
+		if not endpoints then return nil, msg, code, def end
+		candidates = {}
+		for _, e in ipairs(endpoints) do
+			if not e.error then candidates[#candidates + 1] = e.endpoint end
+		end
+		if #candidates == 0 then return nil, self.pod .. ": no etcd endpoint answered", "Unavailable", true end
 	end
-	if not from then return nil, self.pod .. ": no etcd endpoint answered", "Unavailable", true end
-	local ok
-	-- (through env: etcdctl refuses an --endpoints flag that shadows the pod's ETCDCTL_ENDPOINTS)
-	ok, msg, code, def = self:run { "env", "ETCDCTL_ENDPOINTS=" .. from, "etcdctl", "snapshot", "save", path }
+	local in_pod = ("/tmp/etcd-medic-snapshot-%d-%d.db"):format(os.time(), math.random(1, 1e9))
+	local from, ok
+	for _, ep in ipairs(candidates) do
+		-- (through env: etcdctl refuses an --endpoints flag that shadows the pod's ETCDCTL_ENDPOINTS)
+		local env = { "env", "ETCDCTL_ENDPOINTS=" .. ep, "etcdctl" }
+		-- etcdctl 3.4's snapshot save waits forever for an endpoint that does not answer: ask it first (5 s at most)
+		ok, msg, code, def = self:run(join(env, { "endpoint", "status", "--command-timeout=5s" }))
+		if ok then ok, msg, code, def = self:run(join(env, { "snapshot", "save", in_pod }), false, opts.timeout or 1800) end
+		if ok then from = ep break end
+	end
+	if from then ok, msg, code, def = self:copy_out(in_pod, path, opts.timeout or 1800) end
+	self:run({ "rm", "-f", in_pod, in_pod .. ".part" }, true)
 	if not ok then return nil, msg, code, def end
-	local st
-	st, msg, code, def = self:json { "snapshot", "status", path, "-w", "json" }
-	if not st then return nil, msg, code, def end
-	local size
-	size, msg, code, def = self:run { "stat", "-c", "%s", path }
-	if not size then return nil, msg, code, def end
-	size = math.tointeger(tonumber(size:match("%d+")))
-	local hex
-	hex, msg, code, def = self:run { "od", "-An", "-v", "-tx1", "-j", tostring(size - 32), path }
-	if not hex then return nil, msg, code, def end
-	hex = hex:gsub("%s", "")
-	if #hex ~= 64 then return nil, self.pod .. ": could not read the snapshot's SHA-256 trailer", "SnapshotFailed", true end
-	return { size = size, sha256 = hex, revision = int(st.revision), endpoint = from, path = path }
+	local res, m, c = core.check_snapshot(path)
+	if not res then
+		os.remove(path)
+		return nil, self.pod .. ": the copied snapshot is not usable: " .. m, c, true
+	end
+	res.endpoint, res.path, res.transport = from, path, "exec"
+	return res
+end
+
+-- Streams a file of the container to path on this machine; true or nil, message, code, definite.
+function Exec:copy_out(file, path, timeout)
+	local r, msg, code = self.kc:exec { namespace = self.namespace, pod = self.pod, container = self.container,
+		command = { "cat", file }, stdout_file = path, timeout = timeout }
+	if not r then return nil, msg, code, true end
+	if r.exit_code ~= 0 then
+		return nil, ("%s: cat %s: %s"):format(self.pod, file, etcdctl_error(r.stderr, "")), "SnapshotFailed", true
+	end
+	return true
 end
 
 function Exec:close() end
@@ -566,6 +593,14 @@ function etcd.id_to_decimal(id)
 	return dec, msg, code
 end
 etcd.id_from_decimal = core.id_hex
+
+-- etcd.check_snapshot(path) -> {size=, sha256=, revision=} | nil, message, "SnapshotFailed"
+-- A snapshot file already on disk: bbolt's magic and the SHA-256 trailer `etcdctl snapshot save` appends.
+function etcd.check_snapshot(path)
+	if type(path) ~= "string" or path == "" then error("etcd.check_snapshot: path must be a file name", 2) end
+	local res, msg, code = core.check_snapshot(path)
+	return res, msg, code
+end
 
 etcd._map = map   -- for the specs
 return etcd

@@ -239,10 +239,12 @@ function k8s.exit_code(status_text)
 	return nil, "exec: " .. tostring(st.message or "the command failed"), st.reason or "ExecFailed", st
 end
 
--- kc:exec{namespace=kc.namespace, pod=, container=, command={argv...}, stdin=STRING, timeout=300}
+-- kc:exec{namespace=kc.namespace, pod=, container=, command={argv...}, stdin=STRING, timeout=300, stdout_file=PATH}
 -- -> {stdout=, stderr=, exit_code=, protocol=} | nil, message, code, status
 -- A non-zero exit is a result, not an error. stdin is closed after it is sent (v5); on a v4-only server
 -- it cannot be closed, so a command that reads stdin to its end runs until the timeout.
+-- stdout_file: stdout is streamed to PATH (mode 0600, any size, constant memory) instead of stdout=; the
+-- file appears, atomically, only when the command exits 0; the result then has stdout_bytes=.
 function Client:exec(opts)
 	if type(opts) ~= "table" or type(opts.command) ~= "table" then error("kc:exec: expects {pod=, command={...}}", 2) end
 	local r, msg, code, refused
@@ -250,6 +252,7 @@ function Client:exec(opts)
 		r, msg, code, refused = self.core:exec {
 			namespace = opts.namespace or self.namespace, pod = opts.pod, container = opts.container,
 			command = opts.command, stdin = opts.stdin, timeout = opts.timeout, max_output = opts.max_output,
+			stdout_file = opts.stdout_file,
 		}
 		if r then break end
 		if not (refused and refused.status and refused.status > 0) then return nil, msg, code end
@@ -264,8 +267,13 @@ function Client:exec(opts)
 		if not ok then return nil, imsg, icode end
 	end
 	local rc, emsg, ecode, st = k8s.exit_code(r.status)
+	if r.stdout_temp and rc == 0 then
+		local ok, rmsg = os.rename(r.stdout_temp, opts.stdout_file)
+		if not ok then rc, emsg, ecode = nil, "exec: " .. tostring(rmsg), "IOError" end
+	end
+	if r.stdout_temp and rc ~= 0 then os.remove(r.stdout_temp) end
 	if not rc then return nil, emsg, ecode, st end
-	return { stdout = r.stdout, stderr = r.stderr, exit_code = rc, protocol = r.protocol }
+	return { stdout = r.stdout, stdout_bytes = r.stdout_bytes, stderr = r.stderr, exit_code = rc, protocol = r.protocol }
 end
 
 -- kc:can_i{verb=, resource=, group="", subresource=, name=, namespace=kc.namespace (false: cluster-wide)}

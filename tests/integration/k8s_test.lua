@@ -1,6 +1,7 @@
 -- medic.k8s against the shared testbed (TESTBED_DIR and KUBECONFIG from tests/integration/run): lists with
 -- pagination, Status errors, merge and JSON patch read back, delete preconditions and dryRun, watch (with
--- a dropped stream resumed), exec (stdout, stderr, exit codes 0 and 3, stdin, 5 MiB of output), the
+-- a dropped stream resumed), exec (stdout, stderr, exit codes 0 and 3, stdin, 5 MiB of output, stdout
+-- streamed to a file; an etcd snapshot taken through exec and copied out), the
 -- limited kubeconfig (Forbidden), faults through `testbed fault` (429 + Retry-After retried, a dropped GET
 -- retried, a 500 on DELETE reported once and not retried), a wrong CA, an exec credential plugin, -v
 -- logging without the token, and exec on a v4-only server (a 4.7-profile testbed of its own).
@@ -178,6 +179,63 @@ test("exec: stderr and exit code 3; stdin; 5 MiB of stdout", function()
 	eq(r.exit_code, 0)
 	local _, _, code = kc:exec { pod = "no-such-pod", container = "etcdctl", command = { "true" } }
 	eq(code, "NotFound", "exec into a missing pod")
+end)
+
+local function files_in(dir)
+	local out = sh("ls -A " .. q(dir))
+	local n = 0
+	for _ in out:gmatch("[^\n]+") do n = n + 1 end
+	return n
+end
+
+test("exec with stdout_file: streamed to a 0600 file that appears only on exit 0", function()
+	local pod, dir = healthy_pod(), tmp .. "/out"
+	assert(os.execute("mkdir -m 700 " .. q(dir)))
+	local path = dir .. "/stdout.bin"
+	local r = assert(kc:exec { pod = pod, container = "etcdctl", stdout_file = path,
+		command = { "sh", "-c", "head -c 5242880 /dev/zero; echo tail; echo err >&2" } })
+	eq(r.exit_code, 0, "exit code")
+	eq(r.stdout, nil, "stdout went to the file, not the result")
+	eq(r.stdout_bytes, 5242885, "stdout_bytes")
+	eq(r.stderr, "err\n", "stderr still gathered")
+	local f = assert(io.open(path, "rb"))
+	eq(f:seek("end"), 5242885, "file size")
+	f:seek("set", 5242880)
+	eq(f:read("a"), "tail\n", "the file's last bytes")
+	f:close()
+	eq(sh("stat -c %a " .. q(path)), "600\n", "mode")
+	eq(files_in(dir), 1, "no temporary file left")
+	-- a non-zero exit: no file, and the temporary is gone too
+	r = assert(kc:exec { pod = pod, container = "etcdctl", stdout_file = dir .. "/partial",
+		command = { "sh", "-c", "echo partial; exit 3" } })
+	eq(r.exit_code, 3, "exit code")
+	eq(io.open(dir .. "/partial"), nil, "no file after exit 3")
+	eq(files_in(dir), 1, "no temporary file left after exit 3")
+	local _, msg, code = kc:exec { pod = pod, container = "etcdctl", stdout_file = tmp .. "/no/such/dir/x",
+		command = { "true" } }
+	eq(code, "IOError", "an unwritable stdout_file: " .. tostring(msg))
+end)
+
+test("etcd.via_exec snapshot: taken in the pod, copied out to this machine, checked, removed from the pod", function()
+	local etcd = require "medic.etcd"
+	local c = etcd.via_exec(kc, { namespace = NS, pod = healthy_pod() })
+	local path = tmp .. "/exec-snapshot.db"
+	local function in_pod_files() return sh("ls /tmp | grep '^etcd-medic-snapshot-' || true") end
+	local before = in_pod_files()
+	local s = assert(c:snapshot(path))
+	eq(s.transport, "exec", "transport")
+	eq(s.path, path, "path")
+	local f = assert(io.open(path, "rb"))
+	eq(f:seek("end"), s.size, "size")
+	f:close()
+	local checked = assert(etcd.check_snapshot(path))
+	eq(checked.sha256, s.sha256, "sha256 read back")
+	eq(sh("stat -c %a " .. q(path)), "600\n", "mode")
+	-- the testbed runs the etcdctl container's commands on this machine: its /tmp is ours
+	eq(in_pod_files(), before, "the file in the pod was removed")
+	local _, msg, code = c:snapshot(tmp .. "/two.db", { endpoints = { "https://127.0.0.1:1" } })
+	assert(code and msg:find("127.0.0.1:1", 1, true), "an endpoint that does not answer: " .. tostring(msg))
+	eq(io.open(tmp .. "/two.db"), nil, "no file after a failed snapshot")
 end)
 
 test("the limited kubeconfig: Forbidden, can_i false", function()

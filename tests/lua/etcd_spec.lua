@@ -51,7 +51,7 @@ Error: etcdserver: member not found
 local function fake_kc(script)
 	local kc = { calls = {} }
 	function kc:exec(req)
-		local key = table.concat(req.command, " ")
+		local key = table.concat(req.command, " "):gsub("/tmp/etcd%-medic%-snapshot%-%d+%-%d+%.db", "IN_POD")
 		self.calls[#self.calls + 1] = { key = key, pod = req.pod, namespace = req.namespace, container = req.container }
 		local r = script[key]
 		if r == nil then error("fake kc: no answer for: " .. key) end
@@ -213,23 +213,81 @@ test("exec failures: etcdctl never ran is definite; a lost stream is not", funct
 	fails_with("ConnectionLost", false, etcd.via_exec(kc, { pod = "etcd-0" }):member_remove("12"))
 end)
 
-test("snapshot via etcdctl: one endpoint, revision from the db, the trailer read back", function()
-	local trailer = ("bf c1 38 97 72 32 3c a1 08 96 2b 44 41 04 2c 69\n d5 a4 82 56 d3 19 8c f9 8c 27 35 6c 97 d1 9c a4\n")
-	local x, kc = exec_with {
+-- A small file shaped like a snapshot: bbolt's magic at offset 16, and the SHA-256 trailer (from sha256sum)
+-- unless bad_trailer.
+local function write_snapshot(path, bad_trailer)
+	local db = ("\0"):rep(16) .. "\xed\xda\x0c\xed" .. ("x"):rep(8172)
+	local f = assert(io.open(path, "wb"))
+	f:write(db)
+	f:close()
+	local hex = io.popen("sha256sum " .. path):read("l"):match("^%x+")
+	f = assert(io.open(path, "ab"))
+	f:write((hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)))
+	if bad_trailer then f:seek("set", 100); f:write("y") end
+	f:close()
+	return hex
+end
+
+local function snapshot_script(extra)
+	local ep = "env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl "
+	local script = {
 		["etcdctl endpoint status -w json"] = { stdout = ETCDCTL_STATUS_ONE_DOWN },
-		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl snapshot save /var/lib/etcd/backup.db"] =
-			{ stdout = "Snapshot saved at /var/lib/etcd/backup.db\n" },
-		["etcdctl snapshot status /var/lib/etcd/backup.db -w json"] =
-			{ stdout = '{"hash":3130497239,"revision":42,"totalKey":5,"totalSize":20480}\n' },
-		["stat -c %s /var/lib/etcd/backup.db"] = { stdout = "20512\n" },
-		["od -An -v -tx1 -j 20480 /var/lib/etcd/backup.db"] = { stdout = trailer },
+		[ep .. "endpoint status --command-timeout=5s"] = { stdout = "ok\n" },
+		[ep .. "snapshot save IN_POD"] = { stdout = "Snapshot saved at IN_POD\n" },
+		["cat IN_POD"] = function(req)
+			write_snapshot(req.stdout_file .. ".tmp", extra.bad_trailer)
+			os.rename(req.stdout_file .. ".tmp", req.stdout_file)
+			return { stdout_bytes = 8224, stderr = "", exit_code = 0 }
+		end,
+		["rm -f IN_POD IN_POD.part"] = { stdout = "" },
 	}
-	local s = assert(x:snapshot("/var/lib/etcd/backup.db"))
-	eq(s.size, 20512)
-	eq(s.revision, 42)
-	eq(s.sha256, "bfc1389772323ca108962b4441042c69d5a48256d3198cf98c27356c97d19ca4")
-	eq(s.endpoint, "https://127.0.0.1:23791")
-	eq(#kc.calls, 5)
+	for k, v in pairs(extra) do if type(k) == "string" and k:find(" ") then script[k] = v end end
+	return script
+end
+
+local function keys(calls)
+	local out = {}
+	for _, c in ipairs(calls) do out[#out + 1] = c.key end
+	return table.concat(out, " | ")
+end
+
+test("snapshot via exec: saved in the pod, copied out with cat, checked, removed from the pod", function()
+	local path = os.tmpname()
+	local x, kc = exec_with(snapshot_script {})
+	local s = assert(x:snapshot(path))
+	eq(s.size, 8224)
+	eq(s.sha256, write_snapshot(os.tmpname()))
+	eq(s.endpoint, "https://127.0.0.1:23791", "the endpoint that answered")
+	eq(s.transport, "exec")
+	eq(keys(kc.calls), "etcdctl endpoint status -w json | env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl "
+		.. "endpoint status --command-timeout=5s | env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl snapshot "
+		.. "save IN_POD | cat IN_POD | rm -f IN_POD IN_POD.part")
+	-- the members preflight found healthy: no status probe of every endpoint first
+	x, kc = exec_with(snapshot_script {})
+	assert(x:snapshot(path, { endpoints = { "https://127.0.0.1:23791" } }))
+	eq(#kc.calls, 4, keys(kc.calls))
+	os.remove(path)
+end)
+
+test("snapshot via exec: a corrupt copy is removed; a failed save copies nothing; the pod is always cleaned", function()
+	local path = os.tmpname()
+	os.remove(path)
+	local x, kc = exec_with(snapshot_script { bad_trailer = true })
+	local _, msg, code = x:snapshot(path)
+	eq(code, "SnapshotFailed", msg)
+	assert(msg:find("SHA-256 mismatch", 1, true), msg)
+	eq(io.open(path), nil, "the corrupt copy is gone")
+	eq(kc.calls[#kc.calls].key, "rm -f IN_POD IN_POD.part")
+	x, kc = exec_with(snapshot_script {
+		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl snapshot save IN_POD"] =
+			{ stderr = "Error: rpc error: code = Unavailable desc = transport is closing\n", exit_code = 1 },
+		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23793 etcdctl endpoint status --command-timeout=5s"] =
+			{ stderr = "Error: context deadline exceeded\n", exit_code = 1 } })
+	_, msg = x:snapshot(path)
+	assert(msg:find("etcd-master-0: etcdctl: context deadline exceeded", 1, true), msg)
+	assert(keys(kc.calls):find("23793", 1, true), "the next endpoint that answered status is tried")
+	assert(not keys(kc.calls):find("cat ", 1, true), "nothing copied: " .. keys(kc.calls))
+	eq(kc.calls[#kc.calls].key, "rm -f IN_POD IN_POD.part")
 end)
 
 test("Go durations", function()

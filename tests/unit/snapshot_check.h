@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include "etcd_snapshot.h"
 
-static void sha256(const unsigned char *data, size_t len, unsigned char md[32])
+static inline void sha256(const unsigned char *data, size_t len, unsigned char md[32])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
@@ -25,14 +25,14 @@ static void sha256(const unsigned char *data, size_t len, unsigned char md[32])
 
 /* A database of SIZE bytes at DB (a fixed pseudo-random pattern), followed by its 32-byte SHA-256 trailer,
  * as etcd's snapshot stream ends: DB must hold SIZE + 32 bytes. */
-static void fill_database(unsigned char *db, size_t size)
+static inline void fill_database(unsigned char *db, size_t size)
 {
 	for (size_t i = 0; i < size; i++)
 		db[i] = (unsigned char)(i * 2654435761u >> 13);
 	sha256(db, size, db + size);
 }
 
-static int files_in(const char *dir)
+static inline int files_in(const char *dir)
 {
 	int n = 0;
 	DIR *d = opendir(dir);
@@ -45,7 +45,7 @@ static int files_in(const char *dir)
 
 /* PATH (alone in DIR) holds exactly the SIZE bytes of FILE (database + 32-byte trailer), mode 0600, and RES
  * reports that size and the trailer as hex. */
-static void assert_snapshot_saved(const char *path, const char *dir, const unsigned char *file, size_t size,
+static inline void assert_snapshot_saved(const char *path, const char *dir, const unsigned char *file, size_t size,
 				  const struct etcd_snapshot_result *res)
 {
 	char hex[65];

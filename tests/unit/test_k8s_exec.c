@@ -125,6 +125,34 @@ static void test_demultiplex_v5_with_stdin(void **state)
 	exec_session_free(&s);
 }
 
+/* stdout_file: stdout goes to the file as it arrives, in order; stderr and the Status are still gathered. */
+static void test_stdout_to_a_file(void **state)
+{
+	static struct fake f;
+	char got[16] = {0};
+	FILE *out = tmpfile();
+	struct exec_session s = {.host = "h", .path = "/x", .timeout_ms = 5000, .max_output = 1 << 20, .stdout_file = out};
+	memset(&f, 0, sizeof f);
+	f.protocol = "v5.channel.k8s.io";
+	server_msg(&f, 1, "");
+	server_msg(&f, 1, "out");
+	server_msg(&f, 2, "err");
+	server_msg(&f, 1, "more");
+	server_msg(&f, 3, STATUS3);
+	server_close(&f);
+	assert_non_null(out);
+	assert_int_equal(exec_session_run(&s, (struct ws_io){&f, fake_send, fake_recv}), HTTP_OK);
+	assert_int_equal(s.out[1].len, 0);
+	assert_true(s.stdout_bytes == 7);
+	assert_int_equal(s.out[2].len, 3);
+	assert_int_equal(s.out[3].len, strlen(STATUS3));
+	rewind(out);
+	assert_int_equal(fread(got, 1, sizeof got, out), 7);
+	assert_string_equal(got, "outmore");
+	fclose(out);
+	exec_session_free(&s);
+}
+
 static void test_v4_has_no_close_signal(void **state)
 {
 	static struct fake f;
@@ -182,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demultiplex_v5_with_stdin),
 		cmocka_unit_test(test_v4_has_no_close_signal),
+		cmocka_unit_test(test_stdout_to_a_file),
 		cmocka_unit_test(test_limits_and_hang),
 		cmocka_unit_test(test_refused_upgrade),
 	};
