@@ -521,6 +521,7 @@ end
 function Exec:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
 	opts = opts or {}
+	local timeout = opts.timeout or 1800
 	local candidates, msg, code, def = opts.endpoints, nil, nil, nil
 	if not candidates then
 		local endpoints
@@ -539,10 +540,10 @@ function Exec:snapshot(path, opts)
 		local env = { "env", "ETCDCTL_ENDPOINTS=" .. ep, "etcdctl" }
 		-- etcdctl 3.4's snapshot save waits forever for an endpoint that does not answer: ask it first (5 s at most)
 		ok, msg, code, def = self:run(join(env, { "endpoint", "status", "--command-timeout=5s" }))
-		if ok then ok, msg, code, def = self:run(join(env, { "snapshot", "save", in_pod }), false, opts.timeout or 1800) end
+		if ok then ok, msg, code, def = self:run(join(env, { "snapshot", "save", in_pod }), false, timeout) end
 		if ok then from = ep break end
 	end
-	if from then ok, msg, code, def = self:copy_out(in_pod, path, opts.timeout or 1800) end
+	if from then ok, msg, code, def = self:copy_out(in_pod, path, timeout) end
 	self:run({ "rm", "-f", in_pod, in_pod .. ".part" }, true)
 	if not ok then return nil, msg, code, def end
 	local res, m, c = core.check_snapshot(path)
