@@ -22,7 +22,7 @@ static int check_fail(char *errmsg, size_t errlen, const char *path, const char 
 	return -1;
 }
 
-/* Hashes the first len bytes of fd into md; -1 with errno on a read error (or EIO for a short file). */
+/* Hashes the first len bytes of fd into md; -1 with errno on a read error (EIO for a short file). */
 static int hash_prefix(int fd, off_t len, EVP_MD_CTX *sha, unsigned char md[TRAILER])
 {
 	unsigned char buf[65536];
@@ -39,14 +39,20 @@ static int hash_prefix(int fd, off_t len, EVP_MD_CTX *sha, unsigned char md[TRAI
 		EVP_DigestUpdate(sha, buf, (size_t)n);
 		left -= n;
 	}
-	return EVP_DigestFinal_ex(sha, md, &mdlen) && mdlen == TRAILER ? 0 : -1;
+	if (EVP_DigestFinal_ex(sha, md, &mdlen) && mdlen == TRAILER)
+		return 0;
+	errno = EIO;
+	return -1;
 }
 
+/* The last TRAILER bytes; -1 with errno (EIO for a short read). */
 static int read_trailer(int fd, unsigned char trailer[TRAILER])
 {
 	ssize_t n;
 	while ((n = read(fd, trailer, TRAILER)) < 0 && errno == EINTR)
 		;
+	if (n >= 0 && n != TRAILER)
+		errno = EIO;
 	return n == TRAILER ? 0 : -1;
 }
 
@@ -79,7 +85,7 @@ int etcd_snapshot_check(const char *path, struct etcd_snapshot_result *res, char
 	r = hash_prefix(fd, st.st_size - TRAILER, sha, md) == 0 && read_trailer(fd, trailer) == 0 ? 0 : -1;
 	EVP_MD_CTX_free(sha);
 	if (r != 0)
-		r = check_fail(errmsg, errlen, path, errno ? strerror(errno) : "cannot read it");
+		r = check_fail(errmsg, errlen, path, strerror(errno));
 	else if (memcmp(md, trailer, TRAILER) != 0)
 		r = check_fail(errmsg, errlen, path, "SHA-256 mismatch: the file is not a whole etcd snapshot");
 	if (r == 0) {
