@@ -5,7 +5,7 @@
 #define MEDIC_VERSION "0.1.0"
 /* The script API version this host provides; scripts say which one they were written for
  * (a first line "-- etcd-medic-api: N"). */
-#define MEDIC_API_VERSION 1
+#define MEDIC_API_VERSION 2
 
 /* Global options, parsed by main and handed to scripts as require "medic.options". */
 struct medic_options {

@@ -1,134 +1,165 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- Read-only report: etcd members, health, pods, operator revisions and conditions, and a one-line verdict.
 --
--- Usage: etcd-medic run etcd-status [--namespace NS]
 -- Nothing is changed. The verdict says "healthy", or which procedure applies and the command to run.
+local procedure = require "medic.procedure"
 local openshift = require "medic.openshift"
+local json = require "medic.json"
 local gopts = require "medic.options"
+local ui = require "medic.ui"
 
-local args = { ... }
-local ns = gopts.namespace or "openshift-etcd"
-for i = 1, #args do
-	if args[i] == "--namespace" or args[i] == "-n" then ns = args[i + 1]
-	elseif args[i] == "--help" then
-		print("usage: etcd-medic run etcd-status [--namespace NS]\n\nA read-only report with a one-line verdict.")
-		return 0
-	end
-end
+local P = procedure.new {
+	name = "etcd-status",
+	title = "A read-only report: etcd pods, members and health, the operator's revisions, and a verdict",
+	read_only = true,
 
-local function say(fmt, ...) print(string.format(fmt, ...)) end
+	-- What the verdict sends the admin to (a site file may point at its own runbooks).
+	facts = {
+		crashloop = "etcd-medic run replace-crashlooping-member --node %s",
+		machine_not_running = "follow \"Replacing an unhealthy etcd member whose machine is not running or whose node "
+			.. "is not ready\"",
+		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
+		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
+	},
+
+	options = {
+		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
+	},
+
+	state = {
+		nodes = "the control-plane nodes",
+		pods = "the etcd pods, by node name",
+		members = "the member list (nil when it cannot be read)",
+		health = "endpoint health of every member",
+		healthy = "member ID -> healthy",
+		members_error = "why the member list could not be read",
+		rollout = "the operator's rollout state (nil when etcd/cluster cannot be read)",
+	},
+}
+
+local function say(fmt, ...) ui.say(fmt, ...) end
 local function section(title) say(""); say("%s", title) end
-local must = openshift.must
 
-local k8s = require "medic.k8s"
-local kc = must(k8s.connect { kubeconfig = gopts.kubeconfig, context = gopts.context })
+------------------------------------------------------------------------------------------------ sections
 
-local nodes = openshift.control_plane_nodes(kc)
-local node_by_ip, node_by_name = {}, {}
-for _, n in ipairs(nodes) do
-	node_by_name[n.metadata.name] = n
-	local ip = openshift.internal_ip(n)
-	if ip then node_by_ip[ip] = n end
-end
-
--- etcd pods
-local pods = openshift.etcd_pods(kc, ns)
-section("etcd pods (" .. ns .. "):")
-local pod_by_node = {}
-for _, p in ipairs(pods) do
-	pod_by_node[p.spec.nodeName] = p
-	say("  %-40s %-30s %s%s", p.metadata.name, p.spec.nodeName or "?", openshift.pod_state(p),
-		openshift.pod_ready(p) and ", Ready" or ", not Ready")
-end
-for _, n in ipairs(nodes) do
-	if not pod_by_node[n.metadata.name] then say("  (no etcd pod on %s)", n.metadata.name) end
-end
-
--- members and health, through a Ready pod (or directly with --etcd-endpoints)
-local members, health, healthy
-local pod = openshift.healthy_pod(pods, nil)
-if pod or gopts.etcd_endpoints then
-	local ok, c = pcall(openshift.etcd_client, kc, ns, pod, gopts)
-	if ok then
-		members = c:members()
-		health = members and c:health { cluster = true }
-		if members and health then healthy = openshift.health_by_member(members, health) end
+local function pods(ctx)
+	local ns = ctx.opts.namespace
+	ctx.state.nodes = openshift.control_plane_nodes(ctx.cluster:k8s())
+	local by_node = {}
+	section("etcd pods (" .. ns .. "):")
+	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), ns)) do
+		by_node[p.spec.nodeName] = p
+		say("  %-40s %-30s %s%s", p.metadata.name, p.spec.nodeName or "?", openshift.pod_state(p),
+			openshift.pod_ready(p) and ", Ready" or ", not Ready")
 	end
-end
-section("members" .. (pod and (" (through " .. pod.metadata.name .. ")") or "") .. ":")
-if members then
-	for _, line in ipairs(openshift.member_table(members)) do say("  %s", line) end
-	say("")
-	for _, line in ipairs(openshift.health_lines(health or {})) do say("  %s", line) end
-else
-	say("  cannot read the member list: no Ready etcd pod answered")
+	for _, n in ipairs(ctx.state.nodes) do
+		if not by_node[n.metadata.name] then say("  (no etcd pod on %s)", n.metadata.name) end
+	end
+	ctx.state.pods = by_node
 end
 
--- the operator
-local cr = kc:get(openshift.ETCD_CR)
-local rollout
-section("operator (etcd/cluster):")
-if cr then
-	rollout = openshift.rollout(cr)
-	say("  latest revision %d; %d of %d nodes at it%s", rollout.latest, rollout.at_latest, rollout.total,
-		rollout.in_progress and " (rollout in progress)" or "")
+local function members(ctx)
+	local list, health, healthy = ctx.cluster:read_members()
+	local pod = ctx.cluster.etcd_pod
+	section("members" .. ((pod and pod ~= "(direct)") and (" (through " .. pod .. ")") or "") .. ":")
+	if not list then
+		ctx.state.members_error = tostring(health)
+		say("  cannot read the member list: %s", ctx.state.members_error)
+		return
+	end
+	ctx.state.members, ctx.state.health, ctx.state.healthy = list, health, healthy
+	for _, line in ipairs(openshift.member_table(list)) do say("  %s", line) end
+	say("")
+	for _, line in ipairs(openshift.health_lines(health)) do say("  %s", line) end
+end
+
+local function bad_condition(c)
+	return (c.type:match("Degraded$") and c.status == "True") or (c.type:match("Available$") and c.status ~= "True")
+		or (c.type:match("Progressing$") and c.status == "True")
+end
+
+local function operator(ctx)
+	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
+	section("operator (etcd/cluster):")
+	if not cr then say("  cannot read etcd/cluster"); return end
+	local r = openshift.rollout(cr)
+	ctx.state.rollout = r
+	say("  latest revision %d; %d of %d nodes at it%s", r.latest, r.at_latest, r.total,
+		r.in_progress and " (rollout in progress)" or "")
 	for _, st in ipairs((cr.status or {}).nodeStatuses or {}) do
 		say("    %-40s current %s%s", st.nodeName, tostring(st.currentRevision),
 			(st.targetRevision or 0) ~= 0 and (" target " .. tostring(st.targetRevision)) or "")
 	end
 	local over = (cr.spec or {}).unsupportedConfigOverrides
-	if type(over) == "table" and next(over) then say("  unsupportedConfigOverrides: %s", require("medic.json").encode(over)) end
+	if type(over) == "table" and next(over) then say("  unsupportedConfigOverrides: %s", json.encode(over)) end
 	for _, c in ipairs((cr.status or {}).conditions or {}) do
-		local bad = (c.type:match("Degraded$") and c.status == "True") or (c.type:match("Available$") and c.status ~= "True")
-			or (c.type:match("Progressing$") and c.status == "True")
-		if bad or c.type == "EtcdMembersAvailable" then
+		if bad_condition(c) or c.type == "EtcdMembersAvailable" then
 			say("  %-38s %-5s %s", c.type, c.status, c.message or c.reason or "")
 		end
 	end
-else
-	say("  cannot read etcd/cluster")
 end
 
--- the verdict
-local function verdict()
-	if not members or not healthy then
-		return "UNKNOWN: the member list cannot be read through any etcd pod; see the etcd disaster recovery documentation"
+------------------------------------------------------------------------------------------------ verdict
+
+-- The node of a member: by name, else by a peer URL's host against the nodes' InternalIPs.
+local function node_of(ctx, m)
+	for _, n in ipairs(ctx.state.nodes) do
+		if n.metadata.name == m.name then return n end
 	end
-	local unhealthy = {}
-	for _, m in ipairs(members) do if not healthy[m.id] then unhealthy[#unhealthy + 1] = m end end
-	local counts = openshift.member_counts(members, healthy)
-	if #unhealthy == 0 then
-		if counts.learners > 0 or (rollout and rollout.in_progress) then
-			return "RECOVERING: every member is healthy; a rollout or learner promotion is in progress"
-		end
-		if counts.voting ~= #nodes then
-			return string.format("DEGRADED: %d voting members for %d control-plane nodes", counts.voting, #nodes)
-		end
-		return string.format("HEALTHY: %d of %d members healthy, every node at revision %d", #members, #members,
-			rollout and rollout.latest or 0)
+	for _, n in ipairs(ctx.state.nodes) do
+		if openshift.has_peer_ip(m, openshift.internal_ip(n)) then return n end
 	end
-	if #unhealthy > 1 then
-		return string.format("QUORUM AT RISK: %d of %d members unhealthy; replacing one member will not do: see the etcd "
-			.. "disaster recovery (quorum restore) documentation", #unhealthy, #members)
+end
+
+local function all_healthy(ctx, count)
+	local r = ctx.state.rollout
+	local c = openshift.member_counts(ctx.state.members, ctx.state.healthy)
+	if c.learners > 0 or (r and r.in_progress) then
+		return "RECOVERING: every member is healthy; a rollout or learner promotion is in progress"
 	end
-	local m = unhealthy[1]
-	local node = node_by_name[m.name]
-	if not node then
-		for _, u in ipairs(m.peer_urls or {}) do node = node or node_by_ip[openshift.url_host(u)] end
+	if c.voting ~= #ctx.state.nodes then
+		return string.format("DEGRADED: %d voting members for %d control-plane nodes", c.voting, #ctx.state.nodes)
 	end
+	return string.format("HEALTHY: %d of %d members healthy, every node at revision %d", count, count, r and r.latest or 0)
+end
+
+local function one_unhealthy(ctx, m)
+	local node = node_of(ctx, m)
 	local name = node and node.metadata.name or m.name
 	if node and not openshift.node_ready(node) then
-		return "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): follow \"Replacing an unhealthy etcd member whose "
-			.. "machine is not running or whose node is not ready\""
+		return "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): " .. ctx.facts.machine_not_running
 	end
-	local p = pod_by_node[name]
+	local p = ctx.state.pods[name]
 	if p and openshift.crashlooping(p) then
-		return "ONE MEMBER UNHEALTHY (" .. name .. ", etcd pod crash-looping): run "
-			.. "etcd-medic run replace-crashlooping-member --node " .. name
+		return "ONE MEMBER UNHEALTHY (" .. name .. ", etcd pod crash-looping): run " .. ctx.facts.crashloop:format(name)
 	end
 	return "ONE MEMBER UNHEALTHY (" .. tostring(name) .. ", " .. (p and openshift.pod_state(p) or "no etcd pod") ..
 		"): look at the pod's logs before replacing it"
 end
 
-section("verdict: " .. verdict())
-return 0
+local function verdict_of(ctx)
+	local list = ctx.state.members
+	if not list then
+		return "UNKNOWN: the member list cannot be read (" .. tostring(ctx.state.members_error) .. "); "
+			.. ctx.facts.quorum_restore
+	end
+	local unhealthy = {}
+	for _, m in ipairs(list) do if not ctx.state.healthy[m.id] then unhealthy[#unhealthy + 1] = m end end
+	if #unhealthy == 0 then return all_healthy(ctx, #list) end
+	if #unhealthy > 1 then
+		return string.format("QUORUM AT RISK: %d of %d members unhealthy; replacing one member will not do: %s",
+			#unhealthy, #list, ctx.facts.quorum_restore)
+	end
+	return one_unhealthy(ctx, unhealthy[1])
+end
+
+local function verdict(ctx) section("verdict: " .. verdict_of(ctx)) end
+
+P:report {
+	{ "pods", "the etcd pods, and the control-plane nodes without one", pods },
+	{ "members", "the member list and every member's health, through a Ready etcd pod", members },
+	{ "operator", "the operator's revisions, overrides and conditions", operator },
+	{ "verdict", "healthy, or which procedure applies and the command to run", verdict },
+}
+
+return P:main(...)

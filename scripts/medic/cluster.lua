@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- The REPL's `cluster`: a lazily connected view of the OpenShift etcd cluster, and the procedure's steps by hand.
 --
 --   cluster:members()            the member list (prints like `etcdctl member list -w table`)
@@ -57,8 +57,56 @@ end
 function Cluster:etcd(avoid_node)
 	local pods = openshift.etcd_pods(self:k8s(), self.namespace)
 	local pod = openshift.healthy_pod(pods, avoid_node)
-	if not pod and not gopts.etcd_endpoints then return nil, "no Ready etcd pod to work through", "Unhealthy" end
+	if not pod and not gopts.etcd_endpoints then
+		return nil, "no Ready etcd pod" .. (avoid_node and " on another node" or "") .. " to work through", "Unhealthy"
+	end
+	self.etcd_pod = pod and pod.metadata.name or "(direct)"
 	return openshift.etcd_client(self.kc, self.namespace, pod, gopts)
+end
+
+-- The client a procedure works through: cluster:etcd(cluster.avoid), kept; `fresh` picks a pod again.
+function Cluster:etcd_client(fresh)
+	if fresh or not self.client then
+		local c, err, code = self:etcd(self.avoid)
+		if not c then return nil, err, code end
+		self.client = c
+	end
+	return self.client
+end
+
+-- Members and health, read live (never ETCDCTL_ENDPOINTS, which lags), through another pod if the first fails.
+-- Returns members, health, healthy_by_id; or nil, message.
+function Cluster:read_members()
+	local last
+	for attempt = 1, 2 do
+		local c, err = self:etcd_client(attempt > 1)
+		if c then
+			local members, merr = c:members()
+			local health, herr = nil, nil
+			if members then health, herr = c:health { cluster = true } end
+			if members and health then return members, health, openshift.health_by_member(members, health) end
+			last = merr or herr
+		else
+			last = err
+		end
+	end
+	return nil, last
+end
+
+-- Is member `id` in the member list? true or false; nil and a message when the list cannot be read.
+function Cluster:member_listed(id)
+	local last
+	for attempt = 1, 2 do
+		local c, err = self:etcd_client(attempt > 1)
+		local members
+		if c then members, err = c:members() end
+		if members then
+			for _, m in ipairs(members) do if m.id == id then return true end end
+			return false
+		end
+		last = err
+	end
+	return nil, last
 end
 
 function Cluster:members()

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 --- medic.debugpod: the privileged pod `oc debug node/NODE` makes, for medic.node's remote handle: its spec,
 --- the image as oc resolves it, a temporary namespace with the privileged pod-security labels, waiting
 --- until it runs, and deleting it all again.

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- medic.etcd: etcd membership, health, status, alarms and snapshots, through either of two transports with
 -- the same methods and the same result shapes:
 --   etcd.connect{endpoints=, cacert=, cert=, key=, timeout=}   the v3 JSON gateway over HTTPS with mutual TLS

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- Procedure journal: a private (0600) JSON file in the state directory keeping what cannot be re-read.
 --
 -- A procedure writes here only what it could not observe again after a mutation: the removed member's ID,
@@ -58,18 +58,24 @@ local function read_file(path)
 	return s
 end
 
+-- Format 2 (the declared journal keys of medic.procedure) keeps format 1's layout and keys: a format 1 journal
+-- left by an older etcd-medic is read and resumed as it is.
+function journal.empty(name)
+	return { procedure = name, format = 2, status = "new", steps = {}, data = {} }
+end
+
 -- Opens (without creating) the journal of `name` in `dir`. An existing, unfinished journal is loaded.
 -- Returns the journal object, or nil, message when the file exists but cannot be read as a journal.
 function journal.open(dir, name)
 	local self = setmetatable({ dir = dir, name = name, path = dir .. "/" .. name .. ".journal" }, journal)
 	local text = read_file(self.path)
 	if not text then
-		self.doc = { procedure = name, format = 1, status = "new", steps = {}, data = {} }
+		self.doc = journal.empty(name)
 		return self
 	end
 	local ok, doc, err = pcall(json.decode, text)
 	if not ok then doc, err = nil, doc end
-	if type(doc) ~= "table" or type(doc.data) ~= "table" or type(doc.steps) ~= "table" then
+	if type(doc) ~= "table" or type(doc.data) ~= "table" or type(doc.steps) ~= "table" or (doc.format or 1) > 2 then
 		return nil, "the journal " .. self.path .. " is damaged (" .. tostring(err or "not a journal") ..
 			"); move it away to start over"
 	end
@@ -126,7 +132,13 @@ end
 -- Forgets a journal this run created when nothing was changed after all (a refusal in the first step).
 function journal:discard()
 	if not self.existed then os.remove(self.path) end
-	self.doc = { procedure = self.name, format = 1, status = "new", steps = {}, data = {} }
+	self.doc = journal.empty(self.name)
+end
+
+-- Keeps the records in memory only (a dry run must leave no trace).
+function journal:in_memory()
+	self.save = function() return true end
+	self.finish = function() return true end
 end
 
 -- Marks the run finished and moves the file aside (NAME.done-TIMESTAMP.journal), so the next incident

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- medic.k8s: the Kubernetes/OpenShift API for scripts and the REPL.
 --
 --   local k8s = require "medic.k8s"

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 --- medic.node: a control-plane node's files, the same handle methods whether etcd-medic runs on the node
 --- (open_local, native C) or reaches it through the API (open_remote, a debug pod as `oc debug node/NODE`
 --- makes, every operation an argv exec of `chroot /host CMD ... -- PATH`, never a shell string).

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- OpenShift etcd helpers: etcd pods and their states, members matched to nodes, revisions, quorum gate, secrets, patches.
 --
 -- Plain functions over decoded API objects (so they are easy to test and to reuse by hand in the REPL), plus a
@@ -7,7 +7,6 @@ local json = require "medic.json"
 
 local M = {}
 
-M.OVERRIDE_KEY = "useUnsupportedUnsafeNonHANonProductionUnstableEtcd"
 M.ETCD_CR = "/apis/operator.openshift.io/v1/etcds/cluster"
 M.CLUSTER_VERSION = "/apis/config.openshift.io/v1/clusterversions/version"
 
@@ -26,13 +25,6 @@ function M.valid_node_name(name)
 	end
 	return true
 end
-
--- The per-node secrets the procedure deletes (peer, serving, metrics), in the document's order.
-function M.secret_names(node)
-	return { "etcd-peer-" .. node, "etcd-serving-" .. node, "etcd-serving-metrics-" .. node }
-end
-
-function M.pod_name(node) return "etcd-" .. node end
 
 ------------------------------------------------------------------------------------------------ objects
 
@@ -237,12 +229,13 @@ function M.parse_version(v)
 	return tonumber(major), tonumber(minor)
 end
 
--- The quorum gate (the operator refuses a rollout that is not fault tolerant) exists from 4.8 on
--- (reference/openshift.md §0.2, §1.5). Unknown versions are treated as gated: the override is restored anyway.
-function M.has_quorum_gate(version)
+-- Is `version` ("4.14.3") at least `since` ("4.8")? An unknown version counts as at least: a procedure then
+-- does what the newer releases need (for the quorum gate: the override is opened, and restored anyway).
+function M.at_least(version, since)
 	local major, minor = M.parse_version(version)
+	local want_major, want_minor = M.parse_version(since)
 	if not major then return true end
-	return major > 4 or (major == 4 and minor >= 8)
+	return major > want_major or (major == want_major and minor >= want_minor)
 end
 
 -- The cluster version: the completed history entry, else the desired one.
@@ -270,24 +263,16 @@ function M.rollout(cr)
 	return r
 end
 
--- A unique reason, written as the document writes it: single-master-recovery-$(date --rfc-3339=ns).
-function M.redeploy_reason()
+-- A unique reason, written as the document writes it: `pattern` ("single-master-recovery-%s") with
+-- $(date --rfc-3339=ns).
+function M.redeploy_reason(pattern)
 	local p = io.popen("date --rfc-3339=ns 2>/dev/null")
 	local stamp = p and p:read("l")
 	if p then p:close() end
 	if not stamp or stamp == "" then
 		stamp = os.date("!%Y-%m-%d %H:%M:%S") .. string.format(".%09d+00:00", math.random(0, 999999999))
 	end
-	return "single-master-recovery-" .. stamp
-end
-
-function M.redeploy_patch(reason) return { spec = { forceRedeploymentReason = reason } } end
-
-function M.override_patch() return { spec = { unsupportedConfigOverrides = { [M.OVERRIDE_KEY] = true } } } end
-
-function M.override_set(cr)
-	local o = ((cr or {}).spec or {}).unsupportedConfigOverrides
-	return type(o) == "table" and o[M.OVERRIDE_KEY] == true
+	return pattern:format(stamp)
 end
 
 local function is_null(v) return v == nil or v == json.null end
@@ -313,15 +298,6 @@ function M.merge_diff(current, target)
 		if target[k] == nil then patch[k] = json.null end
 	end
 	return patch
-end
-
--- The patch that restores spec.unsupportedConfigOverrides to `previous` (json.null or nil: absent).
-function M.restore_patch(current, previous)
-	local value
-	if is_null(previous) then value = json.null
-	elseif type(current) == "table" and type(previous) == "table" then value = M.merge_diff(current, previous)
-	else value = previous end
-	return { spec = { unsupportedConfigOverrides = value } }
 end
 
 ------------------------------------------------------------------------------------------------ reads

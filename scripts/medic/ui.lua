@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- Output for scripts and the REPL: step headers, ok/changed/skipped/failed marks, progress lines, aligned tables, pretty printing.
 --
 -- Colour and the spinner only on a terminal (never with --no-color or NO_COLOR); plain lines otherwise, so
@@ -24,6 +24,9 @@ local function emit(s)
 	stdout:write(output.redact(s), "\n")
 	stdout:flush()
 end
+
+-- ui.say(fmt, ...): a line of the run's output, formatted and redacted.
+function ui.say(fmt, ...) emit(string.format(fmt, ...)) end
 
 -- ui.step(title [, index, total]): a step header, "==> [3/9] Remove the unhealthy member".
 function ui.step(title, index, total)

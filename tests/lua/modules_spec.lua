@@ -30,7 +30,7 @@ end)
 it("medic.options carries the defaults", function()
 	local o = require "medic.options"
 	eq(o.namespace, "openshift-etcd")
-	eq(o.api_version, 1)
+	eq(o.api_version, 2)
 	eq(type(o.version), "string")
 	eq(o.verbose, false)
 end)
@@ -42,7 +42,7 @@ it("every shipped script and library starts with the API header", function()
 		local f = assert(io.open(path))
 		local head = f:read("l")
 		f:close()
-		eq(head, "-- etcd-medic-api: 1", path)
+		eq(head, "-- etcd-medic-api: 2", path)
 		n = n + 1
 	end
 	p:close()

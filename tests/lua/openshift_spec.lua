@@ -74,17 +74,15 @@ test("health_lines look like etcdctl endpoint health", function()
 	eq(lines[2], "https://b:2379 is unhealthy: failed to commit proposal: boom")
 end)
 
-test("restore_patch restores unsupportedConfigOverrides exactly", function()
-	local key = os_.OVERRIDE_KEY
+test("merge_diff: the merge patch that restores a value exactly", function()
+	local key = "useUnsupportedUnsafeNonHANonProductionUnstableEtcd"
 	-- absent before: remove it
-	eq(json.encode(os_.restore_patch({ [key] = true }, json.null)), '{"spec":{"unsupportedConfigOverrides":null}}')
-	eq(json.encode(os_.restore_patch({ [key] = true }, nil)), '{"spec":{"unsupportedConfigOverrides":null}}')
+	eq(os_.merge_diff({ [key] = true }, json.null), json.null)
 	-- something else before: keep it, drop only our key
 	local prev = { etcd = { quotaBackendBytes = 8 } }
-	eq(json.encode(os_.restore_patch({ [key] = true, etcd = { quotaBackendBytes = 8 } }, prev)),
-		'{"spec":{"unsupportedConfigOverrides":{"' .. key .. '":null}}}')
+	eq(json.encode(os_.merge_diff({ [key] = true, etcd = { quotaBackendBytes = 8 } }, prev)), '{"' .. key .. '":null}')
 	-- our key was already there before: nothing to remove
-	eq(json.encode(os_.restore_patch({ [key] = true }, { [key] = true })), '{"spec":{"unsupportedConfigOverrides":{}}}')
+	eq(json.encode(os_.merge_diff({ [key] = true }, { [key] = true })), '{}')
 	eq(os_.same({ a = { b = 1 } }, { a = { b = 1 } }), true)
 	eq(os_.same({ a = 1 }, { a = 1, b = 2 }), false)
 	eq(os_.same(nil, json.null), true)
@@ -100,23 +98,22 @@ test("rollout: in progress unless every node is at the latest revision", functio
 	eq(os_.rollout(cr).in_progress, false)
 end)
 
-test("quorum gate from 4.8; versions parsed", function()
-	eq(os_.has_quorum_gate("4.7.60"), false)
-	eq(os_.has_quorum_gate("4.8.0"), true)
-	eq(os_.has_quorum_gate("4.14.3"), true)
-	eq(os_.has_quorum_gate("5.0.1"), true)
-	eq(os_.has_quorum_gate(nil), true)
+test("at_least: versions compared, an unknown version counts as new", function()
+	eq(os_.at_least("4.7.60", "4.8"), false)
+	eq(os_.at_least("4.8.0", "4.8"), true)
+	eq(os_.at_least("4.14.3", "4.8"), true)
+	eq(os_.at_least("5.0.1", "4.8"), true)
+	eq(os_.at_least(nil, "4.8"), true)
 	eq(os_.cluster_version({ status = { history = { { state = "Completed", version = "4.14.3" } } } }), "4.14.3")
 end)
 
-test("node names, secret names, redeploy reason", function()
+test("node names, redeploy reason", function()
 	eq(os_.valid_node_name("ip-10-0-131-183.ec2.internal"), true)
 	eq(os_.valid_node_name("Master-1"), false)
 	eq(os_.valid_node_name("a;rm -rf"), false)
 	eq(os_.valid_node_name(""), false)
 	eq(os_.valid_node_name("-a"), false)
-	eq(table.concat(os_.secret_names("m1"), " "), "etcd-peer-m1 etcd-serving-m1 etcd-serving-metrics-m1")
-	local r1, r2 = os_.redeploy_reason(), os_.redeploy_reason()
+	local r1, r2 = os_.redeploy_reason("single-master-recovery-%s"), os_.redeploy_reason("single-master-recovery-%s")
 	assert(r1:match("^single%-master%-recovery%-%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d+[+-]%d%d:%d%d$"), r1)
 	assert(r1 ~= r2, "unique")
 end)

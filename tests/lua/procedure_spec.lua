@@ -51,54 +51,57 @@ local function exit_of(proc, ...)
 	error(err, 0)
 end
 
+-- An action over the fake world: lines for the plan, run, and optionally verify and rehearse (--dry-run).
+local function change(line, run, extra)
+	local a = { kind = "fake", run = function(_, ctx) return run(ctx) end, lines = function() return { line } end }
+	for k, v in pairs(extra or {}) do a[k] = v end
+	return a
+end
+
 -- A fake world with two things to change, a and b, plus a gate that must be closed again.
 local function fake(world, calls)
 	local p = procedure.new {
 		name = "fake",
 		title = "a fake procedure",
+		facts = { thing = "a-%s" },
 		options = { { name = "target", arg = "NAME", default = "x", help = "what to change" },
 			{ name = "count", number = true, default = 1, help = "a number" } },
+		state = { seen = "what the preflight saw" },
+		journal = { gate_before = "the gate before", a_id = "the id of a" },
 	}
 	p.prompt = function() calls.prompted = (calls.prompted or 0) + 1; return calls.answer ~= false end
-	p:step { name = "preflight", read_only = true, run = function(ctx)
+	p:prerequisites { { "world", "the world is not on fire", function(ctx)
 		calls.preflight = (calls.preflight or 0) + 1
-		if world.refuse then ctx:refuse("the world is on fire") end
-		if world.a and world.b and not world.gate then ctx:nothing_to_do("healthy") end
-	end }
+		ctx.state.seen = ctx.facts.thing:format(ctx.opts.target)
+		if world.refuse then ctx:stop("refused", "the world is on fire") end
+		if world.a and world.b and not world.gate then ctx:stop("nothing to do", "healthy") end
+	end } }
 	p:step { name = "open-gate",
-		check = function() return world.gate or (world.a and world.b) and "ok" or nil end,
-		plan = function() return { "open the gate" } end,
-		run = function(ctx)
-			if not ctx.journal:get("gate_before") then ctx.journal:set("gate_before", "closed") end
-			world.gate = true
-		end }
+		done = function() return (world.gate or (world.a and world.b)) and "open" or nil end,
+		actions = function() return { change("open the gate", function() world.gate = true end,
+			{ record = { gate_before = "closed" } }) } end }
 	p:step { name = "change-a",
-		check = function() return world.a and "ok" end,
-		plan = function(ctx) return { "set a on " .. ctx.opts.target } end,
-		run = function(ctx)
+		done = function() return world.a and "set" end,
+		actions = function(ctx) return { change("set a on " .. ctx.opts.target, function()
 			calls.a = (calls.a or 0) + 1
-			ctx.journal:set("a_id", "62bcf33650a7170a")
 			world.a = ctx.opts.target
-		end,
-		dry_run = function() calls.dry_a = true end }
+		end, { record = { a_id = "62bcf33650a7170a" }, rehearse = function() calls.dry_a = true end }) } end }
 	p:step { name = "change-b",
-		check = function() return world.b and "ok" end,
-		plan = function() return { "set b" } end,
-		run = function(ctx)
+		done = function() return world.b and "set" end,
+		actions = function(ctx) return { change("set b", function()
 			calls.b = (calls.b or 0) + 1
-			calls.seen_a_id = ctx.journal:get("a_id")
+			calls.seen_a_id = ctx.journal.a_id
 			if world.b_fails then error(world.b_fails, 0) end
 			world.b = true
-		end,
-		verify = function() return not world.b_unverified, "b did not stick" end,
-		dry_run = function() error("Forbidden: cannot patch b", 0) end }
+		end, { verify = function() return not world.b_unverified, "b did not stick" end,
+			rehearse = function() error("Forbidden: cannot patch b", 0) end }) } end }
 	p:step { name = "close-gate", cleanup = true,
-		check = function() return not world.gate and "ok" end,
-		run = function()
+		done = function() return not world.gate and "closed" end,
+		actions = function() return { change("close the gate", function()
 			if world.close_fails then error("cannot close", 0) end
 			calls.closed = (calls.closed or 0) + 1
 			world.gate = false
-		end }
+		end) } end }
 	return p
 end
 
@@ -195,7 +198,7 @@ end)
 test("refusal in the first mutating step: exit 3, the journal it started is discarded", function()
 	local dir = fresh_dir()
 	local p = fake({}, {})
-	p:replace("open-gate", { run = function(ctx) ctx:refuse("no backup can be taken") end })
+	p:replace("open-gate", { actions = function(ctx) ctx:stop("refused", "no backup can be taken") end })
 	eq(exit_of(p, "--state-dir", dir, "--yes"), 3, "exit")
 	eq(#files(dir), 0, "no journal left")
 end)
@@ -223,10 +226,15 @@ site.options.target = "from-site"
 SITE_LOG = {}
 site.before("change-a", function(ctx, step) SITE_LOG[#SITE_LOG + 1] = "before " .. step.name end)
 site.after("*", function(ctx, step, status) SITE_LOG[#SITE_LOG + 1] = step.name .. "=" .. status end)
-site.replace("change-b", { run = function(ctx) SITE_LOG[#SITE_LOG + 1] = "site b" end, verify = false })
+site.facts.thing = "site-%s"
+site.replace("change-b", { title = "the site's b", actions = function(ctx)
+	return { site.actions.command { argv = { "sh", "-c", "exit 0" } },
+		{ kind = "site", lines = function() return { "site b" } end, run = function() SITE_LOG[#SITE_LOG + 1] = "site b" end } }
+end })
 ]])
 	f:close()
-	local world, calls = {}, {}
+	-- b_unverified: the old step's verify would fail the run; replaced whole, nothing of it survives
+	local world, calls = { b_unverified = true }, {}
 	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes", "--site", site), 0, "exit")
 	eq(world.a, "from-site", "site default used")
 	eq(calls.b, nil, "original b replaced")
@@ -234,6 +242,7 @@ site.replace("change-b", { run = function(ctx) SITE_LOG[#SITE_LOG + 1] = "site b
 	assert(log:find("before change%-a,change%-a=changed"), log)
 	assert(log:find("site b"), log)
 	assert(log:find("preflight=ok"), log)
+	eq(world.b, nil, "the replaced step's own change did not run")
 	-- the command line still wins over the site
 	local w2 = {}
 	eq(exit_of(fake(w2, {}), "--state-dir", fresh_dir(), "--yes", "--site", site, "--target", "cli"), 0, "exit")
@@ -246,6 +255,31 @@ test("site file naming an unknown step or option is a usage error", function()
 	f:write('local site = ...\nsite.before("no-such-step", function() end)\n')
 	f:close()
 	eq(exit_of(fake({}, {}), "--site", site), 2, "unknown step")
+end)
+
+test("declared names: an undeclared state field, journal key or fact raises; a step's unknown field too", function()
+	local p = fake({}, {})
+	local ctx = assert(p:session { state_dir = fresh_dir(), yes = true })
+	eq(ctx.state.seen, "a-x", "the fact, formatted by the preflight")
+	for what, fn in pairs {
+		["state read"] = function() return ctx.state.node end,
+		["journal read"] = function() return ctx.journal.member_idd end,
+		["journal write"] = function() ctx.journal.nope = 1 end,
+		["fact read"] = function() return ctx.facts.things end,
+		["option read"] = function() return ctx.opts.tagret end,
+	} do
+		local ok, err = pcall(fn)
+		eq(ok, false, what .. " raises")
+		assert(tostring(err):find("has no field", 1, true), what .. ": " .. tostring(err))
+	end
+	eq(pcall(p.step, p, { name = "old-style", run = function() end }), false, "a step with run() is refused")
+	local site = tmp .. "/badfact.lua"
+	local f = assert(io.open(site, "w"))
+	f:write('local site = ...\nsite.facts.secret_names = {}\n')
+	f:close()
+	local code, msg = exit_of(fake({}, {}), "--site", site)
+	eq(code, 2, "unknown fact")
+	assert(msg:find("unknown fact 'secret_names'", 1, true), msg)
 end)
 
 test("journal: damaged file refuses with a clear message", function()
@@ -262,8 +296,8 @@ end)
 test("ctx:wait is bounded and reports progress", function()
 	local p = procedure.new { name = "w" }
 	local ctx
-	p:step { name = "look", read_only = true, run = function(c) ctx = c end }
-	p:step { name = "noop", check = function() return "ok" end, run = function() end }
+	p:prerequisites { { "look", "keeps the ctx", function(c) ctx = c end } }
+	p:step { name = "noop", done = function() return "nothing to do" end, actions = function() return {} end }
 	eq(exit_of(p, "--state-dir", fresh_dir()), 0, "exit")
 	local polls = 0
 	local ok = ctx:wait { what = "three polls", timeout = 5, interval = 0.01,

@@ -1,4 +1,4 @@
--- etcd-medic-api: 1
+-- etcd-medic-api: 2
 -- A tiny spec helper for tests/lua/*_spec.lua: spec.it(name, fn), assertions, spec.medic(...) to run the
 -- binary, spec.done() exits non-zero if anything failed.
 local spec = {}

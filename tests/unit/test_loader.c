@@ -11,9 +11,9 @@
 
 #define FILE_(name, text) {name, text, sizeof text - 1}
 const struct embedded_file embedded_files[] = {
-	FILE_("medic/lib.lua", "-- etcd-medic-api: 1\nreturn { from = 'embedded' }\n"),
+	FILE_("medic/lib.lua", "-- etcd-medic-api: 2\nreturn { from = 'embedded' }\n"),
 	FILE_("medic/old.lua", "-- etcd-medic-api: 0\nreturn {}\n"),
-	FILE_("tool.lua", "-- etcd-medic-api: 1\n-- tool: does a thing\nprint(1)\n"),
+	FILE_("tool.lua", "-- etcd-medic-api: 2\n-- tool: does a thing\nprint(1)\n"),
 	{NULL, NULL, 0}
 };
 
@@ -38,7 +38,7 @@ static void test_api_check(void **state)
 {
 	char err[512];
 	(void)state;
-	assert_int_equal(medic_api_check("-- etcd-medic-api: 1\n", 21, "f", err, sizeof err), 0);
+	assert_int_equal(medic_api_check("-- etcd-medic-api: 2\n", 21, "f", err, sizeof err), 0);
 	assert_int_equal(medic_api_check("print(1)\n", 9, "f", err, sizeof err), 0); /* no header: accepted */
 	assert_int_equal(medic_api_check("#!/bin/x\n-- hi\n-- etcd-medic-api: 7\n", 35, "my.lua", err, sizeof err), -1);
 	assert_non_null(strstr(err, "my.lua was written for etcd-medic script API 7"));
@@ -88,7 +88,7 @@ static void test_description(void **state)
 
 	medic_script_description(L, embedded_files[2].data, embedded_files[2].size, "tool");
 	assert_string_equal(lua_tostring(L, -1), "does a thing");
-	medic_script_description(L, "#!/x\n-- etcd-medic-api: 1\n-- Another one.\n", 41, "t");
+	medic_script_description(L, "#!/x\n-- etcd-medic-api: 2\n-- Another one.\n", 41, "t");
 	assert_string_equal(lua_tostring(L, -1), "Another one.");
 	medic_script_description(L, "print(1)\n", 9, "t");
 	assert_string_equal(lua_tostring(L, -1), "");

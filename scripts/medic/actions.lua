@@ -1,0 +1,298 @@
+-- etcd-medic-api: 2
+-- Actions: each change a procedure makes, declared once. A step's actions(ctx) returns a list of them; the plan
+-- prints each as the equivalent oc/etcdctl command line, --dry-run sends the ones the API can rehearse with
+-- dryRun=All, and the run carries them out and verifies each. One kind per kind of change:
+--
+--   actions.snapshot{to=, endpoints=}                  etcdctl snapshot save (streamed, SHA-256 checked)
+--   actions.move_aside{node=, paths={...}, into=, dir_key=}  mkdir a new directory on the node, mv each path into it
+--   actions.member_remove{id=, name=, peer_urls=}      etcdctl member remove ID
+--   actions.secret_delete{namespace=, name=, uid=, resource_version=}   oc delete secret, with preconditions
+--   actions.merge_patch{path=, object=, body=}         oc patch OBJECT --type=merge -p BODY
+--   actions.set_field{path=, object=, field={...}, value=, retry=, on_failure=}   make one field exactly VALUE again
+--   actions.wait{what=, timeout=, interval=, settle=, poll=}   wait until poll() -> done, progress
+--   actions.command{argv={...}}                        a program on this machine (a site's own tool)
+--
+-- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
+-- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
+local json = require "medic.json"
+local openshift = require "medic.openshift"
+
+local actions = {}
+local KINDS = {}
+
+local function define(kind, methods)
+	KINDS[kind] = methods
+	methods.__index = methods
+	actions[kind] = function(fields)
+		fields.kind = kind
+		return setmetatable(fields, methods)
+	end
+end
+
+local function check(ctx, value, message, code)
+	if value == nil then ctx:stop("failed", tostring(message) .. (code and (" (" .. code .. ")") or "")) end
+	return value
+end
+
+local function shell_quote(s)
+	s = tostring(s)
+	if s:find("^[%w%-%._/=:,@+]+$") then return s end
+	return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function basename(path) return path:match("([^/]+)/*$") end
+
+local function through(ctx)
+	local pod = ctx.cluster.etcd_pod
+	return pod and ("   (through " .. pod .. ")") or ""
+end
+
+------------------------------------------------------------------------------------------------ etcd
+
+define("snapshot", {
+	lines = function(a, ctx)
+		return { "etcdctl snapshot save " .. a.to .. through(ctx) .. "; the copy is checked (bolt header, SHA-256)" }
+	end,
+	run = function(a, ctx)
+		local dir = a.to:match("^(.*)/[^/]+$")
+		if dir then check(ctx, require("medic.journal").ensure_dir(dir)) end
+		local ok, err = ctx.cluster:etcd_client()
+		if ok then ok, err = ok:snapshot(a.to, { endpoints = a.endpoints }) end
+		if not ok then
+			ctx:stop("refused", "no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass --backup PATH")
+		end
+		a.size = ok.size
+		ctx:say("saved %s (%d bytes)", a.to, ok.size or 0)
+	end,
+	-- snapshot() checked the SHA-256 as it saved: no second read of the whole file, only that it is there whole
+	verify = function(a)
+		local f = io.open(a.to, "rb")
+		local size = f and f:seek("end")
+		if f then f:close() end
+		return size == a.size, "the backup is not on disk as saved: " .. a.to
+	end,
+})
+
+define("member_remove", {
+	lines = function(a, ctx)
+		return { string.format("etcdctl member remove %s   (name %s, peer %s)%s", a.id, a.name or "?",
+			table.concat(a.peer_urls or {}, ","), through(ctx)) }
+	end,
+	run = function(a, ctx)
+		local c = check(ctx, ctx.cluster:etcd_client())
+		local ok, err, code = c:member_remove(a.id)
+		if not ok and code ~= "MemberNotFound" then
+			-- A timeout says nothing about the outcome: read the list again, never resend blindly.
+			local listed = ctx.cluster:member_listed(a.id)
+			if listed ~= false then ctx:stop("failed", "member remove " .. a.id .. " failed: " .. tostring(err)) end
+		end
+		ctx:say("Member %s removed", a.id)
+	end,
+	verify = function(a, ctx)
+		return ctx.cluster:member_listed(a.id) == false, "member " .. a.id .. " is still listed"
+	end,
+})
+
+------------------------------------------------------------------------------------------------ node files
+
+-- A new directory `into` (or into-2, into-3, ... when it exists): nothing on the node is ever overwritten.
+local function fresh_dir(handle, into)
+	for i = 1, 20 do
+		local dir = i == 1 and into or (into .. "-" .. i)
+		if not handle:exists(dir) then return dir end
+	end
+	return nil, "20 directories named " .. into .. "* exist already"
+end
+
+define("move_aside", {
+	lines = function(a, ctx)
+		local prefix = ctx.opts["local"] and "" or ("oc debug node/" .. a.node .. " -- chroot /host ")
+		local dir = a.dir_key and ctx.journal[a.dir_key] or a.into
+		local lines = { prefix .. "mkdir -p " .. dir }
+		for _, p in ipairs(a.paths) do lines[#lines + 1] = prefix .. "mv " .. p .. " " .. dir .. "/" .. basename(p) end
+		return lines
+	end,
+	run = function(a, ctx)
+		local handle = ctx:node(a.node)
+		local dir = a.dir_key and ctx.journal[a.dir_key]
+		if not dir then
+			dir = check(ctx, fresh_dir(handle, a.into))
+			if a.dir_key then ctx.journal[a.dir_key] = dir end
+		end
+		a.dir = dir
+		check(ctx, handle:mkdir(dir, { parents = true }))
+		for _, src in ipairs(a.paths) do
+			local dst = dir .. "/" .. basename(src)
+			if handle:exists(src) then
+				check(ctx, handle:move(src, dst))
+				ctx:say("moved %s to %s", src, dst)
+			elseif handle:exists(dst) then
+				ctx:say("%s is already in %s", src, dir)
+			end
+		end
+	end,
+	verify = function(a, ctx)
+		local handle = ctx:node(a.node)
+		for _, src in ipairs(a.paths) do
+			if handle:exists(src) then return false, src .. " is still there on " .. a.node end
+		end
+		return true
+	end,
+})
+
+------------------------------------------------------------------------------------------------ API objects
+
+define("secret_delete", {
+	lines = function(a)
+		return { string.format("oc delete secret -n %s %s   (preconditions: uid %s, resourceVersion %s)",
+			a.namespace, a.name, a.uid, a.resource_version) }
+	end,
+	path = function(a) return openshift.ns_path(a.namespace, "secrets", a.name) end,
+	request = function(a, ctx, dry)
+		return ctx.cluster:k8s():delete(a:path(), { preconditions = { uid = a.uid, resourceVersion = a.resource_version },
+			dryRun = dry and "All" or nil })
+	end,
+	rehearse = function(a, ctx) check(ctx, a:request(ctx, true)) end,
+	run = function(a, ctx)
+		local ok, err, code = a:request(ctx, false)
+		if ok or code == "NotFound" then
+			ctx:say("secret %s deleted", a.name)
+		elseif code == "Conflict" then
+			local now = ctx.cluster:k8s():get(a:path())
+			if now and now.metadata.uid == a.uid then ctx:stop("failed", "secret " .. a.name .. " changed since the plan: run again") end
+			ctx:say("secret %s was re-issued meanwhile: left alone", a.name)
+		else
+			ctx:stop("failed", "cannot delete secret " .. a.name .. ": " .. tostring(err))
+		end
+	end,
+	verify = function(a, ctx)
+		local now, err, code = ctx.cluster:k8s():get(a:path())
+		if not now and code ~= "NotFound" then return false, "cannot read secret " .. a.name .. ": " .. tostring(err) end
+		return not now or now.metadata.uid ~= a.uid, "secret " .. a.name .. " is still there"
+	end,
+})
+
+-- Has every field the merge patch sets the value it sets (null: absent)?
+local function applied(current, body)
+	if body == json.null then return current == nil or current == json.null end
+	if type(body) ~= "table" or #body > 0 then return openshift.same(current, body) end
+	if type(current) ~= "table" then return false end
+	for k, v in pairs(body) do
+		if not applied(current[k], v) then return false end
+	end
+	return true
+end
+
+local function patch(ctx, a, body, dry)
+	return ctx.cluster:k8s():patch(a.path, body, "merge", dry and { dryRun = "All" } or nil)
+end
+
+define("merge_patch", {
+	lines = function(a)
+		return { "oc patch " .. a.object .. " --type=merge -p '" .. json.encode(a.body) .. "'" }
+	end,
+	rehearse = function(a, ctx) check(ctx, patch(ctx, a, a.body, true)) end,
+	run = function(a, ctx)
+		local ok, err = patch(ctx, a, a.body)
+		-- A lost answer says nothing about the outcome: what the object holds now decides.
+		if not ok and not a:verify(ctx) then ctx:stop("failed", "oc patch " .. a.object .. " failed: " .. tostring(err)) end
+	end,
+	verify = function(a, ctx)
+		local obj = ctx.cluster:k8s():get(a.path)
+		return obj ~= nil and applied(obj, a.body), "the patch of " .. a.object .. " did not stick"
+	end,
+})
+
+local function field_of(obj, field)
+	for _, k in ipairs(field) do
+		if type(obj) ~= "table" then return nil end
+		obj = obj[k]
+	end
+	return obj
+end
+
+local function nest(field, value)
+	for i = #field, 1, -1 do value = { [field[i]] = value } end
+	return value
+end
+
+local function field_patch(a, current)
+	local value = a.value
+	if value == nil or value == json.null then value = json.null
+	elseif type(value) == "table" and type(current) == "table" then value = openshift.merge_diff(current, value) end
+	return nest(a.field, value)
+end
+
+-- The same merge patch towards a recorded value is safe to send again: a transient failure (a 500, a lost
+-- connection, a timeout) is retried for `retry` seconds rather than leaving the field as it is.
+define("set_field", {
+	lines = function(a)
+		local value = a.value == nil and json.null or a.value
+		return { "oc patch " .. a.object .. " --type=merge -p '" .. json.encode(nest(a.field, value)) .. "'   (exactly "
+			.. "as before: keys added since are removed)" }
+	end,
+	rehearse = function(a, ctx)
+		local obj = check(ctx, ctx.cluster:k8s():get(a.path))
+		check(ctx, patch(ctx, a, field_patch(a, field_of(obj, a.field)), true))
+	end,
+	run = function(a, ctx)
+		local last, body
+		local ok = ctx:wait { what = "patching " .. a.object, timeout = a.retry or 0, interval = 3, poll = function()
+			local obj, err = ctx.cluster:k8s():get(a.path)
+			if not obj then last = err; return false, "cannot read " .. a.object .. ": " .. tostring(err) end
+			body = field_patch(a, field_of(obj, a.field))
+			local done, perr = patch(ctx, a, body)
+			last = perr
+			return done ~= nil, not done and ("the patch failed: " .. tostring(perr) .. "; trying again") or nil
+		end }
+		if not ok then
+			ctx:stop("failed", (a.on_failure or "cannot patch " .. a.object) .. " (" .. tostring(last) .. "). Run the same "
+				.. "command again, or by hand: oc patch " .. a.object .. " --type=merge -p '"
+				.. json.encode(body or nest(a.field, a.value == nil and json.null or a.value)) .. "'")
+		end
+	end,
+	verify = function(a, ctx)
+		local obj = ctx.cluster:k8s():get(a.path)
+		return obj ~= nil and openshift.same(field_of(obj, a.field), a.value),
+			table.concat(a.field, ".") .. " of " .. a.object .. " differs from what it should be"
+	end,
+})
+
+------------------------------------------------------------------------------------------------ waiting, commands
+
+define("wait", {
+	lines = function(a)
+		return { string.format("wait up to %ds for %s%s", a.timeout, a.what,
+			a.settle and a.settle > 0 and string.format(" (stable for %ds)", a.settle) or "") }
+	end,
+	run = function(a, ctx)
+		local since
+		local ok, err = ctx:wait { what = a.what, timeout = a.timeout, interval = a.interval, poll = function()
+			local done, line = a.poll(ctx)
+			if not done or not a.settle or a.settle <= 0 then since = nil; return done, line end
+			since = since or ctx:now()
+			local held = ctx:now() - since
+			if held >= a.settle then return true, line end
+			return false, string.format("%s; settling (%ds of %ds)", line, math.floor(held), a.settle)
+		end }
+		if not ok then ctx:stop("failed", err) end
+	end,
+})
+
+local function command_text(argv)
+	local words = {}
+	for i, w in ipairs(argv) do words[i] = shell_quote(w) end
+	return table.concat(words, " ")
+end
+
+define("command", {
+	lines = function(a) return { command_text(a.argv) .. "   (on this machine)" } end,
+	run = function(a, ctx)
+		local ok, how, code = os.execute(command_text(a.argv))
+		if not ok then ctx:stop("failed", string.format("%s %s %s", a.argv[1], how == "exit" and "exited" or how, code)) end
+	end,
+})
+
+function actions.is_action(v) return type(v) == "table" and KINDS[v.kind] ~= nil end
+
+return actions

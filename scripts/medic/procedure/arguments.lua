@@ -1,0 +1,135 @@
+-- etcd-medic-api: 2
+-- A procedure's command line: its own options and the ones every procedure has, parsed, checked, shown by --help,
+-- and written back as the command that resumes the run.
+--
+-- An option: { name = "wait-timeout", arg = "SECONDS", default = 1800, help = "...",
+--              flag = true | number = true | choices = {...} | check = function(value) -> ok, why }
+-- Its value is ctx.opts[key] with the dashes as underscores (ctx.opts.wait_timeout).
+local failure = require "medic.procedure.failure"
+
+local arguments = {}
+
+arguments.COMMON = {
+	{ name = "dry-run", flag = true,
+		help = "read only: print every mutation with its values, send deletes and patches with dryRun=All" },
+	{ name = "yes", flag = true, help = "do not ask for confirmation" },
+	{ name = "state-dir", arg = "DIR",
+		help = "where the journal is kept (default $XDG_STATE_HOME/etcd-medic or ~/.local/state/etcd-medic)" },
+	{ name = "site", arg = "FILE.lua", help = "site file: facts, option defaults, hooks, replaced steps" },
+	{ name = "help", flag = true, help = "show this help" },
+}
+
+function arguments.key(name) return (name:gsub("-", "_")) end
+
+-- A procedure's own options, then the common ones: all of them, or for a read-only procedure (a report, which
+-- changes nothing and keeps no journal) --site and --help only.
+function arguments.all(proc)
+	local list = {}
+	for _, o in ipairs(proc.options) do list[#list + 1] = o end
+	for _, o in ipairs(arguments.COMMON) do
+		if not proc.read_only or o.name == "site" or o.name == "help" then list[#list + 1] = o end
+	end
+	return list
+end
+
+function arguments.find(proc, name)
+	for _, o in ipairs(arguments.all(proc)) do
+		if o.name == name or arguments.key(o.name) == name then return o end
+	end
+end
+
+local function convert(o, value)
+	if o.number then
+		local n = tonumber(value)
+		if not n then failure.usage("--" .. o.name .. " wants a number, not '" .. tostring(value) .. "'") end
+		return n
+	end
+	if o.choices then
+		for _, c in ipairs(o.choices) do if c == value then return value end end
+		failure.usage("--" .. o.name .. " must be one of " .. table.concat(o.choices, ", "))
+	end
+	if o.check then -- checked here, before any request is made; a value that fails it is refused (exit 3)
+		local ok, why = o.check(value)
+		if not ok then failure.refuse("--" .. o.name .. ": " .. tostring(why or "invalid value") .. "; nothing was changed") end
+	end
+	return value
+end
+
+-- Parses "--name value", "--name=value" and "--flag"; returns the given options keyed by their Lua name.
+function arguments.parse(proc, args)
+	local given, i = {}, 1
+	while i <= #args do
+		local a = args[i]
+		local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+		name = name or a:match("^%-%-([%w%-]+)$")
+		local o = name and arguments.find(proc, name)
+		if not o then failure.usage("unknown argument '" .. a .. "' (see --help)") end
+		if o.flag then
+			if inline then failure.usage("--" .. o.name .. " takes no value") end
+			given[arguments.key(o.name)] = true
+		else
+			local v = inline
+			if not v then
+				i = i + 1
+				v = args[i]
+				if v == nil then failure.usage("--" .. o.name .. " needs a value") end
+			end
+			given[arguments.key(o.name)] = convert(o, v)
+		end
+		i = i + 1
+	end
+	return given
+end
+
+-- The options' values: each default (the script's, then the site file's) overridden by the command line.
+function arguments.resolve(proc, given)
+	local opts = {}
+	for _, o in ipairs(arguments.all(proc)) do opts[arguments.key(o.name)] = o.default end
+	for k, v in pairs(given) do opts[k] = v end
+	return opts
+end
+
+-- Options from a table ({node = "master-1", yes = true}) as the argument list that says the same.
+function arguments.from_table(t)
+	local args = {}
+	for k, v in pairs(t or {}) do
+		local flag = "--" .. tostring(k):gsub("_", "-")
+		if v == true then
+			args[#args + 1] = flag
+		elseif v ~= false then
+			args[#args + 1] = flag
+			args[#args + 1] = tostring(v)
+		end
+	end
+	return args
+end
+
+function arguments.help(proc)
+	local lines = { "usage: etcd-medic run " .. proc.name .. " [OPTIONS]", "", proc.title or "", "", "options:" }
+	for _, o in ipairs(arguments.all(proc)) do
+		local left = "  --" .. o.name .. (o.arg and (" " .. o.arg) or "")
+		local default = o.default ~= nil and not o.flag and ("  (default: " .. tostring(o.default) .. ")") or ""
+		lines[#lines + 1] = string.format("%-30s %s%s", left, o.help or "", default)
+	end
+	if not proc.read_only then
+		lines[#lines + 1] = ""
+		lines[#lines + 1] = "steps: " .. table.concat(proc:step_names(), ", ")
+	end
+	return table.concat(lines, "\n")
+end
+
+local function quote(a)
+	if a:find("^[%w%-%._/=:,@]+$") then return a end
+	return "'" .. a:gsub("'", "'\\''") .. "'"
+end
+
+-- The command that resumes this run: the same arguments, less --dry-run.
+function arguments.command_line(name, args)
+	local parts = { "etcd-medic run " .. name }
+	for _, a in ipairs(args) do
+		if a ~= "--dry-run" then parts[#parts + 1] = quote(a) end
+	end
+	return table.concat(parts, " ")
+end
+
+return arguments

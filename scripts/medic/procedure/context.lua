@@ -1,0 +1,118 @@
+-- etcd-medic-api: 2
+-- The ctx every check, step and action gets:
+--   ctx.opts      the options' values (declared by the procedure's options; an unknown name raises)
+--   ctx.facts     the document's facts (the procedure's facts table, as the site file changed it)
+--   ctx.state     what the prerequisites find and the steps hand on (declared; an undeclared name raises)
+--   ctx.journal   what is kept across runs (declared; an assignment is written to the journal file before it returns)
+--   ctx.cluster   the cluster (medic.cluster): ctx.cluster:k8s(), :etcd_client(), :read_members(), ...
+--   ctx.dry_run, ctx.resuming
+--   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
+--   ctx:say(fmt, ...)   ctx:wait{...}   ctx:now()   ctx:node(name)   ctx:finished(step)   ctx:planned(step)
+local declared = require "medic.procedure.declared"
+local failure = require "medic.procedure.failure"
+local journal = require "medic.journal"
+local arguments = require "medic.procedure.arguments"
+local host = require "medic.host"
+local ui = require "medic.ui"
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+local context = {}
+
+-- context.new(proc, opts, args): a ctx for one run of `proc`; the journal is opened by context.open_journal.
+function context.new(proc, opts, args)
+	local option_names = {}
+	for _, o in ipairs(arguments.all(proc)) do option_names[arguments.key(o.name)] = true end
+	local cluster = require("medic.cluster").new { namespace = opts.namespace }
+	return setmetatable({
+		procedure = proc, args = args, dry_run = opts.dry_run == true, cluster = cluster,
+		opts = declared.table("ctx.opts", option_names, opts),
+		facts = declared.table("ctx.facts", proc.facts, proc.facts),
+		state = declared.table("ctx.state", proc.state_names, {}),
+		plans = {}, handles = {},
+	}, Ctx)
+end
+
+function Ctx:stop(outcome, message) failure.raise(outcome, message) end
+
+function Ctx:say(fmt, ...) ui.say("      " .. fmt, ...) end
+
+function Ctx:now() return host.now() end
+
+function Ctx:state_dir()
+	local dir, err = journal.state_dir(self.opts.state_dir)
+	if not dir then failure.usage(err) end
+	return dir
+end
+
+-- Did step `name` finish (changed or ok) in this run or the one this run resumes?
+function Ctx:finished(name)
+	local status = self.record:step_status(name)
+	return status == "changed" or status == "ok"
+end
+
+-- Is step `name` in this run's plan (it has work to do)?
+function Ctx:planned(name) return self.plans[name] ~= nil end
+
+-- A handle on node `name`'s files (medic.node): native with --local, else through a debug pod. Kept for the
+-- step and closed after it (ctx:close_nodes), so that one debug pod serves all of a step's actions.
+function Ctx:node(name)
+	if not self.handles[name] then
+		local node = require "medic.node"
+		local o, h, err = self.opts, nil, nil
+		if o["local"] then
+			h, err = node.open_local { root = o.root }
+		else
+			h, err = node.open_remote(self.cluster:k8s(), name, { image = o.debug_image,
+				namespace = o.debug_namespace or o.namespace })
+		end
+		if not h then self:stop("failed", "cannot open node " .. name .. ": " .. tostring(err)) end
+		self.handles[name] = h
+	end
+	return self.handles[name]
+end
+
+function Ctx:close_nodes()
+	for name, h in pairs(self.handles) do
+		pcall(h.close, h)
+		self.handles[name] = nil
+	end
+end
+
+-- Polls `poll()` until it returns true, printing its progress line when it changes; bounded by time and count.
+--   ctx:wait{what="...", timeout=SECONDS, interval=SECONDS, poll=function() -> done, progress end}
+-- Returns true, or nil and a message naming the last progress seen. Ctrl-C ends it (exit 130).
+function Ctx:wait(w)
+	local interval, timeout = w.interval or 2, w.timeout or 600
+	local deadline = host.now() + timeout
+	local last, progress
+	for _ = 1, math.max(2, math.ceil(timeout / math.max(interval, 0.05)) * 4) do
+		local done
+		done, progress = w.poll()
+		if progress and progress ~= last then
+			self:say("%s", progress)
+			last = progress
+		end
+		if done then return true end
+		if host.now() >= deadline then break end
+		local slept, why = host.sleep(interval)
+		if not slept then failure.raise("interrupted", why or "interrupted") end
+	end
+	return nil, string.format("timed out after %ds waiting for %s (last: %s)", timeout, w.what or "a condition",
+		tostring(progress or "nothing"))
+end
+
+-- Opens the journal of this run (one per procedure and cluster) and binds ctx.journal to its declared keys.
+function context.open_journal(ctx, key)
+	local dir = ctx:state_dir()
+	local name = ctx.procedure.name .. (key and key ~= "" and ("-" .. key:gsub("[^%w%.%-_]", "_")) or "")
+	local j, err = journal.open(dir, name)
+	if not j then failure.refuse(err) end
+	if ctx.dry_run then j:in_memory() end -- a dry run leaves no trace
+	ctx.record, ctx.resuming = j, j:resuming()
+	ctx.journal = declared.table("ctx.journal", ctx.procedure.journal_names, j.doc.data, function(k, v) j:set(k, v) end)
+	return j
+end
+
+return context

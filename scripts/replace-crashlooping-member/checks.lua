@@ -1,0 +1,308 @@
+-- etcd-medic-api: 2
+-- replace-crashlooping-member's checks: its prerequisites (in the script's order), the guard before the member is
+-- removed, and the final verification. Each takes the procedure's ctx, puts what it finds in ctx.state, returns a
+-- note to show, and stops the run (ctx:stop) when the procedure does not apply or is not safe.
+local openshift = require "medic.openshift"
+local gopts = require "medic.options"
+local host = require "medic.host"
+
+local checks = {}
+
+local function sleep(ctx, seconds)
+	local ok, why = host.sleep(seconds)
+	if not ok then ctx:stop("interrupted", why or "interrupted") end
+end
+
+-- --node's value: a node name as Kubernetes accepts it, checked before any request is made.
+function checks.node_name(v)
+	return openshift.valid_node_name(v), string.format("%q is not a valid node name (a lower-case DNS name, "
+		.. "at most 253 characters)", #v > 80 and v:sub(1, 80) .. "..." or v)
+end
+
+-- Which cluster: the journal is per cluster, so two clusters never share one.
+function checks.cluster_id(ctx)
+	local kc = ctx.cluster:k8s()
+	local cv = kc:get(openshift.CLUSTER_VERSION)
+	if cv and cv.spec and cv.spec.clusterID then return cv.spec.clusterID end
+	local ns = kc:get("/api/v1/namespaces/kube-system") or kc:get("/api/v1/namespaces/" .. ctx.opts.namespace)
+	if ns and ns.metadata and ns.metadata.uid then return ns.metadata.uid end
+	local info = kc.info and kc:info()
+	return info and info.server or "default"
+end
+
+------------------------------------------------------------------------------------------------ permissions
+
+local PERMISSIONS = {
+	{ verb = "list", resource = "pods", ns = true },
+	{ verb = "create", resource = "pods", subresource = "exec", ns = true },
+	{ verb = "get", resource = "nodes" }, { verb = "list", resource = "nodes" },
+	{ verb = "get", resource = "secrets", ns = true }, { verb = "delete", resource = "secrets", ns = true },
+	{ verb = "get", resource = "etcds", group = "operator.openshift.io" },
+	{ verb = "patch", resource = "etcds", group = "operator.openshift.io" },
+}
+
+local function wanted_permissions(ctx)
+	local wanted = {}
+	for _, p in ipairs(PERMISSIONS) do
+		wanted[#wanted + 1] = { verb = p.verb, resource = p.resource, subresource = p.subresource, group = p.group,
+			namespace = p.ns and ctx.opts.namespace or false }
+	end
+	if not ctx.opts["local"] then
+		local debug_ns = ctx.opts.debug_namespace or ctx.opts.namespace
+		wanted[#wanted + 1] = { verb = "create", resource = "pods", namespace = debug_ns }
+		wanted[#wanted + 1] = { verb = "delete", resource = "pods", namespace = debug_ns }
+	end
+	return wanted
+end
+
+function checks.permissions(ctx)
+	local missing = {}
+	for _, q in ipairs(wanted_permissions(ctx)) do
+		local allowed, err = ctx.cluster:k8s():can_i(q)
+		if allowed ~= true then
+			missing[#missing + 1] = string.format("%s %s%s%s%s", q.verb, q.resource,
+				q.subresource and ("/" .. q.subresource) or "", q.namespace and (" in " .. q.namespace) or "",
+				(err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
+		end
+	end
+	if #missing > 0 then
+		ctx:stop("refused", "missing permissions: " .. table.concat(missing, "; ") .. ". Run as a cluster-admin user.")
+	end
+	return "ok"
+end
+
+------------------------------------------------------------------------------------------------ version, node
+
+function checks.version(ctx)
+	local o = ctx.opts
+	ctx.state.version = openshift.cluster_version(ctx.cluster:k8s():get(openshift.CLUSTER_VERSION)) or "unknown"
+	ctx.state.gate = o.quorum_override == "always"
+		or (o.quorum_override == "auto" and openshift.at_least(ctx.state.version, ctx.facts.quorum_gate_since))
+	return string.format("OpenShift %s: %s", ctx.state.version,
+		ctx.state.gate and "the quorum gate is opened for the redeployment" or "no quorum gate to open")
+end
+
+-- The node with a crash-looping etcd pod: --node, the journal's node when resuming, or the only such node.
+local function choose_node(ctx)
+	local jnode = ctx.resuming and ctx.journal.node
+	local o = ctx.opts
+	if jnode and o.node and o.node ~= jnode then
+		ctx:stop("refused", string.format("an unfinished run for node %s is recorded in %s; finish it first (run again "
+			.. "with --node %s), or move that journal away if it is stale", jnode, ctx.record.path, jnode))
+	end
+	if o.node or jnode then return o.node or jnode end
+	local looping = {}
+	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), o.namespace)) do
+		if openshift.crashlooping(p) then looping[#looping + 1] = p.spec.nodeName end
+	end
+	if #looping > 1 then
+		ctx:stop("refused", "etcd pods are crash-looping on several nodes (" .. table.concat(looping, ", ") .. "): "
+			.. "replacing one member cannot fix that; see the OpenShift disaster recovery documentation")
+	end
+	return looping[1]
+end
+
+-- No node named and none crash-looping: nothing to do when every member is healthy, else not this procedure.
+local function no_node(ctx)
+	local members, _, healthy = ctx.cluster:read_members()
+	local all = members ~= nil
+	for _, m in ipairs(members or {}) do all = all and healthy[m.id] == true end
+	if all then ctx:stop("nothing to do", "every etcd member is healthy and no etcd pod is crash-looping: nothing to do") end
+	ctx:stop("refused", "no etcd pod is crash-looping (or the member list cannot be read); this procedure does not "
+		.. "apply. Name the node with --node if you are sure.")
+end
+
+function checks.node(ctx)
+	local name = choose_node(ctx)
+	if not name then no_node(ctx) end
+	if not openshift.valid_node_name(name) then ctx:stop("refused", "'" .. tostring(name) .. "' is not a valid node name") end
+	local node, err, code = ctx.cluster:k8s():get("/api/v1/nodes/" .. name)
+	if not node then
+		if code == "NotFound" then ctx:stop("refused", "there is no node " .. name .. " (see: oc get nodes)") end
+		ctx:stop("failed", "cannot read node " .. name .. ": " .. tostring(err))
+	end
+	if not openshift.is_control_plane(node) then ctx:stop("refused", "node " .. name .. " is not a control-plane node") end
+	local ip = openshift.internal_ip(node)
+	if not ip then ctx:stop("refused", "node " .. name .. " has no InternalIP address") end
+	if not openshift.node_ready(node) then
+		ctx:stop("refused", "node " .. name .. " is not Ready: this procedure is for a crash-looping etcd pod on a "
+			.. "working node; see \"Replacing an unhealthy etcd member whose machine is not running or whose node is "
+			.. "not ready\"")
+	end
+	ctx.state.node, ctx.state.node_ip, ctx.cluster.avoid = name, ip, name
+	ctx.state.etcd_nodes = #openshift.control_plane_nodes(ctx.cluster:k8s())
+	return string.format("%s, InternalIP %s", name, ip)
+end
+
+------------------------------------------------------------------------------------------------ etcd
+
+-- An etcd pod on another node, Ready, to work through; the pods are read again for up to 10 s, since right after
+-- a member fails the others can fail their readiness probe for a moment (a leader election).
+function checks.ready_peer(ctx)
+	if gopts.etcd_endpoints then return "direct: " .. gopts.etcd_endpoints end
+	local deadline = host.now() + 10
+	for _ = 1, 100 do
+		local pods = openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)
+		local pod = openshift.healthy_pod(pods, ctx.state.node)
+		if pod then return "working through " .. pod.metadata.name end
+		if host.now() >= deadline then break end
+		ctx:say("no Ready etcd pod on another node yet; looking again")
+		sleep(ctx, math.max(1, ctx.opts.poll_interval))
+	end
+	ctx:stop("refused", "no Ready etcd pod on another node to work through: this needs the disaster recovery procedure")
+end
+
+-- Members and health, read again for a while when more members than expected look unhealthy: a health check can
+-- time out on a busy member, and a resumed run may find the operator restarting members one at a time. The
+-- decision is made on the last reading; this only avoids refusing on a passing blip.
+local function read_settled(ctx)
+	local deadline = host.now() + (ctx.resuming and math.min(120, ctx.opts.wait_timeout) or 6)
+	local members, health, healthy
+	for _ = 1, 200 do
+		members, health, healthy = ctx.cluster:read_members()
+		if members then
+			local others = 0
+			for _, m in ipairs(members) do
+				if not healthy[m.id] and not openshift.has_peer_ip(m, ctx.state.node_ip) then others = others + 1 end
+			end
+			if others == 0 then break end
+			ctx:say("%d other member(s) unhealthy; looking again%s", others,
+				ctx.journal.member_id and " (the operator may be restarting members)" or "")
+		end
+		if host.now() >= deadline then break end
+		sleep(ctx, math.max(1, ctx.opts.poll_interval))
+	end
+	return members, health, healthy
+end
+
+local function names(list)
+	local out = {}
+	for _, m in ipairs(list) do out[#out + 1] = (m.name ~= "" and m.name or "(unstarted)") .. " " .. m.id end
+	return table.concat(out, ", ")
+end
+
+local function unhealthy_members(members, healthy)
+	local list = {}
+	for _, m in ipairs(members) do
+		if not healthy[m.id] then list[#list + 1] = m end
+	end
+	return list
+end
+
+-- A resumed run whose member is already removed: only the node's new member may be unhealthy meanwhile.
+local function check_resumed(ctx, unhealthy)
+	for _, m in ipairs(unhealthy) do
+		if not openshift.has_peer_ip(m, ctx.state.node_ip) then
+			ctx:stop("refused", "member " .. names({ m }) .. " is unhealthy; the run cannot continue safely. Wait for "
+				.. "it to recover, then run again.")
+		end
+	end
+	return "member " .. ctx.journal.member_id .. " of " .. ctx.state.node .. " was already removed (journal)"
+end
+
+local function find_target(ctx, members, unhealthy)
+	local node = ctx.state.node
+	local target, why, detail = openshift.match_member(members, node, ctx.state.node_ip)
+	if why == "mismatch" then ctx:stop("refused", "the node's name and peer IP disagree: " .. detail .. "; check by hand") end
+	if #unhealthy == 0 then ctx:stop("nothing to do", "every etcd member is healthy: nothing to do") end
+	if #unhealthy > 1 then
+		ctx:stop("refused", #unhealthy .. " members are unhealthy (" .. names(unhealthy) .. "): replacing one member "
+			.. "cannot make the cluster safe; see the OpenShift etcd disaster recovery (quorum restore) documentation")
+	end
+	if not target then
+		ctx:stop("refused", "node " .. node .. " (InternalIP " .. ctx.state.node_ip .. ") matches no etcd member; the "
+			.. "unhealthy member is " .. names(unhealthy))
+	end
+	if unhealthy[1].id ~= target.id then
+		ctx:stop("refused", "the member of " .. node .. " is healthy; the unhealthy one is " .. names(unhealthy)
+			.. ". Did you mean --node " .. (unhealthy[1].name ~= "" and unhealthy[1].name or "?") .. "?")
+	end
+	if target.is_learner then
+		ctx:stop("refused", "the member of " .. node .. " is a learner: a rollout is in progress; wait for it")
+	end
+	return target
+end
+
+-- Exactly the node's member is unhealthy (or, on resume, already removed) and every other member is healthy.
+function checks.members(ctx)
+	local members, health, healthy = read_settled(ctx)
+	if not members then ctx:stop("refused", "cannot read the member list through a healthy etcd pod: " .. tostring(health)) end
+	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
+	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
+	local endpoints = {}
+	for _, h in ipairs(health) do
+		if h.healthy then endpoints[#endpoints + 1] = h.endpoint end
+	end
+	ctx.state.healthy_endpoints = #endpoints > 0 and endpoints or nil
+	local unhealthy, removed, listed = unhealthy_members(members, healthy), ctx.journal.member_id, false
+	for _, m in ipairs(members) do listed = listed or m.id == removed end
+	if removed and not listed then return check_resumed(ctx, unhealthy) end
+	ctx.state.target = find_target(ctx, members, unhealthy)
+	return "member to remove: " .. ctx.state.target.id .. " (" .. table.concat(ctx.state.target.peer_urls, ",") .. ")"
+end
+
+-- Right before the removal: the member is still there and still the only unhealthy one.
+function checks.still_unhealthy(ctx)
+	local members, health, healthy = ctx.cluster:read_members()
+	if not members then ctx:stop("failed", "cannot read the member list: " .. tostring(health)) end
+	local id = ctx.journal.member_id or ctx.state.target.id
+	local found = false
+	for _, m in ipairs(members) do
+		found = found or m.id == id
+		if (m.id == id) == (healthy[m.id] == true) then
+			ctx:stop("refused", "the members' health changed since the plan (" .. m.id .. " is now "
+				.. (healthy[m.id] and "healthy" or "unhealthy") .. "); nothing was removed. Run again to re-check.")
+		end
+	end
+	if not found then ctx:stop("failed", "member " .. id .. " is no longer in the member list; run again to re-plan") end
+end
+
+------------------------------------------------------------------------------------------------ the pod, the backup
+
+-- The rollout is checked first: while one is in progress the installer replaces the node's etcd pod, which can
+-- then look running or pending for a moment; "wait for the rollout" is the true answer either way.
+function checks.crash_loop(ctx)
+	if ctx.resuming then return "resuming: the pod was stopped by the run this one resumes" end
+	local kc, node = ctx.cluster:k8s(), ctx.state.node
+	local r = openshift.rollout(kc:get(ctx.facts.etcd_cr))
+	if r.in_progress then
+		ctx:stop("refused", string.format("a rollout is in progress (%d of %d nodes at revision %d); wait until it is "
+			.. "finished", r.at_latest, r.total, r.latest))
+	end
+	local looping, state = false, "no etcd pod"
+	for _, p in ipairs(openshift.etcd_pods(kc, ctx.opts.namespace)) do
+		if p.spec.nodeName == node then looping, state = openshift.crashlooping(p) end
+	end
+	if not looping then
+		ctx:stop("refused", "the etcd pod on " .. node .. " is not crash-looping (" .. state .. "); this procedure "
+			.. "does not apply")
+	end
+	return state
+end
+
+-- A backup given with --backup (or taken by the run this one resumes) must be a whole etcd snapshot: bbolt's
+-- magic and the SHA-256 trailer `etcdctl snapshot save` appends.
+function checks.backup(ctx)
+	local path = ctx.opts.backup or ctx.journal.backup
+	if not path then return "none given: one is taken in the next step" end
+	local ok, err = require("medic.etcd").check_snapshot(path)
+	if not ok then ctx:stop("refused", "the backup is not usable: " .. tostring(err) .. "; take one and pass --backup PATH") end
+	return path
+end
+
+------------------------------------------------------------------------------------------------ verification
+
+function checks.all_healthy(ctx)
+	local members, health, healthy = ctx.cluster:read_members()
+	if not members then ctx:stop("failed", "cannot read the member list: " .. tostring(health)) end
+	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
+	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
+	local c = openshift.member_counts(members, healthy)
+	local want = #openshift.control_plane_nodes(ctx.cluster:k8s())
+	if c.healthy ~= #members then ctx:stop("failed", string.format("%d of %d members are healthy", c.healthy, #members)) end
+	if c.learners > 0 then ctx:stop("failed", c.learners .. " member(s) still learners") end
+	if c.voting ~= want then ctx:stop("failed", string.format("%d voting members for %d etcd nodes", c.voting, want)) end
+	return string.format("%d voting members, all healthy", c.voting)
+end
+
+return checks

@@ -1,0 +1,130 @@
+-- etcd-medic-api: 2
+-- replace-crashlooping-member's reads of the cluster as the repair goes on: the etcd CR and its overrides, the old
+-- secrets, whether etcd stopped on the node, whether the operator has converged.
+local openshift = require "medic.openshift"
+local actions = require "medic.actions"
+local json = require "medic.json"
+
+local progress = {}
+
+function progress.etcd_cr(ctx)
+	local cr, err = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
+	if not cr then ctx:stop("failed", "cannot read etcd/cluster: " .. tostring(err)) end
+	return cr
+end
+
+-- spec.unsupportedConfigOverrides as it is now (json.null when absent).
+function progress.overrides(ctx)
+	local v = (progress.etcd_cr(ctx).spec or {}).unsupportedConfigOverrides
+	if v == nil then return json.null end
+	return v
+end
+
+-- Does spec.unsupportedConfigOverrides hold the quorum override (every key of the fact, as the fact has it)?
+function progress.override_set(ctx)
+	local cur = progress.overrides(ctx)
+	if type(cur) ~= "table" then return false end
+	for k, v in pairs(ctx.facts.quorum_override) do
+		if not openshift.same(cur[k], v) then return false end
+	end
+	return true
+end
+
+-- The node's secrets (ctx.facts.secrets) still to delete: present and, if the journal knows them, the object it
+-- recorded (same uid). A secret with another uid was re-issued by the operator after our delete: it is left alone.
+function progress.old_secrets(ctx)
+	local recorded, kc, todo = ctx.journal.secrets or {}, ctx.cluster:k8s(), {}
+	for _, pattern in ipairs(ctx.facts.secrets) do
+		local name = pattern:format(ctx.state.node)
+		local s, err, code = kc:get(openshift.ns_path(ctx.opts.namespace, "secrets", name))
+		if not s and code ~= "NotFound" then ctx:stop("failed", "cannot read secret " .. name .. ": " .. tostring(err)) end
+		if s and (not recorded[name] or recorded[name] == s.metadata.uid) then todo[#todo + 1] = s end
+	end
+	return todo
+end
+
+-- Is etcd stopped on the node? Returns done, a progress line.
+function progress.etcd_gone(ctx)
+	local path = openshift.ns_path(ctx.opts.namespace, "pods", ctx.facts.pod:format(ctx.state.node))
+	local pod, _, code = ctx.cluster:k8s():get(path)
+	if not pod then return code == "NotFound", "etcd pod " .. (code == "NotFound" and "gone" or "unknown") end
+	local running = openshift.container_running(pod, "etcd")
+	return not running, "etcd container " .. (running and "still running" or "stopped")
+end
+
+local function node_member(ctx, members)
+	for _, m in ipairs(members) do
+		if (m.name == ctx.state.node or m.name == "") and openshift.has_peer_ip(m, ctx.state.node_ip) then return m end
+	end
+end
+
+-- The node's member is back, started, voting and healthy: nothing left that needs the gate open.
+function progress.member_back(ctx)
+	local members, _, healthy = ctx.cluster:read_members()
+	if not members then return false end
+	local m = node_member(ctx, members)
+	return m ~= nil and m.id ~= ctx.journal.member_id and not m.is_learner and healthy[m.id] == true
+end
+
+-- Does the latest revision already carry every voting member in its etcd-endpoints (member ID -> IP)? When a
+-- learner is promoted the operator writes the new endpoints and makes one more revision (reference/openshift.md
+-- §1.5.4): until that revision exists, "every node at the latest revision" is not the end yet. An operator
+-- without the revisioned ConfigMap is not held up by this check.
+local function endpoints_final(ctx, latest, members)
+	local path = openshift.ns_path(ctx.opts.namespace, "configmaps", "etcd-endpoints-" .. latest)
+	local cm, _, code = ctx.cluster:k8s():get(path)
+	if not cm then return code == "NotFound" end
+	local want, n = {}, 0
+	for _, m in ipairs(members) do
+		if not m.is_learner then want[m.id] = true; n = n + 1 end
+	end
+	for id in pairs(cm.data or {}) do
+		if not want[id:lower()] then return false end
+		n = n - 1
+	end
+	return n == 0
+end
+
+local function ready_pods(ctx)
+	local pods = ctx.cluster:k8s():list(openshift.ns_path(ctx.opts.namespace, "pods"), { labelSelector = "k8s-app=etcd" })
+	local ready = 0
+	for _, p in ipairs(pods and pods.items or {}) do if openshift.pod_ready(p) then ready = ready + 1 end end
+	return ready
+end
+
+local function member_state(ctx, members, m, healthy)
+	if not members then return "member list unreadable" end
+	if not m then return "not added yet" end
+	if m.id == ctx.journal.member_id then return "old member still listed" end
+	return (m.is_learner and "learner " or "voting ") .. m.id .. (healthy[m.id] and ", healthy" or ", not healthy yet")
+end
+
+-- Converged: a newer revision, the node's member added and promoted, every member healthy, every etcd pod Running
+-- and Ready, every node at the latest revision. Returns done, a progress line.
+function progress.converged(ctx)
+	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
+	if not cr then return false, "cannot read etcd/cluster" end
+	local r, before, want = openshift.rollout(cr), ctx.journal.revision_before or 0, ctx.state.etcd_nodes
+	local ready = ready_pods(ctx)
+	local members, _, healthy = ctx.cluster:read_members()
+	local m, counts = nil, { healthy = 0, voting = 0, learners = 0 }
+	if members then m, counts = node_member(ctx, members), openshift.member_counts(members, healthy) end
+	local endpoints = members ~= nil and endpoints_final(ctx, r.latest, members)
+	local done = r.latest > before and not r.in_progress and ready >= want and m ~= nil
+		and m.id ~= ctx.journal.member_id and not m.is_learner and counts.healthy == #members
+		and counts.voting == want and endpoints
+	return done, string.format("revision %d (was %d)%s, %d/%d nodes at latest; pods ready %d/%d; %s: %s; members "
+		.. "healthy %d/%d", r.latest, before, endpoints and "" or " (a revision with the new endpoints is still to come)",
+		r.at_latest, r.total, ready, want, ctx.state.node, member_state(ctx, members, m, healthy), counts.healthy,
+		members and #members or 0)
+end
+
+-- The verification's first check: restoring the overrides may start one more rollout; it must finish first.
+function progress.settled(ctx)
+	if not ctx.journal.reason then return nil end
+	actions.wait { what = "the cluster to settle", timeout = ctx.opts.wait_timeout, interval = ctx.opts.poll_interval,
+		settle = ctx.opts.settle, poll = progress.converged }:run(ctx)
+	return "stable for " .. ctx.opts.settle .. "s"
+end
+
+return progress
