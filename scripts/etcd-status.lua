@@ -120,7 +120,8 @@ local function all_healthy(ctx, count)
 	if c.voting ~= #ctx.state.nodes then
 		return string.format("DEGRADED: %d voting members for %d control-plane nodes", c.voting, #ctx.state.nodes)
 	end
-	return string.format("HEALTHY: %d of %d members healthy, every node at revision %d", count, count, r and r.latest or 0)
+	local latest = r and r.latest or 0
+	return string.format("HEALTHY: %d of %d members healthy, every node at revision %d", count, count, latest)
 end
 
 local function one_unhealthy(ctx, m)

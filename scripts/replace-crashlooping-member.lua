@@ -31,7 +31,8 @@ local P = procedure.new {
 		{ name = "node", arg = "NODE", check = checks.node_name,
 			help = "the node whose etcd pod is crash-looping (default: the only such node)" },
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
-		{ name = "backup", arg = "PATH", help = "an etcd snapshot already taken: verified and used instead of taking one" },
+		{ name = "backup", arg = "PATH",
+			help = "an etcd snapshot already taken: verified and used instead of taking one" },
 		{ name = "backup-dir", arg = "DIR", help = "where the snapshot is saved (default: STATE_DIR/backups)" },
 		{ name = "aside-dir", arg = "DIR", default = "/var/lib/etcd-backup",
 			help = "on the node: the manifest and data dir go to a new subdirectory of this (same file system)" },
@@ -41,16 +42,19 @@ local P = procedure.new {
 		{ name = "debug-image", arg = "IMAGE",
 			help = "image of the debug pod that moves files on the node (default: the node backend's)" },
 		{ name = "debug-namespace", arg = "NS", help = "namespace of the debug pod (default: --namespace)" },
-		{ name = "local", flag = true, help = "run on the node itself: move files natively instead of through a debug pod" },
+		{ name = "local", flag = true,
+			help = "run on the node itself: move files natively instead of through a debug pod" },
 		{ name = "root", arg = "DIR", default = "/", help = "with --local: where the node's root file system is" },
 		{ name = "quorum-override", arg = "MODE", default = "auto", choices = { "auto", "always", "never" },
 			help = "open the operator's quorum gate for the redeployment: auto (4.8 and later), always, never" },
 		{ name = "stop-timeout", arg = "SECONDS", number = true, default = 300,
 			help = "how long to wait for etcd to stop on the node" },
-		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 1800, help = "how long to wait for the redeployment" },
+		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 1800,
+			help = "how long to wait for the redeployment" },
 		{ name = "settle", arg = "SECONDS", number = true, default = 30,
 			help = "how long everything must stay converged before the wait (and the verification) ends" },
-		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2, help = "how often to look while waiting" },
+		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2,
+			help = "how often to look while waiting" },
 	},
 
 	-- What the prerequisites find and the steps hand on.
@@ -109,7 +113,9 @@ P:step { name = "backup", title = "Take an etcd backup (a verified snapshot)",
 
 P:step { name = "stop-pod", title = "Stop the crash-looping etcd pod: move its manifest and data dir aside on the node",
 	done = function(ctx)
-		if ctx:finished("stop-pod") then return "moved to " .. tostring(ctx.journal.aside) .. " on " .. ctx.state.node end
+		if ctx:finished("stop-pod") then
+			return "moved to " .. tostring(ctx.journal.aside) .. " on " .. ctx.state.node
+		end
 		if ctx.journal.member_id then return "member already removed" end
 	end,
 	actions = function(ctx)
@@ -135,17 +141,20 @@ P:step { name = "remove-member", title = "Remove the unhealthy member",
 	actions = function(ctx)
 		local t = ctx.state.target or { id = ctx.journal.member_id, name = ctx.state.node,
 			peer_urls = ctx.journal.member_peer_urls }
-		return { actions.member_remove { id = t.id, name = t.name, peer_urls = t.peer_urls, guard = checks.still_unhealthy,
+		return { actions.member_remove { id = t.id, name = t.name, peer_urls = t.peer_urls,
+			guard = checks.still_unhealthy,
 			record = { member_id = t.id, member_peer_urls = json.array(t.peer_urls or {}) } } }
 	end,
 }
 
 ------------------------------------------------------------------------------------------------ quorum gate
 
-P:step { name = "open-quorum-gate", title = "Turn off the quorum guard (unsupportedConfigOverrides) for the redeployment",
+P:step { name = "open-quorum-gate",
+	title = "Turn off the quorum guard (unsupportedConfigOverrides) for the redeployment",
 	skip = function(ctx)
 		if not ctx.state.gate then
-			return "no quorum gate (OpenShift " .. ctx.state.version .. ", --quorum-override " .. ctx.opts.quorum_override .. ")"
+			return string.format("no quorum gate (OpenShift %s, --quorum-override %s)", ctx.state.version,
+				ctx.opts.quorum_override)
 		end
 	end,
 	done = function(ctx)
@@ -211,7 +220,8 @@ P:step { name = "wait", title = "Wait for the operator: new revision, member add
 
 ------------------------------------------------------------------------------------------------ restore the gate
 
-P:step { name = "restore-overrides", title = "Turn the quorum guard back on: restore unsupportedConfigOverrides exactly",
+P:step { name = "restore-overrides",
+	title = "Turn the quorum guard back on: restore unsupportedConfigOverrides exactly",
 	cleanup = true, -- also runs when a later step fails or the run is interrupted
 	skip = function(ctx)
 		if not ctx.journal.overrides_recorded and not ctx:planned("open-quorum-gate") then
@@ -219,7 +229,8 @@ P:step { name = "restore-overrides", title = "Turn the quorum guard back on: res
 		end
 	end,
 	done = function(ctx)
-		if ctx.journal.overrides_recorded and openshift.same(progress.overrides(ctx), ctx.journal.previous_overrides) then
+		local recorded = ctx.journal.overrides_recorded
+		if recorded and openshift.same(progress.overrides(ctx), ctx.journal.previous_overrides) then
 			return "as before"
 		end
 	end,

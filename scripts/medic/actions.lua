@@ -59,7 +59,8 @@ define("snapshot", {
 		local ok, err = ctx.cluster:etcd_client()
 		if ok then ok, err = ok:snapshot(a.to, { endpoints = a.endpoints }) end
 		if not ok then
-			ctx:stop("refused", "no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass --backup PATH")
+			ctx:stop("refused", "no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass "
+				.. "--backup PATH")
 		end
 		a.size = ok.size
 		ctx:say("saved %s (%d bytes)", a.to, ok.size or 0)
@@ -149,8 +150,8 @@ define("secret_delete", {
 	end,
 	path = function(a) return openshift.ns_path(a.namespace, "secrets", a.name) end,
 	request = function(a, ctx, dry)
-		return ctx.cluster:k8s():delete(a:path(), { preconditions = { uid = a.uid, resourceVersion = a.resource_version },
-			dryRun = dry and "All" or nil })
+		local preconditions = { uid = a.uid, resourceVersion = a.resource_version }
+		return ctx.cluster:k8s():delete(a:path(), { preconditions = preconditions, dryRun = dry and "All" or nil })
 	end,
 	rehearse = function(a, ctx) check(ctx, a:request(ctx, true)) end,
 	run = function(a, ctx)
@@ -159,7 +160,9 @@ define("secret_delete", {
 			ctx:say("secret %s deleted", a.name)
 		elseif code == "Conflict" then
 			local now = ctx.cluster:k8s():get(a:path())
-			if now and now.metadata.uid == a.uid then ctx:stop("failed", "secret " .. a.name .. " changed since the plan: run again") end
+			if now and now.metadata.uid == a.uid then
+				ctx:stop("failed", "secret " .. a.name .. " changed since the plan: run again")
+			end
 			ctx:say("secret %s was re-issued meanwhile: left alone", a.name)
 		else
 			ctx:stop("failed", "cannot delete secret " .. a.name .. ": " .. tostring(err))
@@ -167,7 +170,9 @@ define("secret_delete", {
 	end,
 	verify = function(a, ctx)
 		local now, err, code = ctx.cluster:k8s():get(a:path())
-		if not now and code ~= "NotFound" then return false, "cannot read secret " .. a.name .. ": " .. tostring(err) end
+		if not now and code ~= "NotFound" then
+			return false, "cannot read secret " .. a.name .. ": " .. tostring(err)
+		end
 		return not now or now.metadata.uid ~= a.uid, "secret " .. a.name .. " is still there"
 	end,
 })
@@ -195,7 +200,9 @@ define("merge_patch", {
 	run = function(a, ctx)
 		local ok, err = patch(ctx, a, a.body)
 		-- A lost answer says nothing about the outcome: what the object holds now decides.
-		if not ok and not a:verify(ctx) then ctx:stop("failed", "oc patch " .. a.object .. " failed: " .. tostring(err)) end
+		if not ok and not a:verify(ctx) then
+			ctx:stop("failed", "oc patch " .. a.object .. " failed: " .. tostring(err))
+		end
 	end,
 	verify = function(a, ctx)
 		local obj = ctx.cluster:k8s():get(a.path)
@@ -246,9 +253,9 @@ define("set_field", {
 			return done ~= nil, not done and ("the patch failed: " .. tostring(perr) .. "; trying again") or nil
 		end }
 		if not ok then
-			ctx:stop("failed", (a.on_failure or "cannot patch " .. a.object) .. " (" .. tostring(last) .. "). Run the same "
-				.. "command again, or by hand: oc patch " .. a.object .. " --type=merge -p '"
-				.. json.encode(body or nest(a.field, a.value == nil and json.null or a.value)) .. "'")
+			local by_hand = json.encode(body or nest(a.field, a.value == nil and json.null or a.value))
+			ctx:stop("failed", (a.on_failure or "cannot patch " .. a.object) .. " (" .. tostring(last) .. "). Run "
+				.. "the same command again, or by hand: oc patch " .. a.object .. " --type=merge -p '" .. by_hand .. "'")
 		end
 	end,
 	verify = function(a, ctx)
@@ -289,7 +296,9 @@ define("command", {
 	lines = function(a) return { command_text(a.argv) .. "   (on this machine)" } end,
 	run = function(a, ctx)
 		local ok, how, code = os.execute(command_text(a.argv))
-		if not ok then ctx:stop("failed", string.format("%s %s %s", a.argv[1], how == "exit" and "exited" or how, code)) end
+		if not ok then
+			ctx:stop("failed", string.format("%s %s %s", a.argv[1], how == "exit" and "exited" or how, code))
+		end
 	end,
 })
 

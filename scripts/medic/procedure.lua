@@ -184,7 +184,8 @@ function Proc:main(...)
 		if rejected > 0 then failure.fail(rejected .. " mutation(s) rejected by the server in the dry run") end
 		return 0
 	end
-	if pending > 0 and not ctx.opts.yes and not self.prompt(string.format("\nProceed with %d step(s) above?", pending)) then
+	local question = string.format("\nProceed with %d step(s) above?", pending)
+	if pending > 0 and not ctx.opts.yes and not self.prompt(question) then
 		failure.fail("not confirmed; nothing was changed")
 	end
 	runner.execute(self, ctx, results)
@@ -213,7 +214,7 @@ end
 -- Returns its status ("ok", "changed", "skipped", "planned" in a dry run, "not confirmed") and a note.
 function Proc:run_step(ctx, name)
 	local step = self:find(name)
-	if not step then failure.usage("no step '" .. tostring(name) .. "' (steps: " .. table.concat(self:step_names(), ", ") .. ")") end
+	need_step(self, name)
 	if step.read_only then runner.run_checks(ctx, step); return "ok" end
 	local status, note = runner.settled(step, ctx)
 	if status then return status, note end

@@ -107,7 +107,9 @@ local function no_node(ctx)
 	local members, _, healthy = ctx.cluster:read_members()
 	local all = members ~= nil
 	for _, m in ipairs(members or {}) do all = all and healthy[m.id] == true end
-	if all then ctx:stop("nothing to do", "every etcd member is healthy and no etcd pod is crash-looping: nothing to do") end
+	if all then
+		ctx:stop("nothing to do", "every etcd member is healthy and no etcd pod is crash-looping: nothing to do")
+	end
 	ctx:stop("refused", "no etcd pod is crash-looping (or the member list cannot be read); this procedure does not "
 		.. "apply. Name the node with --node if you are sure.")
 end
@@ -115,13 +117,17 @@ end
 function checks.node(ctx)
 	local name = choose_node(ctx)
 	if not name then no_node(ctx) end
-	if not openshift.valid_node_name(name) then ctx:stop("refused", "'" .. tostring(name) .. "' is not a valid node name") end
+	if not openshift.valid_node_name(name) then
+		ctx:stop("refused", "'" .. tostring(name) .. "' is not a valid node name")
+	end
 	local node, err, code = ctx.cluster:k8s():get("/api/v1/nodes/" .. name)
 	if not node then
 		if code == "NotFound" then ctx:stop("refused", "there is no node " .. name .. " (see: oc get nodes)") end
 		ctx:stop("failed", "cannot read node " .. name .. ": " .. tostring(err))
 	end
-	if not openshift.is_control_plane(node) then ctx:stop("refused", "node " .. name .. " is not a control-plane node") end
+	if not openshift.is_control_plane(node) then
+		ctx:stop("refused", "node " .. name .. " is not a control-plane node")
+	end
 	local ip = openshift.internal_ip(node)
 	if not ip then ctx:stop("refused", "node " .. name .. " has no InternalIP address") end
 	if not openshift.node_ready(node) then
@@ -203,7 +209,9 @@ end
 local function find_target(ctx, members, unhealthy)
 	local node = ctx.state.node
 	local target, why, detail = openshift.match_member(members, node, ctx.state.node_ip)
-	if why == "mismatch" then ctx:stop("refused", "the node's name and peer IP disagree: " .. detail .. "; check by hand") end
+	if why == "mismatch" then
+		ctx:stop("refused", "the node's name and peer IP disagree: " .. detail .. "; check by hand")
+	end
 	if #unhealthy == 0 then ctx:stop("nothing to do", "every etcd member is healthy: nothing to do") end
 	if #unhealthy > 1 then
 		ctx:stop("refused", #unhealthy .. " members are unhealthy (" .. names(unhealthy) .. "): replacing one member "
@@ -226,7 +234,9 @@ end
 -- Exactly the node's member is unhealthy (or, on resume, already removed) and every other member is healthy.
 function checks.members(ctx)
 	local members, health, healthy = read_settled(ctx)
-	if not members then ctx:stop("refused", "cannot read the member list through a healthy etcd pod: " .. tostring(health)) end
+	if not members then
+		ctx:stop("refused", "cannot read the member list through a healthy etcd pod: " .. tostring(health))
+	end
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
 	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
 	local endpoints = {}
@@ -254,7 +264,9 @@ function checks.still_unhealthy(ctx)
 				.. (healthy[m.id] and "healthy" or "unhealthy") .. "); nothing was removed. Run again to re-check.")
 		end
 	end
-	if not found then ctx:stop("failed", "member " .. id .. " is no longer in the member list; run again to re-plan") end
+	if not found then
+		ctx:stop("failed", "member " .. id .. " is no longer in the member list; run again to re-plan")
+	end
 end
 
 ------------------------------------------------------------------------------------------------ the pod, the backup
@@ -286,7 +298,9 @@ function checks.backup(ctx)
 	local path = ctx.opts.backup or ctx.journal.backup
 	if not path then return "none given: one is taken in the next step" end
 	local ok, err = require("medic.etcd").check_snapshot(path)
-	if not ok then ctx:stop("refused", "the backup is not usable: " .. tostring(err) .. "; take one and pass --backup PATH") end
+	if not ok then
+		ctx:stop("refused", "the backup is not usable: " .. tostring(err) .. "; take one and pass --backup PATH")
+	end
 	return path
 end
 
@@ -299,9 +313,13 @@ function checks.all_healthy(ctx)
 	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
 	local c = openshift.member_counts(members, healthy)
 	local want = #openshift.control_plane_nodes(ctx.cluster:k8s())
-	if c.healthy ~= #members then ctx:stop("failed", string.format("%d of %d members are healthy", c.healthy, #members)) end
+	if c.healthy ~= #members then
+		ctx:stop("failed", string.format("%d of %d members are healthy", c.healthy, #members))
+	end
 	if c.learners > 0 then ctx:stop("failed", c.learners .. " member(s) still learners") end
-	if c.voting ~= want then ctx:stop("failed", string.format("%d voting members for %d etcd nodes", c.voting, want)) end
+	if c.voting ~= want then
+		ctx:stop("failed", string.format("%d voting members for %d etcd nodes", c.voting, want))
+	end
 	return string.format("%d voting members, all healthy", c.voting)
 end
 

@@ -37,7 +37,9 @@ function progress.old_secrets(ctx)
 	for _, pattern in ipairs(ctx.facts.secrets) do
 		local name = pattern:format(ctx.state.node)
 		local s, err, code = kc:get(openshift.ns_path(ctx.opts.namespace, "secrets", name))
-		if not s and code ~= "NotFound" then ctx:stop("failed", "cannot read secret " .. name .. ": " .. tostring(err)) end
+		if not s and code ~= "NotFound" then
+			ctx:stop("failed", "cannot read secret " .. name .. ": " .. tostring(err))
+		end
 		if s and (not recorded[name] or recorded[name] == s.metadata.uid) then todo[#todo + 1] = s end
 	end
 	return todo
@@ -86,9 +88,10 @@ local function endpoints_final(ctx, latest, members)
 end
 
 local function ready_pods(ctx)
-	local pods = ctx.cluster:k8s():list(openshift.ns_path(ctx.opts.namespace, "pods"), { labelSelector = "k8s-app=etcd" })
 	local ready = 0
-	for _, p in ipairs(pods and pods.items or {}) do if openshift.pod_ready(p) then ready = ready + 1 end end
+	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)) do
+		if openshift.pod_ready(p) then ready = ready + 1 end
+	end
 	return ready
 end
 
@@ -113,10 +116,10 @@ function progress.converged(ctx)
 	local done = r.latest > before and not r.in_progress and ready >= want and m ~= nil
 		and m.id ~= ctx.journal.member_id and not m.is_learner and counts.healthy == #members
 		and counts.voting == want and endpoints
+	local coming = endpoints and "" or " (a revision with the new endpoints is still to come)"
 	return done, string.format("revision %d (was %d)%s, %d/%d nodes at latest; pods ready %d/%d; %s: %s; members "
-		.. "healthy %d/%d", r.latest, before, endpoints and "" or " (a revision with the new endpoints is still to come)",
-		r.at_latest, r.total, ready, want, ctx.state.node, member_state(ctx, members, m, healthy), counts.healthy,
-		members and #members or 0)
+		.. "healthy %d/%d", r.latest, before, coming, r.at_latest, r.total, ready, want, ctx.state.node,
+		member_state(ctx, members, m, healthy), counts.healthy, members and #members or 0)
 end
 
 -- The verification's first check: restoring the overrides may start one more rollout; it must finish first.

@@ -229,7 +229,8 @@ site.after("*", function(ctx, step, status) SITE_LOG[#SITE_LOG + 1] = step.name 
 site.facts.thing = "site-%s"
 site.replace("change-b", { title = "the site's b", actions = function(ctx)
 	return { site.actions.command { argv = { "sh", "-c", "exit 0" } },
-		{ kind = "site", lines = function() return { "site b" } end, run = function() SITE_LOG[#SITE_LOG + 1] = "site b" end } }
+		{ kind = "site", lines = function() return { "site b" } end,
+			run = function() SITE_LOG[#SITE_LOG + 1] = "site b" end } }
 end })
 ]])
 	f:close()
@@ -303,7 +304,8 @@ test("ctx:wait is bounded and reports progress", function()
 	local ok = ctx:wait { what = "three polls", timeout = 5, interval = 0.01,
 		poll = function() polls = polls + 1; return polls >= 3, "poll " .. polls end }
 	eq(ok, true, "done")
-	local ok2, msg = ctx:wait { what = "never", timeout = 1, interval = 0.2, poll = function() return false, "waiting" end }
+	local ok2, msg = ctx:wait { what = "never", timeout = 1, interval = 0.2,
+		poll = function() return false, "waiting" end }
 	eq(ok2, nil, "timed out")
 	assert(msg:find("timed out"), msg)
 end)

@@ -50,7 +50,9 @@ local function convert(o, value)
 	end
 	if o.check then -- checked here, before any request is made; a value that fails it is refused (exit 3)
 		local ok, why = o.check(value)
-		if not ok then failure.refuse("--" .. o.name .. ": " .. tostring(why or "invalid value") .. "; nothing was changed") end
+		if not ok then
+			failure.refuse("--" .. o.name .. ": " .. tostring(why or "invalid value") .. "; nothing was changed")
+		end
 	end
 	return value
 end

@@ -88,11 +88,11 @@ function runner.plan(proc, ctx)
 		if not step.read_only then
 			local status, note = runner.settled(step, ctx)
 			if status then
-				say("  %-22s %s%s", step.name, status == "ok" and "already done" or "skipped", note and (": " .. note) or "")
+				say("  %-22s %s: %s", step.name, status == "ok" and "already done" or "skipped", note)
 			else
 				local list = runner.plan_step(ctx, step)
 				if not step.observe then pending = pending + 1 end
-				say("  %-22s", step.name)
+				say("  %s", step.name)
 				for _, line in ipairs(plan_lines(ctx, step, list)) do say("      %s", line) end
 			end
 		end
@@ -107,11 +107,12 @@ function runner.rehearse(proc, ctx)
 		for _, a in ipairs(ctx.plans[step.name] or {}) do
 			if a.rehearse then
 				local ok, err = pcall(a.rehearse, a, ctx)
+				local what = a:lines(ctx)[1]
 				if ok then
-					say("  %-22s %s: accepted by the server (dryRun=All)", step.name, a.kind)
+					say("  %-22s accepted (dryRun=All): %s", step.name, what)
 				else
 					rejected = rejected + 1
-					say("  %-22s %s: REJECTED: %s", step.name, a.kind, failure.message(err))
+					say("  %-22s REJECTED: %s: %s", step.name, failure.message(err), what)
 				end
 			end
 		end

@@ -27,12 +27,16 @@ end
 
 local function apply(proc, path, s)
 	for k, v in pairs(s.facts) do
-		if proc.facts[k] == nil then failure.usage("the site file " .. path .. " sets an unknown fact '" .. tostring(k) .. "'") end
+		if proc.facts[k] == nil then
+			failure.usage("the site file " .. path .. " sets an unknown fact '" .. tostring(k) .. "'")
+		end
 		proc.facts[k] = v
 	end
 	for k, v in pairs(s.options) do
 		local o = arguments.find(proc, k)
-		if not o then failure.usage("the site file " .. path .. " sets an unknown option '" .. tostring(k) .. "'") end
+		if not o then
+			failure.usage("the site file " .. path .. " sets an unknown option '" .. tostring(k) .. "'")
+		end
 		o.default = v
 	end
 end

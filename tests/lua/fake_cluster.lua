@@ -1,0 +1,121 @@
+-- etcd-medic-api: 2
+-- A fake OpenShift cluster for specs: three control-plane nodes, master-1's etcd pod crash-looping and its member
+-- unhealthy, served through fake medic.k8s and medic.etcd modules (the transports; everything above them is real).
+-- fake.install() puts them in package.loaded; fake.calls lists every request; fake.writes the ones that were not
+-- dry runs.
+local fake = { calls = {}, writes = {} }
+
+local NODES = { ["master-0"] = "10.0.0.10", ["master-1"] = "10.0.0.11", ["master-2"] = "10.0.0.12" }
+local IDS = { ["master-0"] = "1a2b3c4d5e6f7081", ["master-1"] = "62bcf33650a7170a", ["master-2"] = "7f00aa11bb22cc33" }
+fake.BROKEN = "master-1"
+
+local function node(name)
+	return { metadata = { name = name, labels = { ["node-role.kubernetes.io/master"] = "" } },
+		status = {
+			addresses = { { type = "InternalIP", address = NODES[name] }, { type = "Hostname", address = name } },
+			conditions = { { type = "Ready", status = "True" } } } }
+end
+
+local function container(name, ok)
+	local state = ok and { running = {} } or { waiting = { reason = "CrashLoopBackOff" } }
+	return { name = name, ready = ok, restartCount = ok and 0 or 7, state = state }
+end
+
+local function pod(name)
+	local ok = name ~= fake.BROKEN
+	return { metadata = { name = "etcd-" .. name, labels = { ["k8s-app"] = "etcd" } }, spec = { nodeName = name },
+		status = { phase = "Running", conditions = { { type = "Ready", status = ok and "True" or "False" } },
+			containerStatuses = { container("etcd", ok), container("etcdctl", true) } } }
+end
+
+local function sorted_names()
+	local names = {}
+	for n in pairs(NODES) do names[#names + 1] = n end
+	table.sort(names)
+	return names
+end
+
+local function objects()
+	local o = {
+		["/apis/config.openshift.io/v1/clusterversions/version"] = { spec = { clusterID = "fake-cluster" },
+			status = { history = { { state = "Completed", version = "4.14.3" } } } },
+		["/apis/operator.openshift.io/v1/etcds/cluster"] = { spec = {}, status = { latestAvailableRevision = 7,
+			nodeStatuses = {} } },
+	}
+	for _, n in ipairs(sorted_names()) do
+		o["/api/v1/nodes/" .. n] = node(n)
+		table.insert(o["/apis/operator.openshift.io/v1/etcds/cluster"].status.nodeStatuses,
+			{ nodeName = n, currentRevision = 7 })
+	end
+	for _, s in ipairs { "etcd-peer-", "etcd-serving-", "etcd-serving-metrics-", "etcd-site-client-" } do
+		local name = s .. fake.BROKEN
+		o["/api/v1/namespaces/openshift-etcd/secrets/" .. name] = { metadata = { name = name, uid = "uid-" .. name,
+			resourceVersion = "42" } }
+	end
+	return o
+end
+
+local Client = {}
+Client.__index = Client
+
+function Client:get(path)
+	fake.calls[#fake.calls + 1] = "GET " .. path
+	local obj = self.objects[path]
+	if obj then return obj end
+	return nil, path .. " not found", "NotFound"
+end
+
+function Client:list(path)
+	fake.calls[#fake.calls + 1] = "LIST " .. path
+	local items = {}
+	if path == "/api/v1/nodes" then
+		for _, n in ipairs(sorted_names()) do items[#items + 1] = node(n) end
+	elseif path:match("/pods$") then
+		for _, n in ipairs(sorted_names()) do items[#items + 1] = pod(n) end
+	end
+	return { items = items }
+end
+
+local function write(verb, path, opts)
+	fake.calls[#fake.calls + 1] = verb .. " " .. path
+	if not (opts and opts.dryRun == "All") then fake.writes[#fake.writes + 1] = verb .. " " .. path end
+	return {}
+end
+
+function Client:patch(path, _, _, opts) return write("PATCH", path, opts) end
+function Client:delete(path, opts) return write("DELETE", path, opts) end
+function Client:can_i() return true end
+function Client:info() return { server = "https://fake:6443" } end
+
+local Etcd = {}
+Etcd.__index = Etcd
+
+function Etcd:members()
+	local list = {}
+	for _, n in ipairs(sorted_names()) do
+		list[#list + 1] = { id = IDS[n], name = n, peer_urls = { "https://" .. NODES[n] .. ":2380" },
+			client_urls = { "https://" .. NODES[n] .. ":2379" }, is_learner = false, started = true }
+	end
+	return list
+end
+
+function Etcd:health()
+	local list = {}
+	for _, n in ipairs(sorted_names()) do
+		list[#list + 1] = { endpoint = "https://" .. NODES[n] .. ":2379", healthy = n ~= fake.BROKEN, took = 0.01,
+			error = n == fake.BROKEN and "context deadline exceeded" or nil }
+	end
+	return list
+end
+
+function Etcd.member_remove(_, id) return write("MEMBER-REMOVE", id) end
+
+function fake.install()
+	package.loaded["medic.k8s"] = { connect = function() return setmetatable({ objects = objects() }, Client) end }
+	package.loaded["medic.etcd"] = {
+		via_exec = function() return setmetatable({}, Etcd) end,
+		check_snapshot = function() return nil, "no snapshot in the fake cluster" end,
+	}
+end
+
+return fake
