@@ -17,15 +17,6 @@ M.ns_path = ns_path
 
 ------------------------------------------------------------------------------------------------ names
 
--- A node name as Kubernetes accepts it (DNS-1123 subdomain).
-function M.valid_node_name(name)
-	if type(name) ~= "string" or #name == 0 or #name > 253 then return false end
-	for label in (name .. "."):gmatch("([^.]*)%.") do
-		if not label:match("^[a-z0-9]$") and not label:match("^[a-z0-9][a-z0-9%-]*[a-z0-9]$") then return false end
-	end
-	return true
-end
-
 ------------------------------------------------------------------------------------------------ objects
 
 function M.condition(obj, ctype)

@@ -13,10 +13,10 @@ local function sleep(ctx, seconds)
 	if not ok then ctx:stop("interrupted", why or "interrupted") end
 end
 
--- --node's value: a node name as Kubernetes accepts it, checked before any request is made.
+-- --node's value: a node name as Kubernetes accepts it, checked once, here at the edge, before any request is made
+-- (medic.node's rule: a DNS-1123 subdomain).
 function checks.node_name(v)
-	return openshift.valid_node_name(v), string.format("%q is not a valid node name (a lower-case DNS name, "
-		.. "at most 253 characters)", #v > 80 and v:sub(1, 80) .. "..." or v)
+	return require("medic.node").valid_node_name(v)
 end
 
 -- Which cluster: the journal is per cluster, so two clusters never share one.
@@ -117,9 +117,6 @@ end
 function checks.node(ctx)
 	local name = choose_node(ctx)
 	if not name then no_node(ctx) end
-	if not openshift.valid_node_name(name) then
-		ctx:stop("refused", "'" .. tostring(name) .. "' is not a valid node name")
-	end
 	local node, err, code = ctx.cluster:k8s():get("/api/v1/nodes/" .. name)
 	if not node then
 		if code == "NotFound" then ctx:stop("refused", "there is no node " .. name .. " (see: oc get nodes)") end

@@ -11,7 +11,7 @@ for n in 'a;touch /tmp/medic-pwn' '$(id)' 'master-0`id`' '../master-0' 'master-0
 	http=$(printf '%s\n' "$out" | grep -c 'http' || true)
 	check "--node $(printf %q "${n:0:40}") refused with exit 3 before any request (exit $rc, $http http lines)" \
 		test "$rc" -eq 3 -a "$http" -eq 0
-	printf '%s\n' "$out" | grep -q 'not a valid node name' || fail "no clear message for --node ${n:0:40}: $out"
+	printf '%s\n' "$out" | grep -q 'invalid node name' || fail "no clear message for --node ${n:0:40}: $out"
 done
 test ! -e /tmp/medic-pwn || fail "a shell ran a node name"
 
