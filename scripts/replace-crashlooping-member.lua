@@ -203,18 +203,26 @@ P:step { name = "force-redeploy", title = "Force a redeployment of etcd (a uniqu
 	end,
 }
 
------------------------------------------------------------------------------------------------- wait
+------------------------------------------------------------------------------------------------ the gate's revision
 
-P:step { name = "wait", title = "Wait for the operator: new revision, member added and promoted, pods Ready",
-	done = function(ctx)
-		if ctx.journal.reason and ctx:finished("wait") and progress.converged(ctx) then
-			return "the redeployment is complete"
+-- The document turns the quorum guard back on right after the redeployment patch. The operator (4.8 to 4.17: its
+-- TargetConfig, cert-signer and endpoints controllers; 4.18 on: its revision controller) needs it off until it has
+-- issued the node's secrets again and made a revision that carries them; once that exists, the guard goes back on
+-- at once, so that no further revision rolls out while the new member is still a learner (docs/operator-vs-docs.md).
+P:step { name = "new-revision", title = "Wait for the revision the quorum gate was opened for (secrets issued again)",
+	skip = function(ctx)
+		if not ctx.journal.overrides_recorded and not ctx:planned("open-quorum-gate") then
+			return "the quorum gate was not opened"
 		end
 	end,
+	done = function(ctx)
+		if not ctx.journal.reason then return nil end
+		local made, line = progress.revision_made(ctx)
+		if made then return line end
+	end,
 	actions = function(ctx)
-		return { actions.wait { what = "a new revision, the new member of " .. ctx.state.node .. " added and promoted, "
-			.. "every etcd pod Running and Ready, every node at the latest revision", timeout = ctx.opts.wait_timeout,
-			interval = ctx.opts.poll_interval, settle = ctx.opts.settle, poll = progress.converged } }
+		return { actions.wait { what = "the operator's new revision with the node's secrets issued again",
+			timeout = ctx.opts.wait_timeout, interval = ctx.opts.poll_interval, poll = progress.revision_made } }
 	end,
 }
 
@@ -240,6 +248,21 @@ P:step { name = "restore-overrides",
 		return { actions.set_field { path = ctx.facts.etcd_cr, object = "etcd/cluster",
 			field = { "spec", "unsupportedConfigOverrides" }, value = previous, retry = 180,
 			on_failure = "the quorum guard may still be OFF: unsupportedConfigOverrides could not be restored" } }
+	end,
+}
+
+------------------------------------------------------------------------------------------------ wait
+
+P:step { name = "wait", title = "Wait for the operator: new revision, member added and promoted, pods Ready",
+	done = function(ctx)
+		if ctx.journal.reason and ctx:finished("wait") and progress.converged(ctx) then
+			return "the redeployment is complete"
+		end
+	end,
+	actions = function(ctx)
+		return { actions.wait { what = "a new revision, the new member of " .. ctx.state.node .. " added and promoted, "
+			.. "every etcd pod Running and Ready, every node at the latest revision", timeout = ctx.opts.wait_timeout,
+			interval = ctx.opts.poll_interval, settle = ctx.opts.settle, poll = progress.converged } }
 	end,
 }
 

@@ -9,6 +9,7 @@ local M = {}
 
 M.ETCD_CR = "/apis/operator.openshift.io/v1/etcds/cluster"
 M.CLUSTER_VERSION = "/apis/config.openshift.io/v1/clusterversions/version"
+M.ETCD_OPERATOR = "/apis/config.openshift.io/v1/clusteroperators/etcd"
 
 local function ns_path(ns, kind, name)
 	return "/api/v1/namespaces/" .. ns .. "/" .. kind .. (name and ("/" .. name) or "")
@@ -227,6 +228,13 @@ function M.at_least(version, since)
 	local want_major, want_minor = M.parse_version(since)
 	if not major then return true end
 	return major > want_major or (major == want_major and minor >= want_minor)
+end
+
+-- The version a ClusterOperator reports for itself (status.versions, name "operator"), or nil.
+function M.operator_version(co)
+	for _, v in ipairs(((co or {}).status or {}).versions or {}) do
+		if v.name == "operator" and v.version and v.version ~= "" then return v.version end
+	end
 end
 
 -- The cluster version: the completed history entry, else the desired one.

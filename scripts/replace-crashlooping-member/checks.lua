@@ -73,12 +73,26 @@ end
 
 ------------------------------------------------------------------------------------------------ version, node
 
+-- The etcd operator's own version decides the quorum gate: it is the operator that enforces it, and during an
+-- upgrade (4.7 -> 4.8, say) ClusterVersion's history still says the old release while the new operator already
+-- gates. Without it, ClusterVersion; an unknown version opens the gate (harmless where there is none: the override
+-- is restored exactly).
+local function operator_version(ctx)
+	local kc = ctx.cluster:k8s()
+	local version = openshift.operator_version(kc:get(openshift.ETCD_OPERATOR))
+	if version then return version, "the etcd operator" end
+	version = openshift.cluster_version(kc:get(openshift.CLUSTER_VERSION))
+	if version then return version, "ClusterVersion" end
+	return "unknown", "no version could be read"
+end
+
 function checks.version(ctx)
 	local o = ctx.opts
-	ctx.state.version = openshift.cluster_version(ctx.cluster:k8s():get(openshift.CLUSTER_VERSION)) or "unknown"
+	local version, source = operator_version(ctx)
+	ctx.state.version = version
 	ctx.state.gate = o.quorum_override == "always"
-		or (o.quorum_override == "auto" and openshift.at_least(ctx.state.version, ctx.facts.quorum_gate_since))
-	return string.format("OpenShift %s: %s", ctx.state.version,
+		or (o.quorum_override == "auto" and openshift.at_least(version, ctx.facts.quorum_gate_since))
+	return string.format("OpenShift %s (%s): %s", version, source,
 		ctx.state.gate and "the quorum gate is opened for the redeployment" or "no quorum gate to open")
 end
 

@@ -45,6 +45,31 @@ function progress.old_secrets(ctx)
 	return todo
 end
 
+-- The revision the quorum gate was opened for: one the operator made after it issued the node's deleted secrets
+-- again, so that it carries them (its revision controller copies etcd-all-certs into each revision; from 4.18 it
+-- makes no revision at all while the gate is closed). Until then the gate must stay open. Returns done, a line.
+function progress.revision_made(ctx)
+	local kc = ctx.cluster:k8s()
+	local cr = kc:get(ctx.facts.etcd_cr)
+	local latest, before = cr and (cr.status or {}).latestAvailableRevision or 0, ctx.journal.revision_before or 0
+	local deleted, issued, total, newest = ctx.journal.secrets or {}, 0, 0, ""
+	for name, old_uid in pairs(deleted) do
+		total = total + 1
+		local secret = kc:get(openshift.ns_path(ctx.opts.namespace, "secrets", name))
+		if secret and secret.metadata.uid ~= old_uid then
+			issued = issued + 1
+			local created = secret.metadata.creationTimestamp or ""
+			if created > newest then newest = created end
+		end
+	end
+	local line = string.format("revision %d (was %d); %d of %d deleted secrets issued again", latest, before, issued,
+		total)
+	if latest <= before or issued < total then return false, line end
+	local revision = kc:get(openshift.ns_path(ctx.opts.namespace, "configmaps", "etcd-pod-" .. latest))
+	local made = revision ~= nil and (revision.metadata.creationTimestamp or "") >= newest
+	return made, line .. (made and "; the revision carries them" or "; a revision that carries them is to come")
+end
+
 -- Is etcd stopped on the node? Returns done, a progress line.
 function progress.etcd_gone(ctx)
 	local path = openshift.ns_path(ctx.opts.namespace, "pods", ctx.facts.pod:format(ctx.state.node))

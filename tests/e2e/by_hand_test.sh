@@ -16,14 +16,14 @@ snap "$E2E_TMP/before.json"
 local o = {node = "h-0", yes = true, state_dir = "$TB/state", settle = 3, poll_interval = 0.3}
 assert(cluster:step("preflight", o) == "ok")
 for _, s in ipairs{"backup", "stop-pod", "remove-member", "open-quorum-gate", "delete-secrets", "force-redeploy",
-		"wait", "restore-overrides", "verify"} do
+		"new-revision", "restore-overrides", "wait", "verify"} do
 	local status, note = cluster:step(s)
 	print("step", s, status, note)
 	assert(status == "ok" or status == "changed" or status == "skipped", s .. ": " .. tostring(status))
 end
 print(cluster:members())
 LUA
-check "the REPL session ran every step" test "$(grep -c '^step' "$TB/medic.log")" -eq 9
+check "the REPL session ran every step" test "$(grep -c '^step' "$TB/medic.log")" -eq 10
 assert_repaired h-0 "$(tbq member-id "$E2E_TMP/before.json" h-0)" 3
 check "the journal of the session is finished" bash -c "ls '$TB'/state/*.done-*.journal >/dev/null"
 check "etcd-status says healthy" grep -q '^verdict: HEALTHY' <<<"$("$MEDIC" run etcd-status 2>&1)"
