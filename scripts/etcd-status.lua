@@ -44,7 +44,7 @@ local function section(title) say(""); say("%s", title) end
 
 local function pods(ctx)
 	local ns = ctx.opts.namespace
-	ctx.state.nodes = openshift.control_plane_nodes(ctx.cluster:k8s())
+	ctx.state.nodes = openshift.etcd_nodes(ctx.cluster:k8s())
 	local by_node = {}
 	section("etcd pods (" .. ns .. "):")
 	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), ns)) do

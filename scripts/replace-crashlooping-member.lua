@@ -49,7 +49,7 @@ local P = procedure.new {
 			help = "open the operator's quorum gate for the redeployment: auto (4.8 and later), always, never" },
 		{ name = "stop-timeout", arg = "SECONDS", number = true, default = 300,
 			help = "how long to wait for etcd to stop on the node" },
-		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 1800,
+		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 3600, -- a repair rolls 2 or 3 revisions
 			help = "how long to wait for the redeployment" },
 		{ name = "settle", arg = "SECONDS", number = true, default = 30,
 			help = "how long everything must stay converged before the wait (and the verification) ends" },

@@ -80,9 +80,12 @@ function M.pod_state(pod)
 		restarts)
 end
 
-function M.is_control_plane(node)
+-- Does the node run an etcd member? Control-plane nodes (labelled master up to 4.9, control-plane too from 4.10)
+-- and, from 4.20, the arbiter node of a two-node cluster with an arbiter.
+function M.runs_etcd(node)
 	local labels = (node.metadata or {}).labels or {}
 	return labels["node-role.kubernetes.io/master"] ~= nil or labels["node-role.kubernetes.io/control-plane"] ~= nil
+		or labels["node-role.kubernetes.io/arbiter"] ~= nil
 end
 
 function M.internal_ip(node)
@@ -112,17 +115,20 @@ local function has_peer_ip(member, ip)
 end
 M.has_peer_ip = has_peer_ip
 
--- Finds the member of `node`: its name AND a peer URL host must both match (never a substring).
+-- Finds the member of `node`: its name AND a peer URL host must both match (never a substring); else an unstarted
+-- member (no name yet) added for the node's IP, as a half-done replacement leaves one behind.
 -- Returns member, or nil and why: "none" (no member has either), or "mismatch" with a message naming the
 -- member whose name and IP disagree.
 function M.match_member(members, node, ip)
-	local exact, partial
+	local exact, partial, unstarted
 	for _, m in ipairs(members) do
 		local by_name, by_ip = m.name == node, has_peer_ip(m, ip)
 		if by_name and by_ip then exact = m
+		elseif by_ip and m.name == "" then unstarted = m
 		elseif (by_name or by_ip) and m.name ~= "" then partial = m end
 	end
 	if exact then return exact end
+	if unstarted and not partial then return unstarted end
 	if partial then
 		return nil, "mismatch", string.format("member %s is named %s with peer URLs %s, but node %s has InternalIP %s",
 			partial.id, partial.name, table.concat(partial.peer_urls or {}, ","), node, tostring(ip))
@@ -199,7 +205,10 @@ end
 function M.health_lines(health)
 	local out = {}
 	local sorted = {}
-	for _, h in ipairs(health or {}) do sorted[#sorted + 1] = h end
+	for _, h in ipairs(health or {}) do
+		-- etcd 3.4.14 (OpenShift 4.8) lists a unixs:// client URL per member, which etcdctl --cluster cannot reach
+		if not tostring(h.endpoint):match("^unixs?://") then sorted[#sorted + 1] = h end
+	end
 	table.sort(sorted, function(a, b) return tostring(a.endpoint) < tostring(b.endpoint) end)
 	for _, h in ipairs(sorted) do
 		if h.healthy then
@@ -262,6 +271,19 @@ function M.rollout(cr)
 	return r
 end
 
+-- The nodes a rollout is installing now (a targetRevision not reached yet), and those it has not reached at all.
+function M.nodes_installing(cr)
+	local st, installing, behind = (cr or {}).status or {}, {}, {}
+	for _, ns in ipairs(st.nodeStatuses or {}) do
+		if (ns.targetRevision or 0) ~= 0 and ns.targetRevision ~= ns.currentRevision then
+			installing[#installing + 1] = ns.nodeName
+		elseif ns.currentRevision ~= (st.latestAvailableRevision or 0) then
+			behind[#behind + 1] = ns.nodeName
+		end
+	end
+	return installing, behind
+end
+
 -- A unique reason, written as the document writes it: `pattern` ("single-master-recovery-%s") with
 -- $(date --rfc-3339=ns).
 function M.redeploy_reason(pattern)
@@ -275,6 +297,17 @@ function M.redeploy_reason(pattern)
 end
 
 local function is_null(v) return v == nil or v == json.null end
+
+local BOOL = { ["1"] = true, t = true, T = true, TRUE = true, ["true"] = true, True = true,
+	["0"] = false, f = false, F = false, FALSE = false, ["false"] = false, False = false }
+
+-- A value as the operator reads an override: a boolean, or a string strconv.ParseBool accepts ("true", "1", "T",
+-- ...); anything else is false (cluster-etcd-operator ceohelpers IsUnsupportedUnsafeEtcd).
+function M.override_true(value)
+	if type(value) == "boolean" then return value end
+	if type(value) == "string" then return BOOL[value] == true end
+	return false
+end
 
 -- Deep equality of decoded JSON values (nil and json.null are equal).
 function M.same(a, b)
@@ -318,11 +351,12 @@ function M.etcd_pods(kc, ns)
 	return pods
 end
 
-function M.control_plane_nodes(kc)
+-- The nodes that run etcd (M.runs_etcd), sorted by name: as many voting members as these are wanted.
+function M.etcd_nodes(kc)
 	local list = must(kc:list("/api/v1/nodes"))
 	local nodes = {}
 	for _, n in ipairs(list.items or {}) do
-		if M.is_control_plane(n) then nodes[#nodes + 1] = n end
+		if M.runs_etcd(n) then nodes[#nodes + 1] = n end
 	end
 	table.sort(nodes, function(a, b) return a.metadata.name < b.metadata.name end)
 	return nodes

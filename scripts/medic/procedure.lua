@@ -16,6 +16,7 @@
 local arguments = require "medic.procedure.arguments"
 local context = require "medic.procedure.context"
 local failure = require "medic.procedure.failure"
+local lease = require "medic.procedure.lease"
 local runner = require "medic.procedure.runner"
 local site = require "medic.procedure.site"
 local ui = require "medic.ui"
@@ -188,7 +189,10 @@ function Proc:main(...)
 	if pending > 0 and not ctx.opts.yes and not self.prompt(question) then
 		failure.fail("not confirmed; nothing was changed")
 	end
-	runner.execute(self, ctx, results)
+	lease.take(ctx)
+	local done, err = pcall(runner.execute, self, ctx, results)
+	lease.release(ctx)
+	if not done then error(err, 0) end
 	ctx.record:finish("done")
 	runner.summary(self, results)
 	ui.say("")
@@ -228,7 +232,11 @@ function Proc:run_step(ctx, name)
 	if not step.observe and not ctx.opts.yes and not self.prompt("Run step " .. name .. "?") then
 		return "not confirmed"
 	end
-	status, note = runner.execute_step(self, ctx, step)
+	if not step.observe then lease.take(ctx) end
+	local done
+	done, status, note = pcall(runner.execute_step, self, ctx, step)
+	lease.release(ctx)
+	if not done then error(status, 0) end
 	if step == self.steps[#self.steps] then ctx.record:finish("done") end -- the last step done by hand ends the run
 	return status, note
 end

@@ -3,6 +3,8 @@
 -- removed, and the final verification. Each takes the procedure's ctx, puts what it finds in ctx.state, returns a
 -- note to show, and stops the run (ctx:stop) when the procedure does not apply or is not safe.
 local openshift = require "medic.openshift"
+local progress = require "replace-crashlooping-member.progress"
+local json = require "medic.json"
 local gopts = require "medic.options"
 local host = require "medic.host"
 
@@ -92,8 +94,16 @@ function checks.version(ctx)
 	ctx.state.version = version
 	ctx.state.gate = o.quorum_override == "always"
 		or (o.quorum_override == "auto" and openshift.at_least(version, ctx.facts.quorum_gate_since))
-	return string.format("OpenShift %s (%s): %s", version, source,
+	local note = string.format("OpenShift %s (%s): %s", version, source,
 		ctx.state.gate and "the quorum gate is opened for the redeployment" or "no quorum gate to open")
+	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
+	local overrides = cr and (cr.spec or {}).unsupportedConfigOverrides
+	if not ctx.resuming and type(overrides) == "table" and next(overrides) then
+		note = note .. string.format("; NOTE: unsupportedConfigOverrides is already %s%s; it is put back exactly "
+			.. "as it is now", json.encode(overrides), progress.override_set(ctx) and
+			" (the quorum guard is already OFF: the cluster was in unsafe mode before this run)" or "")
+	end
+	return note
 end
 
 -- The node with a crash-looping etcd pod: --node, the journal's node when resuming, or the only such node.
@@ -136,8 +146,8 @@ function checks.node(ctx)
 		if code == "NotFound" then ctx:stop("refused", "there is no node " .. name .. " (see: oc get nodes)") end
 		ctx:stop("failed", "cannot read node " .. name .. ": " .. tostring(err))
 	end
-	if not openshift.is_control_plane(node) then
-		ctx:stop("refused", "node " .. name .. " is not a control-plane node")
+	if not openshift.runs_etcd(node) then
+		ctx:stop("refused", "node " .. name .. " runs no etcd member (it is neither a control-plane nor an arbiter node)")
 	end
 	local ip = openshift.internal_ip(node)
 	if not ip then ctx:stop("refused", "node " .. name .. " has no InternalIP address") end
@@ -147,7 +157,7 @@ function checks.node(ctx)
 			.. "not ready\"")
 	end
 	ctx.state.node, ctx.state.node_ip, ctx.cluster.avoid = name, ip, name
-	ctx.state.etcd_nodes = #openshift.control_plane_nodes(ctx.cluster:k8s())
+	ctx.state.etcd_nodes = #openshift.etcd_nodes(ctx.cluster:k8s())
 	return string.format("%s, InternalIP %s", name, ip)
 end
 
@@ -282,16 +292,27 @@ end
 
 ------------------------------------------------------------------------------------------------ the pod, the backup
 
--- The rollout is checked first: while one is in progress the installer replaces the node's etcd pod, which can
--- then look running or pending for a moment; "wait for the rollout" is the true answer either way.
+-- A rollout elsewhere is checked first: while one is in progress the installer restarts etcd pods, and one restarted
+-- while a member is removed can cost quorum; "wait for the rollout" is the answer then. A rollout stuck installing on
+-- the node itself is the crash-loop: the installer leaves a static pod that crash-loops at its target revision
+-- pending with no timeout (library-go installer_controller), the other nodes wait behind it, and only a newer
+-- revision, which this procedure makes, gets it out.
+local function rollout_elsewhere(ctx, cr)
+	local r = openshift.rollout(cr)
+	if not r.in_progress then return nil end
+	local installing, behind = openshift.nodes_installing(cr)
+	if #installing == 1 and installing[1] == ctx.state.node then
+		return string.format("the rollout to revision %d is stuck installing on %s", r.latest, ctx.state.node)
+	end
+	ctx:stop("refused", string.format("a rollout is in progress (%d of %d nodes at revision %d; installing: %s; "
+		.. "waiting: %s); wait until it is finished", r.at_latest, r.total, r.latest,
+		#installing > 0 and table.concat(installing, ", ") or "none", #behind > 0 and table.concat(behind, ", ") or "none"))
+end
+
 function checks.crash_loop(ctx)
 	if ctx.resuming then return "resuming: the pod was stopped by the run this one resumes" end
 	local kc, node = ctx.cluster:k8s(), ctx.state.node
-	local r = openshift.rollout(kc:get(ctx.facts.etcd_cr))
-	if r.in_progress then
-		ctx:stop("refused", string.format("a rollout is in progress (%d of %d nodes at revision %d); wait until it is "
-			.. "finished", r.at_latest, r.total, r.latest))
-	end
+	local stuck = rollout_elsewhere(ctx, kc:get(ctx.facts.etcd_cr))
 	local looping, state = false, "no etcd pod"
 	for _, p in ipairs(openshift.etcd_pods(kc, ctx.opts.namespace)) do
 		if p.spec.nodeName == node then looping, state = openshift.crashlooping(p) end
@@ -300,7 +321,7 @@ function checks.crash_loop(ctx)
 		ctx:stop("refused", "the etcd pod on " .. node .. " is not crash-looping (" .. state .. "); this procedure "
 			.. "does not apply")
 	end
-	return state
+	return stuck and (state .. "; " .. stuck) or state
 end
 
 -- A backup given with --backup (or taken by the run this one resumes) must be a whole etcd snapshot: bbolt's
@@ -323,7 +344,7 @@ function checks.all_healthy(ctx)
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
 	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
 	local c = openshift.member_counts(members, healthy)
-	local want = #openshift.control_plane_nodes(ctx.cluster:k8s())
+	local want = #openshift.etcd_nodes(ctx.cluster:k8s())
 	if c.healthy ~= #members then
 		ctx:stop("failed", string.format("%d of %d members are healthy", c.healthy, #members))
 	end

@@ -20,12 +20,13 @@ function progress.overrides(ctx)
 	return v
 end
 
--- Does spec.unsupportedConfigOverrides hold the quorum override (every key of the fact, as the fact has it)?
+-- Does the operator see the quorum guard off: every key of the override fact set to a true value as the operator
+-- reads it (true, or a string such as "true")?
 function progress.override_set(ctx)
 	local cur = progress.overrides(ctx)
 	if type(cur) ~= "table" then return false end
 	for k, v in pairs(ctx.facts.quorum_override) do
-		if not openshift.same(cur[k], v) then return false end
+		if openshift.override_true(cur[k]) ~= openshift.override_true(v) then return false end
 	end
 	return true
 end
@@ -70,13 +71,14 @@ function progress.revision_made(ctx)
 	return made, line .. (made and "; the revision carries them" or "; a revision that carries them is to come")
 end
 
--- Is etcd stopped on the node? Returns done, a progress line.
+-- Is etcd stopped on the node: has the kubelet torn the static pod down (its mirror pod deleted)? A container
+-- merely waiting between two crashes is not stopped: the kubelet may still start it. Returns done, a line.
 function progress.etcd_gone(ctx)
 	local path = openshift.ns_path(ctx.opts.namespace, "pods", ctx.facts.pod:format(ctx.state.node))
 	local pod, _, code = ctx.cluster:k8s():get(path)
 	if not pod then return code == "NotFound", "etcd pod " .. (code == "NotFound" and "gone" or "unknown") end
 	local running = openshift.container_running(pod, "etcd")
-	return not running, "etcd container " .. (running and "still running" or "stopped")
+	return false, "etcd pod still there, its etcd container " .. (running and "running" or "not running")
 end
 
 local function node_member(ctx, members)

@@ -76,11 +76,30 @@ local function cr(latest, revisions)
 	return { status = { latestAvailableRevision = latest, nodeStatuses = statuses } }
 end
 
-spec.it("crash_loop: a rollout in progress is the reason, even when the pod is being replaced", function()
+spec.it("crash_loop: a rollout in progress elsewhere is the reason, even when the pod is being replaced", function()
 	local ctx = fake_ctx({ { pod("n-1", false, { waiting = { reason = "ContainerCreating" } }) } },
-		cr(5, { ["n-0"] = 5, ["n-1"] = 4, ["n-2"] = 5 }))
+		cr(5, { ["n-0"] = 4, ["n-1"] = 4, ["n-2"] = 5 }))
 	local msg = refusal(function() checks.crash_loop(ctx) end)
-	spec.contains(msg, "a rollout is in progress (2 of 3 nodes at revision 5)", "refusal")
+	spec.contains(msg, "a rollout is in progress (1 of 3 nodes at revision 5; installing: none; waiting: ", "refusal")
+end)
+
+spec.it("crash_loop: a rollout stuck on the node alone, crash-looping at the new revision: passes", function()
+	local stuck = cr(5, { ["n-0"] = 4, ["n-1"] = 4, ["n-2"] = 4 })
+	for _, ns in ipairs(stuck.status.nodeStatuses) do
+		if ns.nodeName == "n-1" then ns.targetRevision = 5 end
+	end
+	stuck.status.conditions = { { type = "NodeInstallerProgressing", status = "True" } }
+	local ctx = fake_ctx({ { pod("n-1", false, LOOPING) } }, stuck)
+	spec.contains(checks.crash_loop(ctx), "the rollout to revision 5 is stuck installing on n-1", "what it found")
+end)
+
+spec.it("crash_loop: another node installing while the node is stuck too: refused", function()
+	local both = cr(5, { ["n-0"] = 4, ["n-1"] = 4, ["n-2"] = 5 })
+	for _, ns in ipairs(both.status.nodeStatuses) do
+		if ns.nodeName ~= "n-2" then ns.targetRevision = 5 end
+	end
+	local ctx = fake_ctx({ { pod("n-1", false, LOOPING) } }, both)
+	spec.contains(refusal(function() checks.crash_loop(ctx) end), "installing: ", "refusal")
 end)
 
 spec.it("crash_loop: no rollout and the pod running: not crash-looping", function()

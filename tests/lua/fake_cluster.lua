@@ -60,7 +60,7 @@ Client.__index = Client
 
 function Client:get(path)
 	fake.calls[#fake.calls + 1] = "GET " .. path
-	local obj = self.objects[path]
+	local obj = self.objects[path] or fake.leases[path]
 	if obj then return obj end
 	return nil, path .. " not found", "NotFound"
 end
@@ -82,8 +82,46 @@ local function write(verb, path, opts)
 	return {}
 end
 
+-- Leases are kept for real (create, update with resourceVersion, delete with a uid precondition): fake.leases.
+fake.leases, fake.version = {}, 100
+
+local function stored(obj)
+	fake.version = fake.version + 1
+	obj.metadata.resourceVersion = tostring(fake.version)
+	obj.metadata.uid = obj.metadata.uid or ("uid-" .. fake.version)
+	return obj
+end
+
+function Client:create(path, obj)
+	write("POST", path)
+	local key = path .. "/" .. obj.metadata.name
+	if fake.leases[key] then return nil, "already exists", "AlreadyExists" end
+	fake.leases[key] = stored(obj)
+	return obj
+end
+
+function Client:update(path, obj)
+	write("PUT", path)
+	local cur = fake.leases[path]
+	if not cur then return nil, "not found", "NotFound" end
+	if cur.metadata.resourceVersion ~= obj.metadata.resourceVersion then return nil, "conflict", "Conflict" end
+	fake.leases[path] = stored(obj)
+	return obj
+end
+
 function Client:patch(path, _, _, opts) return write("PATCH", path, opts) end
-function Client:delete(path, opts) return write("DELETE", path, opts) end
+
+function Client:delete(path, opts)
+	if fake.leases[path] then
+		if opts and opts.preconditions and opts.preconditions.uid ~= fake.leases[path].metadata.uid then
+			return nil, "conflict", "Conflict"
+		end
+		fake.leases[path] = nil
+	end
+	return write("DELETE", path, opts)
+end
+
+function Client:whoami() return { username = "fake:admin" } end
 function Client:can_i() return true end
 function Client:info() return { server = "https://fake:6443" } end
 

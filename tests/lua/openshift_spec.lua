@@ -113,5 +113,38 @@ test("redeploy reason: the pattern with date --rfc-3339=ns, unique", function()
 	assert(r1 ~= r2, "unique")
 end)
 
+test("override_true reads an override as the operator does (strconv.ParseBool)", function()
+	eq(os_.override_true(true), true)
+	eq(os_.override_true("true"), true)
+	eq(os_.override_true("1"), true)
+	eq(os_.override_true("T"), true)
+	eq(os_.override_true("yes"), false)
+	eq(os_.override_true(false), false)
+	eq(os_.override_true(1), false)
+	eq(os_.override_true(nil), false)
+end)
+
+test("runs_etcd: master, control-plane and arbiter nodes", function()
+	local function node(label) return { metadata = { labels = { ["node-role.kubernetes.io/" .. label] = "" } } } end
+	eq(os_.runs_etcd(node("master")), true)
+	eq(os_.runs_etcd(node("control-plane")), true)
+	eq(os_.runs_etcd(node("arbiter")), true)
+	eq(os_.runs_etcd(node("worker")), false)
+end)
+
+test("match_member: an unstarted member for the node's IP is the node's", function()
+	local unstarted = { id = "aaaa", name = "", peer_urls = { "https://10.0.0.1:2380" }, client_urls = {} }
+	eq(os_.match_member({ unstarted }, "master-1", "10.0.0.1"), unstarted)
+	local _, why = os_.match_member({ unstarted }, "master-1", "10.0.0.9")
+	eq(why, "none")
+end)
+
+test("health_lines: unixs client URLs (etcd 3.4.14) are left out", function()
+	local lines = os_.health_lines({ { endpoint = "unixs://10.0.0.1:0", healthy = false, error = "no" },
+		{ endpoint = "https://10.0.0.1:2379", healthy = true, took = 0.002 } })
+	eq(#lines, 1)
+	assert(lines[1]:find("^https://10.0.0.1:2379 is healthy"), lines[1])
+end)
+
 print(string.format("%d/%d passed", count - failures, count))
 if failures > 0 then error({ exit_code = 1, message = failures .. " failed" }, 0) end

@@ -1,6 +1,10 @@
 -- Spec of scripts/medic/procedure.lua with fake steps over a fake world: plan, dry-run, journal (0600),
 -- resume, site hooks, cleanup on failure and on interrupt, refusals and exit codes.
+package.path = "tests/lua/?.lua;" .. package.path
+local fake_cluster = require "fake_cluster"
+fake_cluster.install() -- the engine takes a Lease in the cluster before the first change
 local procedure = require "medic.procedure"
+local LEASE = "/apis/coordination.k8s.io/v1/namespaces/openshift-etcd/leases/etcd-medic"
 
 local tmp = os.tmpname()
 os.remove(tmp)
@@ -84,6 +88,7 @@ local function fake(world, calls)
 		done = function() return world.a and "set" end,
 		actions = function(ctx) return { change("set a on " .. ctx.opts.target, function()
 			calls.a = (calls.a or 0) + 1
+			calls.lease_holder = fake_cluster.leases[LEASE] and fake_cluster.leases[LEASE].spec.holderIdentity
 			world.a = ctx.opts.target
 		end, { record = { a_id = "62bcf33650a7170a" }, rehearse = function() calls.dry_a = true end }) } end }
 	p:step { name = "change-b",
@@ -292,6 +297,43 @@ test("journal: damaged file refuses with a clear message", function()
 	local code, msg = exit_of(fake({}, {}), "--state-dir", dir, "--yes")
 	eq(code, 3, "exit")
 	assert(msg:find("damaged"), msg)
+end)
+
+local function held_by(identity, renewed)
+	fake_cluster.leases[LEASE] = { metadata = { name = "etcd-medic", uid = "other-uid", resourceVersion = "7" },
+		spec = { holderIdentity = identity, leaseDurationSeconds = 60, acquireTime = renewed, renewTime = renewed } }
+end
+
+test("lease: taken for the run (holder named), released at the end; a dry run takes none", function()
+	local world, calls = {}, {}
+	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes"), 0, "exit")
+	assert(tostring(calls.lease_holder):find("^etcd%-medic fake %(fake:admin%) on .+ pid %d+$"), calls.lease_holder)
+	eq(fake_cluster.leases[LEASE], nil, "released")
+	local w2, c2 = {}, {}
+	eq(exit_of(fake(w2, c2), "--state-dir", fresh_dir(), "--dry-run"), 1, "dry run (b rejected)")
+	eq(c2.lease_holder, nil, "no lease in a dry run")
+end)
+
+test("lease: another live holder refuses the run (exit 3, naming it), and nothing changes", function()
+	held_by("etcd-medic fake (someone) on other-host pid 42", os.date("!%Y-%m-%dT%H:%M:%S.000000Z"))
+	local world, calls, dir = {}, {}, fresh_dir()
+	local code, msg = exit_of(fake(world, calls), "--state-dir", dir, "--yes")
+	eq(code, 3, "exit")
+	assert(msg:find("another run holds this cluster: etcd-medic fake (someone) on other-host pid 42, since", 1, true), msg)
+	eq(world.a, nil, "a untouched")
+	eq(fake_cluster.leases[LEASE].spec.holderIdentity, "etcd-medic fake (someone) on other-host pid 42", "kept")
+	eq(#files(dir), 0, "no journal")
+end)
+
+test("lease: an expired one, or one whose holder on this machine is gone, is taken over", function()
+	held_by("etcd-medic fake (someone) on other-host pid 42", "2020-01-01T00:00:00.000000Z")
+	local world, calls = {}, {}
+	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes"), 0, "expired: taken over")
+	local host = assert(io.open("/proc/sys/kernel/hostname")):read("l")
+	held_by("etcd-medic fake (me) on " .. host .. " pid 999999999", os.date("!%Y-%m-%dT%H:%M:%S.000000Z"))
+	local w2, c2 = {}, {}
+	eq(exit_of(fake(w2, c2), "--state-dir", fresh_dir(), "--yes"), 0, "a dead holder on this machine: taken over")
+	eq(fake_cluster.leases[LEASE], nil, "released")
 end)
 
 test("ctx:wait is bounded and reports progress", function()

@@ -13,6 +13,7 @@ local failure = require "medic.procedure.failure"
 local journal = require "medic.journal"
 local arguments = require "medic.procedure.arguments"
 local host = require "medic.host"
+local lease = require "medic.procedure.lease"
 local ui = require "medic.ui"
 
 local Ctx = {}
@@ -96,6 +97,7 @@ function Ctx:wait(w)
 		end
 		if done then return true end
 		if host.now() >= deadline then break end
+		lease.keep(self)
 		local slept, why = host.sleep(interval)
 		if not slept then failure.raise("interrupted", why or "interrupted") end
 	end

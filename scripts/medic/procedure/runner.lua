@@ -3,6 +3,7 @@
 -- execute (hooks, re-check, journal the intent, run and verify each action), and, when a step fails or Ctrl-C
 -- comes, the cleanup steps, the summary and how to resume.
 local failure = require "medic.procedure.failure"
+local lease = require "medic.procedure.lease"
 local arguments = require "medic.procedure.arguments"
 local host = require "medic.host"
 local ui = require "medic.ui"
@@ -224,6 +225,7 @@ end
 function runner.execute(proc, ctx, results)
 	for i, step in ipairs(proc.steps) do
 		if not step.read_only then
+			lease.keep(ctx)
 			header(proc, step)
 			local ok, status, note = host.uninterrupted(runner.execute_step, proc, ctx, step)
 			if not ok then return runner.fail(proc, ctx, results, i, status) end
@@ -245,7 +247,10 @@ function runner.stop_early(proc, ctx, results, err)
 		return 0
 	end
 	if ctx.resuming then
-		runner.cleanups(proc, ctx, results, 1)
+		lease.take(ctx) -- the cleanups change the cluster: one run at a time
+		local cleaned, cerr = pcall(runner.cleanups, proc, ctx, results, 1)
+		lease.release(ctx)
+		if not cleaned then error(cerr, 0) end
 		runner.summary(proc, results)
 		say("")
 		say("stopped: %s", failure.message(err))

@@ -1,0 +1,124 @@
+-- etcd-medic-api: 2
+-- One run at a time per cluster: a coordination.k8s.io/v1 Lease "etcd-medic" in the etcd namespace, taken before
+-- the first change, renewed while the run goes on, released at its end, and taken over only when it has expired
+-- (nobody renewed it for leaseDurationSeconds) or when its holder is a process of this machine that is gone (a run
+-- killed with SIGKILL, resumed at once). Another holder refuses the run (exit 3), naming it and since when.
+local failure = require "medic.procedure.failure"
+local host = require "medic.host"
+
+local lease = {}
+
+lease.NAME = "etcd-medic"
+lease.DURATION = 60 -- seconds; renewed every third of it while the run waits
+
+local function path(ns) return "/apis/coordination.k8s.io/v1/namespaces/" .. ns .. "/leases/" .. lease.NAME end
+
+local function read_line(file)
+	local f = io.open(file, "r")
+	if not f then return nil end
+	local line = f:read("l")
+	f:close()
+	return line
+end
+
+local function pid() return tonumber((read_line("/proc/self/stat") or ""):match("^(%d+)")) end
+local function hostname() return read_line("/proc/sys/kernel/hostname") or "localhost" end
+
+-- "etcd-medic replace-crashlooping-member (kube:admin) on HOST pid 1234"
+function lease.identity(ctx)
+	local who = ctx.cluster:k8s():whoami()
+	return string.format("etcd-medic %s (%s) on %s pid %d", ctx.procedure.name, who and who.username or "?",
+		hostname(), pid() or 0)
+end
+
+-- MicroTime, as the API writes it: 2026-12-03T09:30:00.000000Z
+local function now_micro() return os.date("!%Y-%m-%dT%H:%M:%S.000000Z") end
+
+local function epoch(stamp)
+	local y, mo, d, h, mi, s = tostring(stamp):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
+	if not y then return nil end
+	local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
+	return t + (os.time() - os.time(os.date("!*t"))) -- os.time reads the table as local time
+end
+
+local function expired(spec)
+	local renewed = epoch(spec.renewTime or spec.acquireTime)
+	return not spec.holderIdentity or spec.holderIdentity == ""
+		or (renewed ~= nil and os.time() > renewed + (spec.leaseDurationSeconds or lease.DURATION))
+end
+
+-- A holder on this machine whose process is gone (its run was killed): its lease is ours to take over.
+local function holder_gone(identity)
+	local on, holder_pid = tostring(identity):match(" on (%S+) pid (%d+)$")
+	if on ~= hostname() or not holder_pid then return false end
+	return not os.execute("kill -0 " .. holder_pid .. " 2>/dev/null")
+end
+
+local function spec_of(identity, transitions)
+	local t = now_micro()
+	return { holderIdentity = identity, leaseDurationSeconds = lease.DURATION, acquireTime = t, renewTime = t,
+		leaseTransitions = transitions }
+end
+
+local function refuse_held(spec)
+	failure.refuse(string.format("another run holds this cluster: %s, since %s (lease %s, renewed %s). Wait for it "
+		.. "to end; a lease nobody renews expires after %ds", spec.holderIdentity, tostring(spec.acquireTime),
+		lease.NAME, tostring(spec.renewTime), spec.leaseDurationSeconds or lease.DURATION))
+end
+
+local function create(kc, ns, identity)
+	local obj = { apiVersion = "coordination.k8s.io/v1", kind = "Lease", metadata = { name = lease.NAME, namespace = ns },
+		spec = spec_of(identity, 0) }
+	local made, err, code = kc:create("/apis/coordination.k8s.io/v1/namespaces/" .. ns .. "/leases", obj)
+	if made then return made end
+	if code == "AlreadyExists" or code == "Conflict" then return nil end
+	failure.fail("cannot take the lease " .. lease.NAME .. " in " .. ns .. ": " .. tostring(err))
+end
+
+-- Takes the lease for ctx's run. Returns nothing; raises a refusal when another run holds it.
+function lease.take(ctx)
+	local kc, ns = ctx.cluster:k8s(), ctx.cluster.namespace
+	local identity = lease.identity(ctx)
+	for _ = 1, 3 do
+		local current, err, code = kc:get(path(ns))
+		if not current and code ~= "NotFound" then failure.fail("cannot read the lease " .. lease.NAME .. ": " .. tostring(err)) end
+		if not current then
+			current = create(kc, ns, identity)
+		elseif expired(current.spec or {}) or holder_gone(current.spec.holderIdentity) then
+			current.spec = spec_of(identity, ((current.spec or {}).leaseTransitions or 0) + 1)
+			current = kc:update(path(ns), current) -- resourceVersion: a concurrent taker makes this a Conflict
+		else
+			refuse_held(current.spec)
+		end
+		if current then
+			ctx.lease = { object = current, identity = identity, renewed = host.now() }
+			return
+		end
+	end
+	failure.refuse("the lease " .. lease.NAME .. " changed hands while this run tried to take it; run again")
+end
+
+-- Renews the lease when a third of its duration has passed since the last renewal. Raises when it was lost.
+function lease.keep(ctx)
+	local held = ctx.lease
+	if not held or host.now() - held.renewed < lease.DURATION / 3 then return end
+	local obj = held.object
+	obj.spec.renewTime = now_micro()
+	local renewed, err, code = ctx.cluster:k8s():update(path(ctx.cluster.namespace), obj)
+	if renewed then
+		held.object, held.renewed = renewed, host.now()
+	elseif code == "Conflict" or code == "NotFound" then
+		ctx.lease = nil
+		failure.fail("this run lost the lease " .. lease.NAME .. " (another run took it over): stopping here")
+	end -- another failure (a passing 500) is tried again at the next renewal
+end
+
+-- Releases the lease (a delete with its uid as precondition: never another run's). Best effort.
+function lease.release(ctx)
+	local held = ctx.lease
+	if not held then return end
+	ctx.lease = nil
+	ctx.cluster:k8s():delete(path(ctx.cluster.namespace), { preconditions = { uid = held.object.metadata.uid } })
+end
+
+return lease
