@@ -147,7 +147,7 @@ function checks.node(ctx)
 		ctx:stop("failed", "cannot read node " .. name .. ": " .. tostring(err))
 	end
 	if not openshift.runs_etcd(node) then
-		ctx:stop("refused", "node " .. name .. " runs no etcd member (it is neither a control-plane nor an arbiter node)")
+		ctx:stop("refused", "node " .. name .. " runs no etcd member (neither a control-plane nor an arbiter node)")
 	end
 	local ip = openshift.internal_ip(node)
 	if not ip then ctx:stop("refused", "node " .. name .. " has no InternalIP address") end
@@ -304,9 +304,9 @@ local function rollout_elsewhere(ctx, cr)
 	if #installing == 1 and installing[1] == ctx.state.node then
 		return string.format("the rollout to revision %d is stuck installing on %s", r.latest, ctx.state.node)
 	end
+	local function list(nodes) return #nodes > 0 and table.concat(nodes, ", ") or "none" end
 	ctx:stop("refused", string.format("a rollout is in progress (%d of %d nodes at revision %d; installing: %s; "
-		.. "waiting: %s); wait until it is finished", r.at_latest, r.total, r.latest,
-		#installing > 0 and table.concat(installing, ", ") or "none", #behind > 0 and table.concat(behind, ", ") or "none"))
+		.. "waiting: %s); wait until it is finished", r.at_latest, r.total, r.latest, list(installing), list(behind)))
 end
 
 function checks.crash_loop(ctx)

@@ -67,8 +67,8 @@ local function refuse_held(spec)
 end
 
 local function create(kc, ns, identity)
-	local obj = { apiVersion = "coordination.k8s.io/v1", kind = "Lease", metadata = { name = lease.NAME, namespace = ns },
-		spec = spec_of(identity, 0) }
+	local obj = { apiVersion = "coordination.k8s.io/v1", kind = "Lease",
+		metadata = { name = lease.NAME, namespace = ns }, spec = spec_of(identity, 0) }
 	local made, err, code = kc:create("/apis/coordination.k8s.io/v1/namespaces/" .. ns .. "/leases", obj)
 	if made then return made end
 	if code == "AlreadyExists" or code == "Conflict" then return nil end
@@ -81,7 +81,9 @@ function lease.take(ctx)
 	local identity = lease.identity(ctx)
 	for _ = 1, 3 do
 		local current, err, code = kc:get(path(ns))
-		if not current and code ~= "NotFound" then failure.fail("cannot read the lease " .. lease.NAME .. ": " .. tostring(err)) end
+		if not current and code ~= "NotFound" then
+			failure.fail("cannot read the lease " .. lease.NAME .. ": " .. tostring(err))
+		end
 		if not current then
 			current = create(kc, ns, identity)
 		elseif expired(current.spec or {}) or holder_gone(current.spec.holderIdentity) then
