@@ -125,9 +125,13 @@ function Cluster:health()
 	return printable(health, openshift.health_lines)
 end
 
-function Cluster:node(name)
+-- A handle on node `name`'s files through a debug pod (image, namespace: opts, else the defaults), scheduled with
+-- the priority class `oc debug node/NAME` gives its pods, so that it runs on a node under pressure too.
+function Cluster:node(name, opts)
 	local node = require "medic.node"
-	return node.open_remote(self:k8s(), name, { namespace = self.namespace })
+	opts = opts or {}
+	return node.open_remote(self:k8s(), name, { image = opts.image, namespace = opts.namespace or self.namespace,
+		priority_class = opts.priority_class or openshift.DEBUG_PRIORITY_CLASS })
 end
 
 -- The shipped procedure, loaded without running it (an ejected copy in the script path wins).

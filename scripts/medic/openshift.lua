@@ -10,6 +10,7 @@ local M = {}
 M.ETCD_CR = "/apis/operator.openshift.io/v1/etcds/cluster"
 M.CLUSTER_VERSION = "/apis/config.openshift.io/v1/clusterversions/version"
 M.ETCD_OPERATOR = "/apis/config.openshift.io/v1/clusteroperators/etcd"
+M.DEBUG_PRIORITY_CLASS = "openshift-user-critical" -- what `oc debug node/NAME` sets on its pod
 
 local function ns_path(ns, kind, name)
 	return "/api/v1/namespaces/" .. ns .. "/" .. kind .. (name and ("/" .. name) or "")

@@ -36,18 +36,30 @@ end
 
 local PERMISSIONS = {
 	{ verb = "list", resource = "pods", ns = true },
-	{ verb = "create", resource = "pods", subresource = "exec", ns = true },
+	{ verb = "exec", resource = "pods", subresource = "exec", ns = true }, -- the verb: exec_verb()
+	{ verb = "get", resource = "leases", group = "coordination.k8s.io", ns = true },
+	{ verb = "create", resource = "leases", group = "coordination.k8s.io", ns = true },
+	{ verb = "update", resource = "leases", group = "coordination.k8s.io", ns = true },
+	{ verb = "delete", resource = "leases", group = "coordination.k8s.io", ns = true },
 	{ verb = "get", resource = "nodes" }, { verb = "list", resource = "nodes" },
 	{ verb = "get", resource = "secrets", ns = true }, { verb = "delete", resource = "secrets", ns = true },
 	{ verb = "get", resource = "etcds", group = "operator.openshift.io" },
 	{ verb = "patch", resource = "etcds", group = "operator.openshift.io" },
 }
 
+-- An exec over WebSocket (what medic.k8s speaks) is a GET, authorized as `get pods/exec` until Kubernetes 1.35,
+-- which authorizes it as `create` as SPDY's POST always was.
+local function exec_verb(ctx)
+	local v = ctx.cluster:k8s():get("/version")
+	local minor = tonumber(tostring(v and v.minor or ""):match("^%d+"))
+	return (minor and minor >= 35) and "create" or "get"
+end
+
 local function wanted_permissions(ctx)
-	local wanted = {}
+	local wanted, exec = {}, exec_verb(ctx)
 	for _, p in ipairs(PERMISSIONS) do
-		wanted[#wanted + 1] = { verb = p.verb, resource = p.resource, subresource = p.subresource, group = p.group,
-			namespace = p.ns and ctx.opts.namespace or false }
+		wanted[#wanted + 1] = { verb = p.verb == "exec" and exec or p.verb, resource = p.resource,
+			subresource = p.subresource, group = p.group, namespace = p.ns and ctx.opts.namespace or false }
 	end
 	if not ctx.opts["local"] then
 		local debug_ns = ctx.opts.debug_namespace or ctx.opts.namespace

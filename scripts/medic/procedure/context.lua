@@ -60,13 +60,11 @@ function Ctx:planned(name) return self.plans[name] ~= nil end
 -- step and closed after it (ctx:close_nodes), so that one debug pod serves all of a step's actions.
 function Ctx:node(name)
 	if not self.handles[name] then
-		local node = require "medic.node"
 		local o, h, err = self.opts, nil, nil
 		if o["local"] then
-			h, err = node.open_local { root = o.root }
+			h, err = require("medic.node").open_local { root = o.root }
 		else
-			h, err = node.open_remote(self.cluster:k8s(), name, { image = o.debug_image,
-				namespace = o.debug_namespace or o.namespace })
+			h, err = self.cluster:node(name, { image = o.debug_image, namespace = o.debug_namespace or o.namespace })
 		end
 		if not h then self:stop("failed", "cannot open node " .. name .. ": " .. tostring(err)) end
 		self.handles[name] = h
