@@ -64,6 +64,7 @@ local P = procedure.new {
 		version = "the OpenShift version",
 		gate = "true when the quorum gate is opened for the redeployment",
 		target = "the member to remove: {id=, name=, peer_urls=}",
+		member_removed = "true when the node's member was removed before this run (by hand)",
 		healthy_endpoints = "the members' client URLs that answered health checks (the snapshot is taken from them)",
 		etcd_nodes = "how many nodes run etcd (voting members wanted at the end)",
 	},
@@ -134,6 +135,7 @@ P:step { name = "stop-pod", title = "Stop the crash-looping etcd pod: move its m
 
 P:step { name = "remove-member", title = "Remove the unhealthy member",
 	done = function(ctx)
+		if ctx.state.member_removed then return "no member of " .. ctx.state.node .. " in the list (removed before)" end
 		local id = ctx.journal.member_id
 		local listed = id and ctx.cluster:member_listed(id)
 		if listed == false then return "member " .. id .. " is not in the member list" end

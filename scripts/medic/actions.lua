@@ -129,6 +129,8 @@ define("move_aside", {
 				ctx:say("moved %s to %s", src, dst)
 			elseif handle:exists(dst) then
 				ctx:say("%s is already in %s", src, dir)
+			else
+				ctx:say("%s is not there: moved already (by hand?)", src)
 			end
 		end
 	end,
@@ -254,8 +256,8 @@ define("set_field", {
 		end }
 		if not ok then
 			local by_hand = json.encode(body or nest(a.field, a.value == nil and json.null or a.value))
-			ctx:stop("failed", (a.on_failure or "cannot patch " .. a.object) .. " (" .. tostring(last) .. "). Run "
-				.. "the same command again, or by hand: oc patch " .. a.object .. " --type=merge -p '" .. by_hand .. "'")
+			ctx:stop("failed", string.format("%s (%s). Run the same command again, or by hand: oc patch %s "
+				.. "--type=merge -p '%s'", a.on_failure or ("cannot patch " .. a.object), tostring(last), a.object, by_hand))
 		end
 	end,
 	verify = function(a, ctx)

@@ -143,6 +143,11 @@ local function no_node(ctx)
 	local members, _, healthy = ctx.cluster:read_members()
 	local all = members ~= nil
 	for _, m in ipairs(members or {}) do all = all and healthy[m.id] == true end
+	local nodes = #openshift.etcd_nodes(ctx.cluster:k8s())
+	if all and #members < nodes then
+		ctx:stop("refused", string.format("%d members for %d nodes that run etcd, all healthy: a member was removed "
+			.. "(by hand?). Name its node with --node to go on with this procedure", #members, nodes))
+	end
 	if all then
 		ctx:stop("nothing to do", "every etcd member is healthy and no etcd pod is crash-looping: nothing to do")
 	end
@@ -264,6 +269,15 @@ local function find_target(ctx, members, unhealthy)
 	return target
 end
 
+-- An admin who followed the document by hand as far as `member remove` leaves no member for the node, every other
+-- member healthy, and fewer voting members than nodes that run etcd: the rest of the procedure still applies.
+local function removed_by_hand(ctx, members, unhealthy)
+	if #unhealthy > 0 or #members >= ctx.state.etcd_nodes then return false end
+	local _, why = openshift.match_member(members, ctx.state.node, ctx.state.node_ip)
+	ctx.state.member_removed = why == "none"
+	return ctx.state.member_removed
+end
+
 -- Exactly the node's member is unhealthy (or, on resume, already removed) and every other member is healthy.
 function checks.members(ctx)
 	local members, health, healthy = read_settled(ctx)
@@ -280,6 +294,10 @@ function checks.members(ctx)
 	local unhealthy, removed, listed = unhealthy_members(members, healthy), ctx.journal.member_id, false
 	for _, m in ipairs(members) do listed = listed or m.id == removed end
 	if removed and not listed then return check_resumed(ctx, unhealthy) end
+	if removed_by_hand(ctx, members, unhealthy) then
+		return "no member of " .. ctx.state.node .. " in the list while " .. ctx.state.etcd_nodes .. " nodes run etcd: "
+			.. "it was removed already (by hand?); the procedure goes on from there"
+	end
 	ctx.state.target = find_target(ctx, members, unhealthy)
 	return "member to remove: " .. ctx.state.target.id .. " (" .. table.concat(ctx.state.target.peer_urls, ",") .. ")"
 end
@@ -325,9 +343,17 @@ function checks.crash_loop(ctx)
 	if ctx.resuming then return "resuming: the pod was stopped by the run this one resumes" end
 	local kc, node = ctx.cluster:k8s(), ctx.state.node
 	local stuck = rollout_elsewhere(ctx, kc:get(ctx.facts.etcd_cr))
-	local looping, state = false, "no etcd pod"
+	local pod
 	for _, p in ipairs(openshift.etcd_pods(kc, ctx.opts.namespace)) do
-		if p.spec.nodeName == node then looping, state = openshift.crashlooping(p) end
+		if p.spec.nodeName == node then pod = p end
+	end
+	if not pod then
+		return "no etcd pod on " .. node .. ": its manifest was moved off the node already (by hand?); the procedure "
+			.. "goes on from there"
+	end
+	local looping, state = openshift.crashlooping(pod)
+	if not looping and ctx.state.member_removed then
+		return state .. "; its member was removed already, so it cannot serve: the procedure goes on from there"
 	end
 	if not looping then
 		ctx:stop("refused", "the etcd pod on " .. node .. " is not crash-looping (" .. state .. "); this procedure "
