@@ -29,7 +29,7 @@ local function fake_ctx(readings)
 		return { items = readings[math.min(ctx.lists, #readings)] }
 	end }
 	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
-	function ctx:refuse(msg) error({ exit_code = 3, message = msg }, 0) end
+	function ctx.refuse(_, msg) error({ exit_code = 3, message = msg }, 0) end
 	return ctx
 end
 

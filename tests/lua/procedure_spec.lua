@@ -230,7 +230,7 @@ site.replace("change-b", { run = function(ctx) SITE_LOG[#SITE_LOG + 1] = "site b
 	eq(exit_of(fake(world, calls), "--state-dir", fresh_dir(), "--yes", "--site", site), 0, "exit")
 	eq(world.a, "from-site", "site default used")
 	eq(calls.b, nil, "original b replaced")
-	local log = table.concat(SITE_LOG, ",")
+	local log = table.concat(_G.SITE_LOG, ",") -- the site file's global (it runs in this state)
 	assert(log:find("before change%-a,change%-a=changed"), log)
 	assert(log:find("site b"), log)
 	assert(log:find("preflight=ok"), log)
@@ -269,7 +269,8 @@ test("ctx:wait is bounded and reports progress", function()
 	local ok = ctx:wait { what = "three polls", timeout = 5, interval = 0.01,
 		poll = function() polls = polls + 1; return polls >= 3, "poll " .. polls end }
 	eq(ok, true, "done")
-	local ok2, msg = ctx:wait { what = "never", timeout = 1, interval = 0.2, poll = function() return false, "waiting" end }
+	local ok2, msg = ctx:wait { what = "never", timeout = 1, interval = 0.2,
+		poll = function() return false, "waiting" end }
 	eq(ok2, nil, "timed out")
 	assert(msg:find("timed out"), msg)
 end)
