@@ -22,7 +22,7 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
-.PHONY: all deps install test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
+.PHONY: all deps install lint test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
         demo bench reliability test-reliability-quick test-security fuzz clean
 all: $(BUILD)/etcd-medic
 
@@ -61,8 +61,15 @@ install: $(BUILD)/etcd-medic
 	install -m 0755 $(BUILD)/etcd-medic $(DESTDIR)$(PREFIX)/bin/etcd-medic
 	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
 
-# The whole suite: unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
-test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security test-reliability-quick
+# Lua lint (luacheck, config in .luacheckrc): any warning fails, as -Werror does for C.
+LINT_LUA = $(sort $(shell find scripts tests/lua bench/lua -name '*.lua' 2>/dev/null) \
+           $(wildcard tests/integration/*.lua tests/reliability/*.lua))
+lint: | $(DEPS_STAMP)
+	@luacheck -q --codes --no-color $(LINT_LUA)
+
+# The whole suite: lint, unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
+test: lint test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security \
+      test-reliability-quick
 
 test-unit: $(UNIT_BIN)
 	@tests/run-tests unit $(UNIT_BIN)

@@ -140,7 +140,9 @@ function Client:request(req)
 			if req.on_data or text == "" then return true, info end
 			if not is_json(info, text) then return text, info end
 			local obj, err = json.decode(text)
-			if obj == nil then return nil, ("%s %s: bad JSON in the response: %s"):format(method, req.path, err), "BadResponse" end
+			if obj == nil then
+				return nil, ("%s %s: bad JSON in the response: %s"):format(method, req.path, err), "BadResponse"
+			end
 			return obj, info
 		else
 			msg, code, st = status_error(status, text, method, req.path)
@@ -340,8 +342,9 @@ function Client:watch(path, opts, fn)
 	if type(path) ~= "string" or type(fn) ~= "function" then error("kc:watch: expects (path, opts, fn)", 2) end
 	opts = opts or {}
 	local deadline = core.now() + (opts.timeout or self.watch_timeout)
-	local rv, stopped, failure, expired = opts.resourceVersion, false, nil, false
-	local failures, progress = 0, false
+	local rv, stopped, failure = opts.resourceVersion, false, nil
+	local failures = 0
+	local expired, progress -- per stream: set at the top of the loop below, by handle() during the stream
 
 	local function deliver(ev)
 		if fn(ev) == false then stopped = true end

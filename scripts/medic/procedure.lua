@@ -190,9 +190,9 @@ function Proc:main(...)
 		failure.fail("not confirmed; nothing was changed")
 	end
 	lease.take(ctx)
-	local done, err = pcall(runner.execute, self, ctx, results)
+	local done, failed = pcall(runner.execute, self, ctx, results)
 	lease.release(ctx)
-	if not done then error(err, 0) end
+	if not done then error(failed, 0) end
 	ctx.record:finish("done")
 	runner.summary(self, results)
 	ui.say("")

@@ -90,9 +90,11 @@ test("patch the etcd CR (merge and JSON patch) and read it back", function()
 	assert(kc:patch(path, { metadata = { annotations = { ["etcd-medic.test/k8s"] = stamp } } }))
 	local cr = assert(kc:get(path))
 	eq(cr.metadata.annotations["etcd-medic.test/k8s"], stamp, "merge patch read back")
-	assert(kc:patch(path, { { op = "replace", path = "/metadata/annotations/etcd-medic.test~1k8s", value = "json" } }, "json"))
+	assert(kc:patch(path, { { op = "replace", path = "/metadata/annotations/etcd-medic.test~1k8s", value = "json" } },
+		"json"))
 	eq(assert(kc:get(path)).metadata.annotations["etcd-medic.test/k8s"], "json", "JSON patch read back")
-	local dry = assert(kc:patch(path, { metadata = { annotations = { ["etcd-medic.test/k8s"] = "dry" } } }, "merge", { dryRun = true }))
+	local dry = assert(kc:patch(path, { metadata = { annotations = { ["etcd-medic.test/k8s"] = "dry" } } }, "merge",
+		{ dryRun = true }))
 	eq(dry.metadata.annotations["etcd-medic.test/k8s"], "dry", "dry-run answer")
 	eq(assert(kc:get(path)).metadata.annotations["etcd-medic.test/k8s"], "json", "dry run changed nothing")
 	assert(kc:patch(path, { metadata = { annotations = { ["etcd-medic.test/k8s"] = json.null } } }))
@@ -102,7 +104,8 @@ end)
 test("create and delete with preconditions: Conflict on a stale uid, dryRun keeps the object", function()
 	local name = "medic-k8s-test-delete"
 	kc:delete(CMS .. "/" .. name)
-	local cm = assert(kc:create(CMS, { apiVersion = "v1", kind = "ConfigMap", metadata = { name = name }, data = { a = "1" } }))
+	local cm = assert(kc:create(CMS, { apiVersion = "v1", kind = "ConfigMap", metadata = { name = name },
+		data = { a = "1" } }))
 	local _, _, code = kc:create(CMS, { metadata = { name = name } })
 	eq(code, "AlreadyExists", "second create")
 	local _, msg, code2, st = kc:delete(CMS .. "/" .. name, { preconditions = { uid = "00000000-stale" } })
@@ -111,7 +114,8 @@ test("create and delete with preconditions: Conflict on a stale uid, dryRun keep
 	assert(msg:find("Precondition", 1, true) or msg:find("precondition", 1, true), msg)
 	assert(kc:delete(CMS .. "/" .. name, { dryRun = true, preconditions = { uid = cm.metadata.uid } }))
 	assert(kc:get(CMS .. "/" .. name), "dryRun delete kept it")
-	assert(kc:delete(CMS .. "/" .. name, { preconditions = { uid = cm.metadata.uid, resourceVersion = cm.metadata.resourceVersion } }))
+	assert(kc:delete(CMS .. "/" .. name,
+		{ preconditions = { uid = cm.metadata.uid, resourceVersion = cm.metadata.resourceVersion } }))
 	local _, _, code3 = kc:get(CMS .. "/" .. name)
 	eq(code3, "NotFound", "after delete")
 end)
@@ -133,7 +137,8 @@ test("watch pods: events, a change made from the callback, stop by returning fal
 	assert(ok, tostring(msg) .. " " .. tostring(code) .. " after " .. table.concat(seen, ", "))
 	assert(stop, "saw the MODIFIED event")
 	assert(kc:patch(PODS .. "/" .. target, { metadata = { annotations = { ["etcd-medic.test/watch"] = json.null } } }))
-	local _, _, tcode = kc:watch(PODS, { fieldSelector = "metadata.name=no-such-pod", timeout = 2 }, function() return true end)
+	local _, _, tcode = kc:watch(PODS, { fieldSelector = "metadata.name=no-such-pod", timeout = 2 },
+		function() return true end)
 	eq(tcode, "Timeout", "a quiet watch ends at its timeout")
 end)
 
@@ -153,13 +158,15 @@ test("watch: a dropped stream is resumed from the last resourceVersion", functio
 	eq(got[1], "MODIFIED n=1", "the first event after the resume")
 	-- the fault was used up by the watch: a request without retries now goes through
 	assert(kc:request { path = CMS, retries = 0, query = { watch = "true", timeoutSeconds = 1,
-		fieldSelector = "metadata.name=" .. name, resourceVersion = cm.metadata.resourceVersion }, on_data = function() return false end })
+		fieldSelector = "metadata.name=" .. name, resourceVersion = cm.metadata.resourceVersion },
+		on_data = function() return false end })
 	fault("--clear")
 	assert(kc:delete(CMS .. "/" .. name))
 end)
 
 test("exec etcdctl member list -w json in a healthy pod: exit code 0", function()
-	local r = assert(kc:exec { pod = healthy_pod(), container = "etcdctl", command = { "etcdctl", "member", "list", "-w", "json" } })
+	local r = assert(kc:exec { pod = healthy_pod(), container = "etcdctl",
+		command = { "etcdctl", "member", "list", "-w", "json" } })
 	eq(r.exit_code, 0, "exit code")
 	local doc = assert(json.decode(r.stdout))
 	assert(#doc.members >= 3, "members: " .. r.stdout)
@@ -168,7 +175,8 @@ end)
 
 test("exec: stderr and exit code 3; stdin; 5 MiB of stdout", function()
 	local pod = healthy_pod()
-	local r = assert(kc:exec { pod = pod, container = "etcdctl", command = { "sh", "-c", "echo out; echo err >&2; exit 3" } })
+	local r = assert(kc:exec { pod = pod, container = "etcdctl",
+		command = { "sh", "-c", "echo out; echo err >&2; exit 3" } })
 	eq(r.exit_code, 3, "exit code")
 	eq(r.stderr, "err\n", "stderr")
 	eq(r.stdout, "out\n", "stdout")

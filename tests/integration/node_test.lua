@@ -75,7 +75,8 @@ local function gone(path)
 end
 
 local function debug_objects_gone(namespace, pod)
-	wait("debug pod " .. pod .. " to go", 30, function() return gone("/api/v1/namespaces/" .. namespace .. "/pods/" .. pod) end)
+	wait("debug pod " .. pod .. " to go", 30,
+		function() return gone("/api/v1/namespaces/" .. namespace .. "/pods/" .. pod) end)
 	wait("namespace " .. namespace .. " to go", 30, function() return gone("/api/v1/namespaces/" .. namespace) end)
 end
 

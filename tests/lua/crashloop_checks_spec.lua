@@ -34,7 +34,7 @@ local function fake_ctx(readings, cr)
 	}
 	ctx.cluster = { k8s = function() return kc end }
 	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
-	function ctx:stop(outcome, msg)
+	function ctx.stop(_, outcome, msg)
 		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)
 	end
 	return ctx

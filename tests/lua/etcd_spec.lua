@@ -26,26 +26,57 @@ local function fails_with(code, definite, ok, msg, got, def)
 end
 
 ---------------------------------------------------------------------------------------------------------
--- Recorded outputs (etcd 3.4.23; n4 is a learner added with `member add --learner` and never started).
+-- Recorded outputs (etcd 3.4.23; n4 is a learner added with `member add --learner` and never started), byte
+-- for byte, cut into pieces after commas and newlines.
 
-local ETCDCTL_MEMBERS = [[{"header":{"cluster_id":2604092019873441488,"member_id":5643101488640687061,"raft_term":2},"members":[{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],"isLearner":true},{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],"clientURLs":["https://127.0.0.1:23791"]},{"ID":14658350327962927806,"name":"n2","peerURLs":["https://127.0.0.1:23794"],"clientURLs":["https://127.0.0.1:23793"]},{"ID":16625465052083301473,"name":"n3","peerURLs":["https://127.0.0.1:23796"],"clientURLs":["https://127.0.0.1:23795"]}]}
-]]
-local GATEWAY_MEMBERS = [[{"header":{"cluster_id":"2604092019873441488","member_id":"5643101488640687061","raft_term":"2"},"members":[{"ID":"2224029443123835983","peerURLs":["https://127.0.0.1:23798"],"isLearner":true},{"ID":"5643101488640687061","name":"n1","peerURLs":["https://127.0.0.1:23792"],"clientURLs":["https://127.0.0.1:23791"]},{"ID":"14658350327962927806","name":"n2","peerURLs":["https://127.0.0.1:23794"],"clientURLs":["https://127.0.0.1:23793"]},{"ID":"16625465052083301473","name":"n3","peerURLs":["https://127.0.0.1:23796"],"clientURLs":["https://127.0.0.1:23795"]}]}]]
+local ETCDCTL_MEMBERS = '{"header":{"cluster_id":2604092019873441488,"member_id":5643101488640687061,'
+	.. '"raft_term":2},"members":[{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],'
+	.. '"isLearner":true},{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],'
+	.. '"clientURLs":["https://127.0.0.1:23791"]},{"ID":14658350327962927806,"name":"n2",'
+	.. '"peerURLs":["https://127.0.0.1:23794"],"clientURLs":["https://127.0.0.1:23793"]},'
+	.. '{"ID":16625465052083301473,"name":"n3","peerURLs":["https://127.0.0.1:23796"],'
+	.. '"clientURLs":["https://127.0.0.1:23795"]}]}\n'
+local GATEWAY_MEMBERS = '{"header":{"cluster_id":"2604092019873441488","member_id":"5643101488640687061",'
+	.. '"raft_term":"2"},"members":[{"ID":"2224029443123835983","peerURLs":["https://127.0.0.1:23798"],'
+	.. '"isLearner":true},{"ID":"5643101488640687061","name":"n1","peerURLs":["https://127.0.0.1:23792"],'
+	.. '"clientURLs":["https://127.0.0.1:23791"]},{"ID":"14658350327962927806","name":"n2",'
+	.. '"peerURLs":["https://127.0.0.1:23794"],"clientURLs":["https://127.0.0.1:23793"]},'
+	.. '{"ID":"16625465052083301473","name":"n3","peerURLs":["https://127.0.0.1:23796"],'
+	.. '"clientURLs":["https://127.0.0.1:23795"]}]}'
 -- etcdctl member list -w table, the reference for IDs:
 --   1edd56febf67f44f unstarted, 4e5052e7cde7fbd5 n1, cb6cebf5c37602be n2, e6b984611f18ac61 n3
-local ETCDCTL_ADD = [[{"header":{"cluster_id":2604092019873441488,"member_id":14658350327962927806,"raft_term":2},"member":{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],"isLearner":true},"members":[{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],"isLearner":true},{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],"clientURLs":["https://127.0.0.1:23791"]}]}]]
-local ETCDCTL_REMOVE = [[{"header":{"cluster_id":2604092019873441488,"member_id":16625465052083301473,"raft_term":2},"members":[{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],"clientURLs":["https://127.0.0.1:23791"]}]}]]
-local ETCDCTL_HEALTH_ONE_DOWN = [[[{"endpoint":"https://127.0.0.1:23791","health":true,"took":"3.358706ms"},{"endpoint":"https://127.0.0.1:23793","health":true,"took":"903.138µs"},{"endpoint":"https://127.0.0.1:23795","health":false,"took":"5.000431726s","error":"context deadline exceeded"}]
-]]
-local ETCDCTL_STATUS_ONE_DOWN = [[[{"Endpoint":"https://127.0.0.1:23791","Status":{"header":{"cluster_id":2604092019873441488,"member_id":5643101488640687061,"revision":1,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":5643101488640687061,"raftIndex":37,"raftTerm":2,"raftAppliedIndex":37,"dbSizeInUse":16384}},{"Endpoint":"https://127.0.0.1:23793","Status":{"header":{"cluster_id":2604092019873441488,"member_id":14658350327962927806,"revision":1,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":5643101488640687061,"raftIndex":37,"raftTerm":2,"raftAppliedIndex":37,"dbSizeInUse":16384}}]
-]]
-local ETCDCTL_STATUS_STDERR = [[{"level":"warn","ts":"2026-11-26T14:20:21.902Z","caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed","target":"passthrough:///https://127.0.0.1:23795","attempt":0,"error":"rpc error: code = DeadlineExceeded desc = latest balancer error"}
-Failed to get the status of endpoint https://127.0.0.1:23795 (context deadline exceeded)
-]]
-local GATEWAY_STATUS = [[{"header":{"cluster_id":"2604092019873441488","member_id":"5643101488640687061","revision":"1","raft_term":"2"},"version":"3.4.23","dbSize":"20480","leader":"5643101488640687061","raftIndex":"37","raftTerm":"2","raftAppliedIndex":"37","dbSizeInUse":"16384"}]]
-local NOT_FOUND_STDERR = [[{"level":"warn","ts":"2026-11-26T14:20:08.926Z","caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed","target":"endpoint://client-bb8f/127.0.0.1:23791","attempt":0,"error":"rpc error: code = NotFound desc = etcdserver: member not found"}
-Error: etcdserver: member not found
-]]
+local ETCDCTL_ADD = '{"header":{"cluster_id":2604092019873441488,"member_id":14658350327962927806,"raft_term":2},'
+	.. '"member":{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],"isLearner":true},'
+	.. '"members":[{"ID":2224029443123835983,"peerURLs":["https://127.0.0.1:23798"],"isLearner":true},'
+	.. '{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],'
+	.. '"clientURLs":["https://127.0.0.1:23791"]}]}'
+local ETCDCTL_REMOVE = '{"header":{"cluster_id":2604092019873441488,"member_id":16625465052083301473,'
+	.. '"raft_term":2},"members":[{"ID":5643101488640687061,"name":"n1","peerURLs":["https://127.0.0.1:23792"],'
+	.. '"clientURLs":["https://127.0.0.1:23791"]}]}'
+local ETCDCTL_HEALTH_ONE_DOWN = '[{"endpoint":"https://127.0.0.1:23791","health":true,"took":"3.358706ms"},'
+	.. '{"endpoint":"https://127.0.0.1:23793","health":true,"took":"903.138µs"},'
+	.. '{"endpoint":"https://127.0.0.1:23795","health":false,"took":"5.000431726s",'
+	.. '"error":"context deadline exceeded"}]\n'
+local ETCDCTL_STATUS_ONE_DOWN = '[{"Endpoint":"https://127.0.0.1:23791",'
+	.. '"Status":{"header":{"cluster_id":2604092019873441488,"member_id":5643101488640687061,"revision":1,'
+	.. '"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":5643101488640687061,"raftIndex":37,'
+	.. '"raftTerm":2,"raftAppliedIndex":37,"dbSizeInUse":16384}},{"Endpoint":"https://127.0.0.1:23793",'
+	.. '"Status":{"header":{"cluster_id":2604092019873441488,"member_id":14658350327962927806,"revision":1,'
+	.. '"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":5643101488640687061,"raftIndex":37,'
+	.. '"raftTerm":2,"raftAppliedIndex":37,"dbSizeInUse":16384}}]\n'
+local ETCDCTL_STATUS_STDERR = '{"level":"warn","ts":"2026-11-26T14:20:21.902Z",'
+	.. '"caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed",'
+	.. '"target":"passthrough:///https://127.0.0.1:23795","attempt":0,'
+	.. '"error":"rpc error: code = DeadlineExceeded desc = latest balancer error"}\n'
+	.. 'Failed to get the status of endpoint https://127.0.0.1:23795 (context deadline exceeded)\n'
+local GATEWAY_STATUS = '{"header":{"cluster_id":"2604092019873441488","member_id":"5643101488640687061",'
+	.. '"revision":"1","raft_term":"2"},"version":"3.4.23","dbSize":"20480","leader":"5643101488640687061",'
+	.. '"raftIndex":"37","raftTerm":"2","raftAppliedIndex":"37","dbSizeInUse":"16384"}'
+local NOT_FOUND_STDERR = '{"level":"warn","ts":"2026-11-26T14:20:08.926Z",'
+	.. '"caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed",'
+	.. '"target":"endpoint://client-bb8f/127.0.0.1:23791","attempt":0,'
+	.. '"error":"rpc error: code = NotFound desc = etcdserver: member not found"}\n'
+	.. 'Error: etcdserver: member not found\n'
 
 -- A fake medic.k8s client: answers keyed by the argv joined with spaces; records every call.
 local function fake_kc(script)
@@ -166,7 +197,8 @@ test("member_remove errors: not found is definite, a timeout is not", function()
 		["etcdctl member remove 1234 -w json"] = { stderr = NOT_FOUND_STDERR, exit_code = 1 },
 		["etcdctl member remove 5678 -w json"] = { stderr = "Error: context deadline exceeded\n", exit_code = 1 },
 		["etcdctl member remove 9abc -w json"] = { stderr = "Error: etcdserver: unhealthy cluster\n", exit_code = 1 },
-		["etcdctl member remove def0 -w json"] = { stderr = "Error: etcdserver: re-configuration failed due to not enough started members\n", exit_code = 1 },
+		["etcdctl member remove def0 -w json"] = { exit_code = 1,
+			stderr = "Error: etcdserver: re-configuration failed due to not enough started members\n" },
 	}
 	fails_with("MemberNotFound", true, x:member_remove("1234"))   -- all digits: hex, as etcdctl reads it
 	fails_with("Timeout", false, x:member_remove("5678"))

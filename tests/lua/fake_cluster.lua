@@ -65,7 +65,7 @@ function Client:get(path)
 	return nil, path .. " not found", "NotFound"
 end
 
-function Client:list(path)
+function Client.list(_, path)
 	fake.calls[#fake.calls + 1] = "LIST " .. path
 	local items = {}
 	if path == "/api/v1/nodes" then
@@ -92,7 +92,7 @@ local function stored(obj)
 	return obj
 end
 
-function Client:create(path, obj)
+function Client.create(_, path, obj)
 	write("POST", path)
 	local key = path .. "/" .. obj.metadata.name
 	if fake.leases[key] then return nil, "already exists", "AlreadyExists" end
@@ -100,7 +100,7 @@ function Client:create(path, obj)
 	return obj
 end
 
-function Client:update(path, obj)
+function Client.update(_, path, obj)
 	write("PUT", path)
 	local cur = fake.leases[path]
 	if not cur then return nil, "not found", "NotFound" end
@@ -109,9 +109,9 @@ function Client:update(path, obj)
 	return obj
 end
 
-function Client:patch(path, _, _, opts) return write("PATCH", path, opts) end
+function Client.patch(_, path, _, _, opts) return write("PATCH", path, opts) end
 
-function Client:delete(path, opts)
+function Client.delete(_, path, opts)
 	if fake.leases[path] then
 		if opts and opts.preconditions and opts.preconditions.uid ~= fake.leases[path].metadata.uid then
 			return nil, "conflict", "Conflict"
@@ -121,14 +121,14 @@ function Client:delete(path, opts)
 	return write("DELETE", path, opts)
 end
 
-function Client:whoami() return { username = "fake:admin" } end
-function Client:can_i() return true end
-function Client:info() return { server = "https://fake:6443" } end
+function Client.whoami(_) return { username = "fake:admin" } end
+function Client.can_i(_) return true end
+function Client.info(_) return { server = "https://fake:6443" } end
 
 local Etcd = {}
 Etcd.__index = Etcd
 
-function Etcd:members()
+function Etcd.members(_)
 	local list = {}
 	for _, n in ipairs(sorted_names()) do
 		list[#list + 1] = { id = IDS[n], name = n, peer_urls = { "https://" .. NODES[n] .. ":2380" },
@@ -137,7 +137,7 @@ function Etcd:members()
 	return list
 end
 
-function Etcd:health()
+function Etcd.health(_)
 	local list = {}
 	for _, n in ipairs(sorted_names()) do
 		list[#list + 1] = { endpoint = "https://" .. NODES[n] .. ":2379", healthy = n ~= fake.BROKEN, took = 0.01,

@@ -62,7 +62,7 @@ it("paths and query values are percent-encoded; a refused connection is ConnectF
 	eq(obj, nil)
 	eq(code, "ConnectFailed")
 	spec.contains(msg, "GET /api/v1/namespaces/a%20b/pods/x%25y?labelSelector=app%3Detcd%2Cx%20in%20%28a%2Cb%29")
-	_, msg = kc:request { path = "/x", query = { command = { "etcdctl", "member list" }, b = true } }
+	msg = select(2, kc:request { path = "/x", query = { command = { "etcdctl", "member list" }, b = true } })
 	spec.contains(msg, "/x?b=true&command=etcdctl&command=member%20list")
 	eq(pcall(kc.get, kc, "no-slash"), false, "a relative path raises")
 	eq(pcall(kc.request, kc, { path = "/x", query = { [1] = "v" } }), false, "a non-string key raises")
@@ -80,11 +80,18 @@ it("exec exit codes from the channel-3 Status", function()
 	spec.contains(msg, "runtime failed")
 	eq(st.reason, "InternalError")
 	rc, msg, code = k8s.exit_code(nil)
+	eq(rc, nil)
 	eq(code, "ConnectionLost")
+	spec.contains(msg, "exec: ")
 	rc, msg, code = k8s.exit_code("not json")
+	eq(rc, nil)
 	eq(code, "BadResponse")
-	rc, msg, code = k8s.exit_code('{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"x"}]}}')
+	spec.contains(msg, "exec: ")
+	rc, msg, code = k8s.exit_code('{"status":"Failure","reason":"NonZeroExitCode",' ..
+		'"details":{"causes":[{"reason":"ExitCode","message":"x"}]}}')
+	eq(rc, nil)
 	eq(code, "NonZeroExitCode", "an unreadable exit code is an error, not a number")
+	spec.contains(msg, "exec: ")
 end)
 
 -- A real HTTPS server on 127.0.0.1 (tests/unit/https_server.py: its own CA, server and client certificates;
@@ -145,7 +152,8 @@ print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": 
 ]])
 	local kc <close> = assert(k8s.connect { kubeconfig = tls_kubeconfig("exec",
 		"server: 'https://127.0.0.1:" .. port .. "', certificate-authority: server/ca.crt",
-		"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: python3, args: [" .. dir .. "/plugin.py, " .. sdir .. "]}") })
+		"exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: python3, args: [" .. dir .. "/plugin.py, "
+			.. sdir .. "]}") })
 	local r = assert(kc:get("/echo"))
 	eq(r.cn, "client")
 	eq(r.auth, "Bearer plugin-token")

@@ -226,12 +226,12 @@ test("open_remote: the debug pod, methods through chroot /host, cleanup on close
 	local ns = kc.objects["/api/v1/namespaces/" .. h.namespace]
 	eq(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "privileged", "namespace label")
 	local pod = kc.objects["/api/v1/namespaces/" .. h.namespace .. "/pods/" .. h.pod]
-	local spec, c = pod.spec, pod.spec.containers[1]
-	eq(spec.nodeName, "master-0.example.com")
-	eq(spec.hostPID, true)
-	eq(spec.hostNetwork, true)
-	eq(spec.restartPolicy, "Never")
-	eq(spec.volumes[1].hostPath.path, "/")
+	local ps, c = pod.spec, pod.spec.containers[1]
+	eq(ps.nodeName, "master-0.example.com")
+	eq(ps.hostPID, true)
+	eq(ps.hostNetwork, true)
+	eq(ps.restartPolicy, "Never")
+	eq(ps.volumes[1].hostPath.path, "/")
 	eq(c.volumeMounts[1].mountPath, "/host")
 	eq(c.securityContext.privileged, true)
 	eq(c.image, "busybox:test")
@@ -247,7 +247,8 @@ test("open_remote: the debug pod, methods through chroot /host, cleanup on close
 	sh("rm -rf " .. q(root))
 end)
 
-test("open_remote: a move across file systems (busybox, onto a tmpfs): copy, never overwrites, a failed copy is removed", function()
+test("open_remote: a move across file systems (busybox, onto a tmpfs): copy, never overwrites, "
+	.. "a failed copy is removed", function()
 	if not is_root then
 		print("skip (needs root)")
 		return
@@ -286,7 +287,7 @@ end)
 test("open_remote: <close> deletes the pod when the chunk raises", function()
 	local kc = fake_kc("/nonexistent")
 	local ok = pcall(function()
-		local h <close> = assert(node.open_remote(kc, "master-1", { image = "x" }))
+		local _ <close> = assert(node.open_remote(kc, "master-1", { image = "x" }))
 		error("boom")
 	end)
 	eq(ok, false)

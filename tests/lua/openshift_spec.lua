@@ -15,9 +15,12 @@ local function eq(a, b, what)
 end
 
 local members = {
-	{ id = "62bcf33650a7170a", name = "master-1", peer_urls = { "https://10.0.0.1:2380" }, client_urls = { "https://10.0.0.1:2379" } },
-	{ id = "b78e2856655bc2eb", name = "master-10", peer_urls = { "https://10.0.0.10:2380" }, client_urls = { "https://10.0.0.10:2379" } },
-	{ id = "d022e10b498760d5", name = "master-2", peer_urls = { "https://10.0.0.2:2380" }, client_urls = { "https://10.0.0.2:2379" } },
+	{ id = "62bcf33650a7170a", name = "master-1", peer_urls = { "https://10.0.0.1:2380" },
+		client_urls = { "https://10.0.0.1:2379" } },
+	{ id = "b78e2856655bc2eb", name = "master-10", peer_urls = { "https://10.0.0.10:2380" },
+		client_urls = { "https://10.0.0.10:2379" } },
+	{ id = "d022e10b498760d5", name = "master-2", peer_urls = { "https://10.0.0.2:2380" },
+		client_urls = { "https://10.0.0.2:2379" } },
 }
 
 test("match_member needs name and IP, never a substring", function()
@@ -47,7 +50,9 @@ test("health_by_member maps endpoints to members; unstarted members are unhealth
 end)
 
 test("crashlooping: waiting CrashLoopBackOff, terminated Error; not running", function()
-	local function pod(state) return { status = { containerStatuses = { { name = "etcd", restartCount = 7, state = state } } } } end
+	local function pod(state)
+		return { status = { containerStatuses = { { name = "etcd", restartCount = 7, state = state } } } }
+	end
 	eq(os_.crashlooping(pod { waiting = { reason = "CrashLoopBackOff" } }), true, "waiting")
 	eq(os_.crashlooping(pod { terminated = { exitCode = 1, reason = "Error" } }), true, "terminated")
 	eq(os_.crashlooping(pod { running = { startedAt = "x" } }), false, "running")

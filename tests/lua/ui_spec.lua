@@ -50,7 +50,10 @@ ui.step("Remove the member", 3, 9)
 ui.ok("member list read")
 ui.changed("member 8e9e05c52164694d removed")
 ui.skipped("already done")
-do local p <close> = ui.progress("waiting for etcd to stop"); p:update("2 left"); p:update("2 left"); p:update("1 left") end
+do
+  local p <close> = ui.progress("waiting for etcd to stop")
+  p:update("2 left"); p:update("2 left"); p:update("1 left")
+end
 ui.failed("did not stop")
 ]]))
 	eq(code, 0)

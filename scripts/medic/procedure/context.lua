@@ -35,11 +35,11 @@ function context.new(proc, opts, args)
 	}, Ctx)
 end
 
-function Ctx:stop(outcome, message) failure.raise(outcome, message) end
+function Ctx.stop(_, outcome, message) failure.raise(outcome, message) end
 
-function Ctx:say(fmt, ...) ui.say("      " .. fmt, ...) end
+function Ctx.say(_, fmt, ...) ui.say("      " .. fmt, ...) end
 
-function Ctx:now() return host.now() end
+function Ctx.now() return host.now() end
 
 function Ctx:state_dir()
 	local dir, err = journal.state_dir(self.opts.state_dir)
@@ -60,7 +60,7 @@ function Ctx:planned(name) return self.plans[name] ~= nil end
 -- step and closed after it (ctx:close_nodes), so that one debug pod serves all of a step's actions.
 function Ctx:node(name)
 	if not self.handles[name] then
-		local o, h, err = self.opts, nil, nil
+		local o, h, err = self.opts
 		if o["local"] then
 			h, err = require("medic.node").open_local { root = o.root }
 		else

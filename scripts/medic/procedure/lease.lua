@@ -106,7 +106,7 @@ function lease.keep(ctx)
 	if not held or host.now() - held.renewed < lease.DURATION / 3 then return end
 	local obj = held.object
 	obj.spec.renewTime = now_micro()
-	local renewed, err, code = ctx.cluster:k8s():update(path(ctx.cluster.namespace), obj)
+	local renewed, _, code = ctx.cluster:k8s():update(path(ctx.cluster.namespace), obj)
 	if renewed then
 		held.object, held.renewed = renewed, host.now()
 	elseif code == "Conflict" or code == "NotFound" then
