@@ -4,7 +4,7 @@
  * the forwarders are hidden, so libedit's calls to its own functions never bind to them. */
 #include <dlfcn.h>
 #include "edit_lazy.h"
-#include "lazylib.h"
+#include "base/lazylib.h"
 
 #define LIBEDIT "libedit.so.2"
 #define FORWARDER __attribute__((visibility("hidden")))

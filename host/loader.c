@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "loader.h"
-#include "log.h"
+#include "base/log.h"
 
 #define MAX_SCRIPT_SIZE (16 << 20)
 #define HEADER_LINES 10

@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "clock.h"
-#include "interrupt.h"
-#include "json.h"
-#include "log.h"
+#include "base/clock.h"
+#include "base/interrupt.h"
+#include "json/json.h"
+#include "base/log.h"
 #include "output.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "edit_lazy.h"
-#include "interrupt.h"
+#include "base/interrupt.h"
 #include "loader.h"
 #include "repl.h"
 #include "state.h"

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "crypto_lazy.h"
-#include "etcd_snapshot.h"
-#include "websocket.h"
+#include "base/crypto_lazy.h"
+#include "etcd/etcd_snapshot.h"
+#include "k8s/websocket.h"
 #include "unloadable.h"
 
 #define ERROR_PREFIX "libcrypto.so.3 could not be loaded: "

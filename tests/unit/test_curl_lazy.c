@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "curl_lazy.h"
-#include "http.h"
+#include "base/curl_lazy.h"
+#include "base/http.h"
 #include "unloadable.h"
 
 #define CONTENT "0123456789abcdef"

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "http.h"
-#include "log.h"
+#include "base/http.h"
+#include "base/log.h"
 
 static char dir[] = "/tmp/medic-http-XXXXXX";
 static pid_t server;

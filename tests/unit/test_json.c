@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "json.h"
+#include "json/json.h"
 
 int luaopen_medic_json(lua_State *L);
 

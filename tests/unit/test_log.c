@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "log.h"
+#include "base/log.h"
 
 /* Redacts a copy of in; asserts it never grew, none of the secrets survive and every keep survives. */
 static void check(const char *in, const char *const *secrets, const char *const *keeps)

@@ -18,8 +18,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "fsmove.h"
-#include "interrupt.h"
+#include "node/fsmove.h"
+#include "base/interrupt.h"
 
 struct fixture {
 	char dir[64];		/* the root of the handle */

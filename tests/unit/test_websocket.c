@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "websocket.h"
+#include "k8s/websocket.h"
 
 struct fake {
 	unsigned char in[1 << 17];
