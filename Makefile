@@ -110,10 +110,10 @@ FUZZ_SRC_etcd_snapshot = bindings/etcd/etcd_snapshot.c bindings/etcd/etcd_snapsh
                          bindings/etcd/etcd_snapshot_grpc.c bindings/etcd/etcd_snapshot_json.c $(FUZZ_CRYPTO)
 FUZZ_SRC_json          = bindings/json/json.c bindings/json/json_encode.c
 FUZZ_SRC_k8s_exec      = bindings/k8s/k8s_exec.c bindings/k8s/k8s.c bindings/k8s/k8s_auth.c bindings/k8s/websocket.c \
-                         bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c \
-                         bindings/base/http.c bindings/base/http_raw.c bindings/base/curl_lazy.c bindings/base/clock.c \
-                         bindings/json/json.c bindings/json/json_encode.c $(FUZZ_CRYPTO)
-FUZZ_SRC_kubeconfig    = bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c
+                         $(FUZZ_SRC_kubeconfig) bindings/base/http.c bindings/base/http_raw.c \
+                         bindings/base/curl_lazy.c bindings/base/clock.c $(FUZZ_SRC_json) $(FUZZ_CRYPTO)
+FUZZ_SRC_kubeconfig    = bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c \
+                         bindings/k8s/kubeconfig_doc.c
 FUZZ_SRC_websocket     = bindings/k8s/websocket.c $(FUZZ_CRYPTO)
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do s=fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \

@@ -5,7 +5,7 @@
 #include <time.h>
 #include "base/crypto_lazy.h"
 #include "k8s/k8s_internal.h"
-#include "k8s/kubeconfig_internal.h"
+#include "k8s/kubeconfig_doc.h"
 
 /* Credentials for a client: a static token, a token file (re-read after a 401, as client-go does for
  * bound service-account tokens), basic auth, client certificates, or an exec plugin whose credential is

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include "base/interrupt.h"
 #include "k8s/kubeconfig.h"
-#include "k8s/kubeconfig_internal.h"
+#include "k8s/kubeconfig_doc.h"
 
 /* Exec credential plugins (client-go plugin/pkg/client/auth/exec): the plugin gets KUBERNETES_EXEC_INFO,
  * prints an ExecCredential of the same apiVersion on stdout; we keep token or cert/key and the expiry.

@@ -11,44 +11,6 @@
 #define MAX_FILES 32
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-char *kc_join(const char *dir, const char *path)
-{
-	if (path[0] == '/' || !dir || !*dir)
-		return strdup(path);
-	size_t n = strlen(dir) + strlen(path) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s/%s", dir, path);
-	return s;
-}
-
-char *kc_read_file(const char *path, const char *dir, size_t max, size_t *len, char *err, size_t errlen)
-{
-	char *full = kc_join(dir, path), *buf = NULL;
-	FILE *f = full ? fopen(full, "rb") : NULL;
-	struct stat st;
-
-	if (!f) {
-		snprintf(err, errlen, "cannot read %.200s: %s", full ? full : path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		snprintf(err, errlen, "cannot read %.200s: not a regular file under %zu bytes", full, max);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	*len = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-	if (buf)
-		buf[*len] = '\0';
-	else
-		snprintf(err, errlen, "out of memory");
-out:
-	if (f)
-		fclose(f);
-	free(full);
-	return buf;
-}
-
 static char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 #include "node/fsmove.h"
+#include "node/fsroot.h"
 #include "node/fstree.h"
 #include "base/log.h"
 

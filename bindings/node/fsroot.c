@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "node/fsmove.h"
+#include "node/fsroot.h"
 
 const char *fs_code(int err)
 {

@@ -1,7 +1,7 @@
 #ifndef MEDIC_FSTREE_H
 #define MEDIC_FSTREE_H
 #include <stddef.h>
-#include "node/fsmove.h"
+#include "node/fsroot.h"
 
 /* Tree walks of a cross-file-system move (fsmove.c): copy, verify, remove. Entries are named by a
  * directory fd and a name in it; nothing follows a symlink. Each returns 0, or -1 with *t->e set. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "base/clock.h"
 #include "node/fsmove.h"
+#include "node/fsroot.h"
 #include "base/interrupt.h"
 
 #define LOCAL_MT "medic.node.Local"

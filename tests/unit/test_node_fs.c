@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "node/fsmove.h"
+#include "node/fsroot.h"
 #include "base/interrupt.h"
 
 struct fixture {
