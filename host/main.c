@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "loader.h"
-#include "output.h"
+#include "host.h"
 #include "repl.h"
 #include "state.h"
 
@@ -101,7 +101,8 @@ static int run_lua(struct run *r, struct medic_output *out)
 		fprintf(stderr, "etcd-medic: cannot create the Lua state (out of memory)\n");
 		return 1;
 	}
-	medic_output_preload(L, out);
+	medic_host_preload(L, out);
+	medic_compat_preload(L); /* TEMPORARY: see host/compat.c */
 	lua_pushcfunction(L, pmain);
 	lua_pushlightuserdata(L, r);
 	if (lua_pcall(L, 1, 0, 0) != LUA_OK)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/errors.h"
 #include "base/curl_lazy.h"
 #include "base/http.h"
 #include "base/http_internal.h"
@@ -337,10 +338,10 @@ enum http_error http_classify(CURLcode rc, int sent)
 
 const char *http_error_code(enum http_error e)
 {
-	static const char *const codes[] = {"OK", "ConnectFailed", "TLS", "Timeout", "ConnectionLost",
-					    "TooLarge", "Interrupted", "Aborted", "HTTPError"};
+	static const char *const codes[] = {"OK", MEDIC_E_CONNECT_FAILED, MEDIC_E_TLS, MEDIC_E_TIMEOUT, MEDIC_E_CONNECTION_LOST,
+					    MEDIC_E_TOO_LARGE, MEDIC_E_INTERRUPTED, MEDIC_E_ABORTED, MEDIC_E_HTTP_ERROR};
 
-	return (unsigned)e < sizeof codes / sizeof *codes ? codes[e] : "HTTPError";
+	return (unsigned)e < sizeof codes / sizeof *codes ? codes[e] : MEDIC_E_HTTP_ERROR;
 }
 
 const char *http_url_path(const char *url)

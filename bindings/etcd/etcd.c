@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/errors.h"
 #include "etcd/etcd_boltrev.h"
 #include "etcd/etcd_error.h"
 #include "etcd/etcd_id.h"
@@ -161,7 +162,7 @@ static int l_connect(lua_State *L)
 	char err[512];
 	for (int i = 0; i < 3; i++)
 		if (files[i] != NULL && read_pem(files[i], pems[i], err, sizeof err) != 0)
-			return fail(L, err, "InvalidConfig", 1);
+			return fail(L, err, MEDIC_E_INVALID_CONFIG, 1);
 	return 1;
 }
 
@@ -231,7 +232,7 @@ static int l_request(lua_State *L)
 	luaL_argcheck(L, make_url(url, sizeof url, base, blen, path) == 0, 2, "URL too long");
 	struct http_client *h = client_for(c, lua_tostring(L, 2), err, sizeof err);
 	if (h == NULL)
-		return fail(L, err, "InvalidConfig", 1);
+		return fail(L, err, MEDIC_E_INVALID_CONFIG, 1);
 	struct http_header hdr[] = {{"Content-Type", "application/json"}};
 	struct http_request req = {.method = "POST", .url = url, .headers = hdr, .nheaders = 1,
 				   .body = body, .body_len = bodylen, .timeout_ms = timeout_ms,
@@ -373,7 +374,7 @@ static int l_snapshot(lua_State *L)
 	}
 	struct http_client *h = client_for(c, lua_tostring(L, 2), err, sizeof err);
 	if (h == NULL)
-		return fail(L, err, "InvalidConfig", 1);
+		return fail(L, err, MEDIC_E_INVALID_CONFIG, 1);
 	struct etcd_snapshot_result res;
 	const char *code;
 	int fallback, i = 0;
@@ -402,7 +403,7 @@ static int l_check_snapshot(lua_State *L)
 	char err[512];
 
 	if (etcd_snapshot_check(path, &res, err, sizeof err) != 0)
-		return fail(L, err, "SnapshotFailed", 1);
+		return fail(L, err, MEDIC_E_SNAPSHOT_FAILED, 1);
 	push_snapshot(L, path, &res);
 	return 1;
 }
@@ -479,7 +480,7 @@ static int l_id_dec(lua_State *L)
 	if (etcd_id_parse_hex(s, n, &id) != 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "bad member ID '%s': expected 1 to 16 hex digits as etcdctl prints them", s);
-		lua_pushliteral(L, "InvalidID");
+		lua_pushstring(L, MEDIC_E_INVALID_ID);
 		return 3;
 	}
 	etcd_id_format_dec(id, buf);

@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "base/interrupt.h"
+#include "base/errors.h"
 #include "base/http.h"
-#include "base/clock.h"
 #include "k8s/k8s_internal.h"
 #include "k8s/kubeconfig.h"
 #include "base/log.h"
@@ -70,7 +69,7 @@ static const char *opt_str(lua_State *L, int idx, const char *key)
 
 /* core.connect{kubeconfig=FILE, kubeconfig_env=$KUBECONFIG, home=$HOME, context=NAME, in_cluster=true,
  *              timeout=SECONDS, connect_timeout=SECONDS, max_body=BYTES}
- * -> client | nil, message, "Config" (the message names the file and field). */
+ * -> client | nil, message, "InvalidConfig" (the message names the file and field). */
 static int k8s_connect(lua_State *L)
 {
 	struct kubeconfig_source src = {0};
@@ -96,7 +95,7 @@ static int k8s_connect(lua_State *L)
 	if (kubeconfig_load(&src, &c->kc, err, sizeof err) != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
-		lua_pushliteral(L, "Config");
+		lua_pushstring(L, MEDIC_E_INVALID_CONFIG);
 		return 3;
 	}
 	c->closed = 0;
@@ -112,7 +111,7 @@ static int k8s_connect(lua_State *L)
 		release(c);
 		lua_pushnil(L);
 		lua_pushstring(L, msg);
-		lua_pushliteral(L, "Config");
+		lua_pushstring(L, MEDIC_E_INVALID_CONFIG);
 		return 3;
 	}
 	return 1;
@@ -415,21 +414,8 @@ static const luaL_Reg client_meta[] = {
 	{NULL, NULL}
 };
 
-/* core.log(level, message): level "debug"|"info"|"warn"|"error"; through medic_log (redacted). */
-static int core_log(lua_State *L)
-{
-	static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-	int level = luaL_checkoption(L, 1, "debug", levels);
-	const char *msg = luaL_checkstring(L, 2);
-	medic_log((enum medic_log_level)level, "k8s", "%s", msg);
-	return 0;
-}
-
 static const luaL_Reg core_functions[] = {
 	{"connect", k8s_connect},
-	{"sleep", medic_lua_sleep},
-	{"now", medic_lua_now},
-	{"log", core_log},
 	{NULL, NULL}
 };
 

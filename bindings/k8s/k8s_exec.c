@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/errors.h"
 #include "k8s/k8s_internal.h"
 #include "base/log.h"
 #include "k8s/k8s_exec.h"
@@ -282,14 +283,14 @@ int k8s_exec(lua_State *L)
 	if (k8s_auth_prepare(c, 0, err, sizeof err) != 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "credentials: %s", err);
-		lua_pushliteral(L, "Config");
+		lua_pushstring(L, MEDIC_E_INVALID_CONFIG);
 		return 3;
 	}
 	char tmp[4096];
 	if (open_stdout_file(L, &r.stdout_file, tmp, sizeof tmp, err, sizeof err) != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
-		lua_pushliteral(L, "IOError");
+		lua_pushstring(L, MEDIC_E_IO_ERROR);
 		return 3;
 	}
 	enum http_error e = run(c, url, &r);

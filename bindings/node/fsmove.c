@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include "base/errors.h"
 #include "node/fsmove.h"
 #include "node/fsroot.h"
 #include "node/fstree.h"
@@ -14,7 +15,7 @@
 static int invalid_move(struct fs_error *e, const char *why, const char *src, const char *dst)
 {
 	fs_fail(e, 0, "move %s to %s: %s", src, dst, why);
-	e->code = "Invalid";
+	e->code = MEDIC_E_INVALID_ARGUMENT;
 	return -1;
 }
 
@@ -73,7 +74,7 @@ static int copy_to_temp(struct fs_tree *t, int sfd, const char *sname, int dfd, 
 			return 0;
 		if (t->created_top)
 			remove_partial(t, dfd, tmp, tmp);
-		if (t->created_top || strcmp(t->e->code, "Exists") != 0)
+		if (t->created_top || strcmp(t->e->code, MEDIC_E_ALREADY_EXISTS) != 0)
 			return -1;
 	}
 	return -1;
@@ -111,7 +112,7 @@ static int copy_move(struct fs_tree *t, int sfd, const char *sname, int dfd, con
 		char why[sizeof t->e->msg];
 		snprintf(why, sizeof why, "%s", t->e->msg);
 		fs_fail(t->e, 0, "copied %s to %s and verified it, but removing the source failed: %s", src, dst, why);
-		t->e->code = "SourceNotRemoved";
+		t->e->code = MEDIC_E_SOURCE_NOT_REMOVED;
 		return -1;
 	}
 	return fsync_dir(sfd) < 0 ? fs_fail(t->e, errno, "fsync the directory of %s", src) : 0;
@@ -129,7 +130,7 @@ static int move_across(const struct fs_root *r, int sfd, const char *sname, int 
 		rc = copy_move(&t, sfd, sname, dfd, dname, src, dst);
 	free(t.buf);
 	free(t.buf2);
-	if (rc < 0 && strcmp(e->code, "SourceNotRemoved") != 0) {
+	if (rc < 0 && strcmp(e->code, MEDIC_E_SOURCE_NOT_REMOVED) != 0) {
 		char why[sizeof e->msg];
 		const char *code = e->code;
 		snprintf(why, sizeof why, "%s", e->msg);

@@ -10,24 +10,25 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "base/errors.h"
 #include "node/fsroot.h"
 
 const char *fs_code(int err)
 {
 	switch (err) {
-	case ENOENT: return "NotFound";
-	case EEXIST: case ENOTEMPTY: return "Exists";
-	case EACCES: case EPERM: return "Permission";
-	case ENOTDIR: return "NotADirectory";
-	case EISDIR: return "IsADirectory";
-	case EINVAL: case ENAMETOOLONG: case ELOOP: return "Invalid";
-	case EFBIG: case E2BIG: return "TooLarge";
-	case ENOSPC: case EDQUOT: return "NoSpace";
-	case EROFS: return "ReadOnly";
-	case EBUSY: return "Busy";
-	case ENOTSUP: case ENODEV: return "Unsupported";
-	case EINTR: return "Interrupted";
-	default: return "IO";
+	case ENOENT: return MEDIC_E_NOT_FOUND;
+	case EEXIST: case ENOTEMPTY: return MEDIC_E_ALREADY_EXISTS;
+	case EACCES: case EPERM: return MEDIC_E_PERMISSION;
+	case ENOTDIR: return MEDIC_E_NOT_A_DIRECTORY;
+	case EISDIR: return MEDIC_E_IS_A_DIRECTORY;
+	case EINVAL: case ENAMETOOLONG: case ELOOP: return MEDIC_E_INVALID_ARGUMENT;
+	case EFBIG: case E2BIG: return MEDIC_E_TOO_LARGE;
+	case ENOSPC: case EDQUOT: return MEDIC_E_NO_SPACE;
+	case EROFS: return MEDIC_E_READ_ONLY;
+	case EBUSY: return MEDIC_E_BUSY;
+	case ENOTSUP: case ENODEV: return MEDIC_E_UNSUPPORTED;
+	case EINTR: return MEDIC_E_INTERRUPTED;
+	default: return MEDIC_E_IO_ERROR;
 	}
 }
 
@@ -49,7 +50,7 @@ int fs_fail(struct fs_error *e, int err, const char *fmt, ...)
 static int invalid(struct fs_error *e, const char *why)
 {
 	fs_fail(e, 0, "invalid path: %s", why);
-	e->code = "Invalid";
+	e->code = MEDIC_E_INVALID_ARGUMENT;
 	return -1;
 }
 

@@ -17,8 +17,9 @@
 #define FS_DEPTH_MAX 128	/* directory levels a copy, verify or remove descends */
 
 struct fs_error {
-	const char *code;	/* stable: NotFound Exists Permission NotADirectory IsADirectory Invalid TooLarge
-				 * NoSpace ReadOnly Busy Unsupported VerifyFailed SourceNotRemoved Interrupted IO */
+	const char *code;	/* stable (docs/errors.md): NotFound AlreadyExists Permission NotADirectory
+				 * IsADirectory InvalidArgument TooLarge NoSpace ReadOnly Busy Unsupported
+				 * VerifyFailed SourceNotRemoved Interrupted IOError */
 	char msg[512];
 };
 

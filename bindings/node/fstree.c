@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include "base/errors.h"
 #include "node/fstree.h"
 #include "base/interrupt.h"
 #include "base/log.h"
@@ -20,7 +21,7 @@ static int stop_if_interrupted(struct fs_tree *t)
 	if (!medic_interrupted())
 		return 0;
 	fs_fail(t->e, EINTR, "move interrupted");
-	t->e->code = "Interrupted";
+	t->e->code = MEDIC_E_INTERRUPTED;
 	return -1;
 }
 
@@ -253,7 +254,7 @@ int fs_tree_copy(struct fs_tree *t, int sfd, const char *sname, int dfd, const c
 static int mismatch(struct fs_tree *t, const char *name, const char *what)
 {
 	fs_fail(t->e, 0, "verify: %s differs in %s", name, what);
-	t->e->code = "VerifyFailed";
+	t->e->code = MEDIC_E_VERIFY_FAILED;
 	return -1;
 }
 

@@ -1,16 +1,15 @@
 /* medic.node.core: the local node backend (a handle on a directory tree, normally the node's "/") and the
  * helpers the Lua half (scripts/medic/node.lua) shares with its remote backend: path and node-name
- * validation, an interruptible sleep, a monotonic clock, and running cleanup with Ctrl-C held off.
+ * validation. Waiting and Ctrl-C hold-off are medic.host's (host/host.c).
  * File work is in fsroot.c, fsmove.c and fstree.c, which have no Lua in them. */
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "base/clock.h"
+#include "base/errors.h"
 #include "node/fsmove.h"
 #include "node/fsroot.h"
-#include "base/interrupt.h"
 
 #define LOCAL_MT "medic.node.Local"
 #define BOX_MT "medic.node.box"
@@ -73,7 +72,7 @@ static int check_path(lua_State *L, int arg, char out[FS_PATH_MAX], struct fs_er
 	return fs_path_clean(p, len, out, e);
 }
 
-/* node.clean_path(p) -> "/normal/form" | nil, message, "Invalid" */
+/* node.clean_path(p) -> "/normal/form" | nil, message, "InvalidArgument" */
 static int l_clean_path(lua_State *L)
 {
 	char p[FS_PATH_MAX];
@@ -85,7 +84,7 @@ static int l_clean_path(lua_State *L)
 	return 1;
 }
 
-/* node.valid_node_name(name) -> true | nil, message, "Invalid"  (a DNS-1123 subdomain, at most 253) */
+/* node.valid_node_name(name) -> true | nil, message, "InvalidArgument"  (a DNS-1123 subdomain, at most 253) */
 static int l_valid_node_name(lua_State *L)
 {
 	size_t len;
@@ -103,7 +102,7 @@ static int l_valid_node_name(lua_State *L)
 	lua_pushnil(L);
 	lua_pushfstring(L, "invalid node name \"%s\": not a DNS-1123 subdomain "
 			"(lower-case letters, digits, '-' and '.', at most 253 bytes)", shown);
-	lua_pushliteral(L, "Invalid");
+	lua_pushstring(L, MEDIC_E_INVALID_ARGUMENT);
 	return 3;
 }
 
@@ -147,7 +146,7 @@ static int l_exists(lua_State *L)
 	struct stat st;
 
 	if (check_path(L, 2, p, &e) < 0 || fs_lstat(&h->root, p, &st, &e) < 0) {
-		if (strcmp(e.code, "NotFound") && strcmp(e.code, "NotADirectory"))
+		if (strcmp(e.code, MEDIC_E_NOT_FOUND) && strcmp(e.code, MEDIC_E_NOT_A_DIRECTORY))
 			return push_error(L, &e);
 		lua_pushboolean(L, 0);
 		return 1;
@@ -235,7 +234,7 @@ static int opt_mode(lua_State *L, int idx, int def)
 }
 
 /* h:mkdir(p, {parents=false, mode=0755}) -> true | nil, message, code
- * Without parents an existing p is "Exists"; with parents, like mkdir -p (an existing directory is fine).
+ * Without parents an existing p is "AlreadyExists"; with parents, like mkdir -p (an existing directory is fine).
  * mode: integer or octal string ("0700"), set exactly (no umask) on the directories created. */
 static int l_mkdir(lua_State *L)
 {
@@ -257,7 +256,7 @@ static int l_mkdir(lua_State *L)
 }
 
 /* h:move(src, dst) -> true, "rename" | true, "copy" | nil, message, code
- * Never replaces dst (code "Exists"). On one file system an atomic rename; across file systems a copy
+ * Never replaces dst (code "AlreadyExists"). On one file system an atomic rename; across file systems a copy
  * (owners, modes, times, xattrs) under a temporary name beside dst, fsync, byte-for-byte verify, rename
  * to dst, then the source is removed; a failure before that removes the copy and leaves the source
  * whole. "SourceNotRemoved": the copy is complete and verified at dst, but removing src failed partway. */
@@ -315,22 +314,6 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
-/* node.uninterrupted(fn, ...) -> true, results... | false, error
- * Runs fn protected with the Ctrl-C flag cleared, so cleanup (deleting a debug pod) is not cut short by
- * the interrupt that caused it; the flag is set again afterwards if it was set before or during. */
-static int l_uninterrupted(lua_State *L)
-{
-	int was = medic_interrupted(), rc;
-
-	luaL_checktype(L, 1, LUA_TFUNCTION);
-	medic_interrupt_set(0);
-	rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-	medic_interrupt_set(was || medic_interrupted());
-	lua_pushboolean(L, rc == LUA_OK);
-	lua_insert(L, 1);
-	return lua_gettop(L);
-}
-
 static const luaL_Reg local_methods[] = {
 	{"exists", l_exists},
 	{"stat", l_stat},
@@ -353,9 +336,6 @@ static const luaL_Reg functions[] = {
 	{"open_local", l_open_local},
 	{"clean_path", l_clean_path},
 	{"valid_node_name", l_valid_node_name},
-	{"sleep", medic_lua_sleep},
-	{"monotonic", medic_lua_now},
-	{"uninterrupted", l_uninterrupted},
 	{NULL, NULL}
 };
 
