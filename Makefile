@@ -14,7 +14,7 @@ LIBS     = $(shell pkg-config --libs $(filter-out $(LAZY),$(PKGS)) 2>/dev/null) 
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # One folder per Lua module (json, etcd, k8s, node) over base/, the services with no Lua in their interface.
-# Sources include headers by folder ("base/http.h"); tests/layout_test.sh checks the direction of every include.
+# Sources include headers by folder ("base/http.h"); tests/layout_test.py checks the direction of every include.
 BINDING_DIRS = base json etcd k8s node
 BINDING_SRC = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.c))
 BINDING_HDR = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.h))
@@ -69,7 +69,7 @@ install: $(BUILD)/etcd-medic
 test: test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security test-reliability-quick
 
 test-unit: $(UNIT_BIN)
-	@tests/run-tests unit $(UNIT_BIN)
+	@LAYOUT_BUILD=$(BUILD) tests/run-tests unit $(UNIT_BIN) tests/layout_test.py
 
 test-lua: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests lua $(sort $(wildcard tests/lua/*_spec.lua))

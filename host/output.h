@@ -1,7 +1,7 @@
 #ifndef MEDIC_OUTPUT_H
 #define MEDIC_OUTPUT_H
 #include <stdio.h>
-#include "state.h"
+#include "options.h"
 
 /* Where log lines go: stderr (warnings always; debug and info with -v) and the --log-json audit file.
  * Lives in main's frame for the whole run; the log sink and the "medic.host" module point at it. */

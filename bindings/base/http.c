@@ -338,8 +338,10 @@ enum http_error http_classify(CURLcode rc, int sent)
 
 const char *http_error_code(enum http_error e)
 {
-	static const char *const codes[] = {"OK", MEDIC_E_CONNECT_FAILED, MEDIC_E_TLS, MEDIC_E_TIMEOUT, MEDIC_E_CONNECTION_LOST,
-					    MEDIC_E_TOO_LARGE, MEDIC_E_INTERRUPTED, MEDIC_E_ABORTED, MEDIC_E_HTTP_ERROR};
+	static const char *const codes[] = {
+		"OK", MEDIC_E_CONNECT_FAILED, MEDIC_E_TLS, MEDIC_E_TIMEOUT, MEDIC_E_CONNECTION_LOST,
+		MEDIC_E_TOO_LARGE, MEDIC_E_INTERRUPTED, MEDIC_E_ABORTED, MEDIC_E_HTTP_ERROR,
+	};
 
 	return (unsigned)e < sizeof codes / sizeof *codes ? codes[e] : MEDIC_E_HTTP_ERROR;
 }
@@ -444,7 +446,8 @@ char *http_escape(const char *s, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if ((ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		int alnum = (ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z');
+		if (alnum || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			*o++ = (char)ch;
 		} else {
 			*o++ = '%';

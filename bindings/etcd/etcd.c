@@ -284,9 +284,10 @@ struct snapshot_try {
  * *fallback non-zero when nothing came back in the stream's protocol over a connection that was made (no
  * HTTP/2, a proxy or a server that does not speak gRPC): then another transport may well work. */
 static int snapshot_transfer(struct http_client *h, struct snapshot_try *t, const char *path,
-			     struct etcd_snapshot_result *res, char *err, size_t errlen, const char **code, int *fallback)
+			     struct etcd_snapshot_result *res, char *err, size_t errlen, const char **code,
+			     int *fallback)
 {
-	*code = "SnapshotFailed";
+	*code = MEDIC_E_SNAPSHOT_FAILED;
 	*fallback = 0;
 	struct etcd_snapshot *s = etcd_snapshot_open(path, t->kind, err, errlen);
 	if (s == NULL)
@@ -380,7 +381,8 @@ static int l_snapshot(lua_State *L)
 	int fallback, i = 0;
 	int r = snapshot_transfer(h, &tries[0], path, &res, err, sizeof err, &code, &fallback);
 	if (r != 0 && fallback) {
-		medic_log(MEDIC_LOG_INFO, "etcd", "snapshot from %s: no gRPC answer (%s); using the JSON gateway", base, err);
+		medic_log(MEDIC_LOG_INFO, "etcd", "snapshot from %s: no gRPC answer (%s); using the JSON gateway",
+			  base, err);
 		i = 1;
 		r = snapshot_transfer(h, &tries[1], path, &res, err, sizeof err, &code, &fallback);
 	}

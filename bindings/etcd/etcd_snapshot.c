@@ -121,7 +121,8 @@ const char *etcd_snapshot_error(const struct etcd_snapshot *s)
 struct etcd_snapshot *etcd_snapshot_open(const char *path, enum etcd_snapshot_stream kind, char *errmsg,
 					 size_t errlen)
 {
-	const struct snapshot_decoder *dec = kind == ETCD_SNAPSHOT_GRPC ? &snapshot_grpc_decoder : &snapshot_json_decoder;
+	const struct snapshot_decoder *dec =
+		kind == ETCD_SNAPSHOT_GRPC ? &snapshot_grpc_decoder : &snapshot_json_decoder;
 	struct etcd_snapshot *s = calloc(1, sizeof *s);
 	size_t n = strlen(path);
 	if (s != NULL)

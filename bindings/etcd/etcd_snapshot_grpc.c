@@ -103,8 +103,8 @@ static int varint_done(struct etcd_snapshot *s, struct grpc_scan *g)
 		return after_field(g);
 	default:   /* LENGTH */
 		if (v > g->message_left)
-			return snapshot_fail(s, "snapshot stream: a field of %llu bytes runs past the end of its message",
-					     (unsigned long long)v);
+			return snapshot_fail(s, "snapshot stream: a field of %llu bytes runs past the end of its "
+					     "message", (unsigned long long)v);
 		g->field_left = v;
 		if (g->field == FIELD_VERSION)
 			g->version_len = 0;

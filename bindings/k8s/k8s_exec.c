@@ -298,7 +298,8 @@ int k8s_exec(lua_State *L)
 		struct exec_session again = {.stdin_data = r.stdin_data, .stdin_len = r.stdin_len,
 					     .timeout_ms = r.timeout_ms, .max_output = r.max_output,
 					     .stdout_file = r.stdout_file};
-		exec_session_free(&r); /* the upgrade was refused: nothing ran; try once with the refreshed credential */
+		/* the upgrade was refused: nothing ran; try once with the refreshed credential */
+		exec_session_free(&r);
 		r = again;
 		e = run(c, url, &r);
 	}

@@ -262,8 +262,8 @@ int kc_resolve(struct kc_doc *docs, size_t n, const char *context, struct kubeco
 		return -1;
 	}
 	if (!(ctx = find_named(docs, n, "contexts", "context", context, &c))) {
-		snprintf(err, errlen, "%.200s%s: context \"%.100s\" not found", docs[0].name, n > 1 ? " (and others)" : "",
-			 context);
+		snprintf(err, errlen, "%.200s%s: context \"%.100s\" not found", docs[0].name,
+			 n > 1 ? " (and others)" : "", context);
 		return -1;
 	}
 	kc->context = strdup(context);

@@ -20,7 +20,7 @@ struct kc_exec {                  /* users[].user.exec: a credential plugin */
 	char *interactive_mode;       /* Never, IfAvailable, Always */
 	char *install_hint;
 	int provide_cluster_info;
-	char *dir;                    /* directory of the kubeconfig that holds it (a relative command runs from there) */
+	char *dir;                    /* directory of the kubeconfig that holds it (a relative command runs there) */
 };
 
 struct kubeconfig {

@@ -99,7 +99,8 @@ int kubeconfig_load(const struct kubeconfig_source *src, struct kubeconfig *kc, 
 	else if (rc == 0 && src->in_cluster_root && in_cluster_env())
 		rc = kubeconfig_in_cluster(src->in_cluster_root, kc, err, errlen);
 	else if (rc == 0) {
-		snprintf(err, errlen, "no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config");
+		snprintf(err, errlen, "no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create "
+			 "~/.kube/config");
 		rc = -1;
 	}
 	for (size_t i = 0; i < n; i++)

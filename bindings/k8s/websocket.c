@@ -376,7 +376,8 @@ static enum http_error check_upgrade(struct ws_conn *c, const char *head, const 
 
 	ws_accept_key(key, accept);
 	if (!find_header(head, "Upgrade", v, sizeof v) || strcasecmp(v, "websocket") != 0)
-		return snprintf(c->err, sizeof c->err, "websocket: no Upgrade: websocket in the 101 answer"), HTTP_ERR_IO;
+		return snprintf(c->err, sizeof c->err, "websocket: no Upgrade: websocket in the 101 answer"),
+		       HTTP_ERR_IO;
 	if (!find_header(head, "Sec-WebSocket-Accept", v, sizeof v) || strcmp(v, accept) != 0)
 		return snprintf(c->err, sizeof c->err, "websocket: wrong Sec-WebSocket-Accept"), HTTP_ERR_IO;
 	if (!find_header(head, "Sec-WebSocket-Protocol", c->protocol, sizeof c->protocol))
@@ -397,7 +398,8 @@ enum http_error ws_handshake(struct ws_conn *c, struct ws_handshake *h)
 		return snprintf(c->err, sizeof c->err, "websocket: no random bytes"), HTTP_ERR_OTHER;
 	if (EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw) != (int)sizeof key - 1) {
 		const char *why = medic_crypto_error();
-		return snprintf(c->err, sizeof c->err, "websocket: %s", why ? why : "cannot encode the key"), HTTP_ERR_OTHER;
+		snprintf(c->err, sizeof c->err, "websocket: %s", why ? why : "cannot encode the key");
+		return HTTP_ERR_OTHER;
 	}
 	if ((e = send_upgrade(c, h, key)) != HTTP_OK || (e = read_head(c, h->timeout_ms, &head)) != HTTP_OK)
 		return e;

@@ -69,7 +69,8 @@ static int copy_to_temp(struct fs_tree *t, int sfd, const char *sname, int dfd, 
 		unsigned char rnd[6];
 		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 			return fs_fail(t->e, errno, "getrandom");
-		snprintf(tmp, 32, ".medic-move-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		snprintf(tmp, 32, ".medic-move-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+			 rnd[5]);
 		if (fs_tree_copy(t, sfd, sname, dfd, tmp) == 0)
 			return 0;
 		if (t->created_top)

@@ -141,7 +141,9 @@ function Client:request(req)
 			if req.on_data or text == "" then return true, info end
 			if not is_json(info, text) then return text, info end
 			local obj, err = json.decode(text)
-			if obj == nil then return nil, ("%s %s: bad JSON in the response: %s"):format(method, req.path, err), "BadResponse" end
+			if obj == nil then
+				return nil, ("%s %s: bad JSON in the response: %s"):format(method, req.path, err), "BadResponse"
+			end
 			return obj, info
 		else
 			msg, code, st = status_error(status, text, method, req.path)

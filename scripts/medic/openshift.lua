@@ -1,5 +1,6 @@
 -- etcd-medic-api: 1
--- OpenShift etcd helpers: etcd pods and their states, members matched to nodes, revisions, quorum gate, secrets, patches.
+-- OpenShift etcd helpers: etcd pods and their states, members matched to nodes, revisions, quorum gate, secrets,
+-- patches.
 --
 -- Plain functions over decoded API objects (so they are easy to test and to reuse by hand in the REPL), plus a
 -- few that read through a medic.k8s client. Facts and their sources: reference/openshift.md §0, §1, §4, §6.

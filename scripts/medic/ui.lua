@@ -1,5 +1,6 @@
 -- etcd-medic-api: 1
--- Output for scripts and the REPL: step headers, ok/changed/skipped/failed marks, progress lines, aligned tables, pretty printing.
+-- Output for scripts and the REPL: step headers, ok/changed/skipped/failed marks, progress lines, aligned tables,
+-- pretty printing.
 --
 -- Colour and the spinner only on a terminal (never with --no-color or NO_COLOR); plain lines otherwise, so
 -- a run piped to a file reads as a log. Everything printed passes host.redact first, so a secret that
