@@ -3,8 +3,8 @@
  * (callgrind), for a line editor that only a session on a terminal uses. The loading is bindings/lazylib.c;
  * the forwarders are hidden, so libedit's calls to its own functions never bind to them. */
 #include <dlfcn.h>
-#include "edit_lazy.h"
 #include "base/lazylib.h"
+#include "edit_lazy.h"
 
 #define LIBEDIT "libedit.so.2"
 #define FORWARDER __attribute__((visibility("hidden")))

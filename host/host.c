@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include "base/errors.h"
 #include "base/clock.h"
+#include "base/errors.h"
 #include "base/interrupt.h"
 #include "base/log.h"
 #include "json/json.h"

@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include "cli.h"
 #include "commands.h"
-#include "loader.h"
 #include "host.h"
+#include "loader.h"
 #include "repl.h"
 #include "state.h"
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "edit_lazy.h"
 #include "base/interrupt.h"
+#include "edit_lazy.h"
 #include "loader.h"
 #include "repl.h"
 #include "state.h"

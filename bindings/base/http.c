@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "base/errors.h"
 #include "base/curl_lazy.h"
+#include "base/errors.h"
 #include "base/http.h"
 #include "base/http_internal.h"
 #include "base/interrupt.h"

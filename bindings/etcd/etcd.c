@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/errors.h"
+#include "base/http.h"
+#include "base/log.h"
 #include "etcd/etcd_boltrev.h"
 #include "etcd/etcd_error.h"
 #include "etcd/etcd_id.h"
 #include "etcd/etcd_snapshot.h"
-#include "base/http.h"
-#include "base/log.h"
 
 /* medic.etcd.core: the C half of medic.etcd. It does what needs C: HTTPS with mutual TLS to the etcd v3
  * JSON gateway (one reused libcurl client per endpoint URL), exact 64-bit member IDs, error classification,

@@ -5,9 +5,9 @@
 #include <time.h>
 #include "base/errors.h"
 #include "base/http.h"
+#include "base/log.h"
 #include "k8s/k8s_internal.h"
 #include "k8s/kubeconfig.h"
-#include "base/log.h"
 
 /* Lua module "medic.k8s.core": the transport half of medic.k8s. C does kubeconfig, TLS, credentials,
  * URL encoding and the bytes on the wire; scripts/medic/k8s.lua does JSON, Status errors, retries,

@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "base/errors.h"
-#include "k8s/k8s_internal.h"
 #include "base/log.h"
 #include "k8s/k8s_exec.h"
+#include "k8s/k8s_internal.h"
 #include "k8s/websocket.h"
 
 /* Pod exec over WebSocket (Kubernetes remotecommand v5/v4 channel protocols, reference protocols.md §1):

@@ -7,10 +7,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 #include "base/errors.h"
+#include "base/log.h"
 #include "node/fsmove.h"
 #include "node/fsroot.h"
 #include "node/fstree.h"
-#include "base/log.h"
 
 static int invalid_move(struct fs_error *e, const char *why, const char *src, const char *dst)
 {

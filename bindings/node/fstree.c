@@ -12,9 +12,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include "base/errors.h"
-#include "node/fstree.h"
 #include "base/interrupt.h"
 #include "base/log.h"
+#include "node/fstree.h"
 
 static int stop_if_interrupted(struct fs_tree *t)
 {
