@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	code = run_lua(&r, &out);
-	curl_global_cleanup(); /* a no-op unless a binding loaded libcurl: bindings/curl_lazy.c */
+	curl_global_cleanup(); /* a no-op unless a binding loaded libcurl: bindings/base/curl_lazy.c */
 	medic_output_close(&out);
 	return code;
 }

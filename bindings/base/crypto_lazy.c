@@ -1,4 +1,4 @@
-/* libcrypto, loaded on first use: see crypto_lazy.h. The loading is bindings/lazylib.c. The forwarders have
+/* libcrypto, loaded on first use: see crypto_lazy.h. The loading is bindings/base/lazylib.c. The forwarders have
  * hidden visibility, so libssl and libcurl (which load the same libcrypto.so.3 when a transfer starts: one
  * copy, shared by soname) always call libcrypto's own functions, never these. */
 #include <dlfcn.h>

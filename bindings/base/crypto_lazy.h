@@ -2,7 +2,7 @@
 #define MEDIC_CRYPTO_LAZY_H
 #include <stdbool.h>
 
-/* libcrypto (OpenSSL) is loaded on first use (bindings/crypto_lazy.c): the few functions the code calls
+/* libcrypto (OpenSSL) is loaded on first use (bindings/base/crypto_lazy.c): the few functions the code calls
  * (SHA-256 through EVP for snapshots, SHA-1 and base64 for the WebSocket handshake, base64 for basic auth)
  * are forwarders that dlopen libcrypto.so.3 on their first call. Linking it cost 2.5 M of the 4.0 M
  * instructions of `etcd-medic -e ''`. If the library cannot be loaded, nothing aborts: EVP_MD_CTX_new,

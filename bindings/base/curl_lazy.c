@@ -5,7 +5,7 @@
  * also runs the real curl_global_init once. The rest of the code calls libcurl as usual.
  *
  * The forwarders have hidden visibility: they are never exported, so libcurl's own calls to its exported
- * functions (curl_slist_append, ...) can never bind to them. The loading itself is bindings/lazylib.c. */
+ * functions (curl_slist_append, ...) can never bind to them. The loading itself is bindings/base/lazylib.c. */
 #define CURL_DISABLE_TYPECHECK 1 /* the type-checking macros would rename the definitions below */
 #include <curl/curl.h>
 #include <dlfcn.h>

@@ -397,7 +397,7 @@ static int l_snapshot(lua_State *L)
 }
 
 /* core.check_snapshot(path) -> {size=, sha256=, revision=} | nil, message, "SnapshotFailed", true
- * A snapshot file already on disk, checked as the transfer checks one (bindings/etcd_snapshot_check.c). */
+ * A snapshot file already on disk, checked as the transfer checks one (bindings/etcd/etcd_snapshot_check.c). */
 static int l_check_snapshot(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);

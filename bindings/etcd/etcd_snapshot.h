@@ -5,11 +5,11 @@
 
 /* Receives an etcd snapshot stream and writes the database to a file in constant memory. Two streams carry the
  * same bytes: gRPC's Maintenance/Snapshot (protobuf SnapshotResponse messages in gRPC frames over HTTP/2,
- * bindings/etcd_snapshot_grpc.c) and the JSON gateway's /v3/maintenance/snapshot ({"result":{"blob":"<base64>"}}
- * objects, bindings/etcd_snapshot_json.c). The decoded bytes are the bolt database followed by a 32-byte SHA-256
+ * bindings/etcd/etcd_snapshot_grpc.c) and the JSON gateway's /v3/maintenance/snapshot ({"result":{"blob":"<base64>"}}
+ * objects, bindings/etcd/etcd_snapshot_json.c). The decoded bytes are the bolt database followed by a 32-byte SHA-256
  * of everything before it; the file keeps that trailer, exactly as `etcdctl snapshot save` writes it, so
  * `etcdctl snapshot restore` can verify it. The file is written as PATH.XXXXXX in the same directory (mode
- * 0600), fsynced, and renamed over PATH only when the trailer matches (bindings/etcd_snapshot.c). No Lua here. */
+ * 0600), fsynced, and renamed over PATH only when the trailer matches (bindings/etcd/etcd_snapshot.c). No Lua here. */
 
 struct etcd_snapshot;
 
@@ -44,7 +44,7 @@ void etcd_snapshot_abort(struct etcd_snapshot *s);
 /* The reason the last feed failed ("" if none). */
 const char *etcd_snapshot_error(const struct etcd_snapshot *s);
 
-/* Checks a snapshot file on disk (bindings/etcd_snapshot_check.c): bbolt's magic, at least one page, and
+/* Checks a snapshot file on disk (bindings/etcd/etcd_snapshot_check.c): bbolt's magic, at least one page, and
  * the 32-byte trailer equal to the SHA-256 of everything before it. Returns 0 and fills res->size and
  * res->sha256, or -1 and errmsg ("PATH: why"). Constant memory. */
 int etcd_snapshot_check(const char *path, struct etcd_snapshot_result *res, char *errmsg, size_t errlen);

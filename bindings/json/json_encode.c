@@ -1,4 +1,4 @@
-/* medic_json_encode: Lua value -> JSON text (the other half of bindings/json.c).
+/* medic_json_encode: Lua value -> JSON text (the other half of bindings/json/json.c).
  * Why not cjson.encode: lua-cjson 2.1 writes every number with 14 significant digits (so 2^53 comes out
  * as 9.007199254741e+15) and cannot tell an empty array from an empty object. */
 #include <lauxlib.h>

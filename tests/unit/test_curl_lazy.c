@@ -1,4 +1,4 @@
-/* libcurl loaded on first use (bindings/curl_lazy.c): nothing is mapped before the first call, every class
+/* libcurl loaded on first use (bindings/base/curl_lazy.c): nothing is mapped before the first call, every class
  * of option crosses the variadic forwarders intact (a file:// transfer of a temporary file), and an
  * unloadable libcurl.so.4 gives a clear error instead of a crash. The tests run in order in one process. */
 #include <setjmp.h>

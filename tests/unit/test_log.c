@@ -1,4 +1,4 @@
-/* Unit tests of bindings/log.c: medic_redact on every shape a secret arrives in, and the sink/level gate. */
+/* Unit tests of bindings/base/log.c: medic_redact on every shape a secret arrives in, and the sink/level gate. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* The local node backend's file operations (bindings/fsroot.c, fsmove.c, fstree.c), in temporary dirs. */
+/* The local node backend's file operations (bindings/node/fsroot.c, fsmove.c, fstree.c), in temporary dirs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-/* WebSocket framing and handshake (bindings/websocket.c) over a fake transport. */
+/* WebSocket framing and handshake (bindings/k8s/websocket.c) over a fake transport. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
