@@ -7,13 +7,17 @@ CFLAGS  ?= -O2 -g
 PKGS     = lua5.4 lua5.4-cjson libcurl openssl yaml-0.1 libedit
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Ibindings -Ihost -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl, openssl, libedit: headers only; bindings/curl_lazy.c, crypto_lazy.c and host/edit_lazy.c dlopen
-# them on first use (bindings/lazylib.h): start-up skips the loader's work on them and their dependencies.
+# libcurl, openssl, libedit: headers only; bindings/base/curl_lazy.c, crypto_lazy.c and host/edit_lazy.c dlopen
+# them on first use (bindings/base/lazylib.h): start-up skips the loader's work on them and their dependencies.
 LAZY     = libcurl openssl libedit
 LIBS     = $(shell pkg-config --libs $(filter-out $(LAZY),$(PKGS)) 2>/dev/null) -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-BINDING_SRC = $(filter-out bindings/%_fuzz.c,$(wildcard bindings/*.c))
+# One folder per Lua module (json, etcd, k8s, node) over base/, the services with no Lua in their interface.
+# Sources include headers by folder ("base/http.h"); tests/layout_test.py checks the direction of every include.
+BINDING_DIRS = base json etcd k8s node
+BINDING_SRC = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.c))
+BINDING_HDR = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.h))
 HOST_SRC    = $(filter-out host/embedgen.c,$(wildcard host/*.c))
 BINDING_OBJ = $(BINDING_SRC:%.c=$(BUILD)/%.o)
 HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
@@ -31,7 +35,7 @@ $(DEPS_STAMP): vendor/packages.txt vendor/install.sh
 	@vendor/install.sh
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard bindings/*.h host/*.h) | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c $(BINDING_HDR) $(wildcard host/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) -c -o $@ $<
 
@@ -72,7 +76,7 @@ test: lint test-unit test-lua test-repl test-asan test-testbed test-integration 
       test-reliability-quick
 
 test-unit: $(UNIT_BIN)
-	@tests/run-tests unit $(UNIT_BIN)
+	@LAYOUT_BUILD=$(BUILD) tests/run-tests unit $(UNIT_BIN) tests/layout_test.py
 
 test-lua: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests lua $(sort $(wildcard tests/lua/*_spec.lua))
@@ -99,26 +103,35 @@ test-e2e: $(BUILD)/etcd-medic
 demo: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/demo
 
-# libFuzzer targets: bindings/X_fuzz.c links with bindings/X*.c (and the bottom layer: log, interrupt).
+# libFuzzer targets: fuzz/T.c is one target, linked with the explicit source list FUZZ_SRC_T below.
+# Seeds and kept crash inputs: fuzz/corpus/T/ (read too; new finds go to the build dir's corpus).
+# One line per target in fuzz/README.md: its input and the property checked.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC     = $(wildcard bindings/*_fuzz.c)
-FUZZ_BIN     = $(FUZZ_SRC:bindings/%.c=$(BUILD)/fuzz/%)
-# Seeds and kept crash inputs: tests/fuzz/corpus/X_fuzz/ (read too; new finds go to the build dir's corpus).
-# FUZZ_EXTRA_X: sources a target needs beyond bindings/X*.c.
-FUZZ_EXTRA_etcd_id  = bindings/etcd_error.c
-FUZZ_EXTRA_etcd_snapshot = bindings/crypto_lazy.c bindings/lazylib.c
-FUZZ_EXTRA_websocket = bindings/crypto_lazy.c bindings/lazylib.c
-FUZZ_EXTRA_k8s_exec = $(filter-out bindings/k8s_exec.c bindings/log.c bindings/interrupt.c,$(BINDING_SRC))
+FUZZ_TARGETS  = etcd_boltrev etcd_id etcd_snapshot json k8s_exec kubeconfig websocket
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_FLOOR    = bindings/base/log.c bindings/base/interrupt.c
+FUZZ_CRYPTO   = bindings/base/crypto_lazy.c bindings/base/lazylib.c
+FUZZ_SRC_etcd_boltrev  = bindings/etcd/etcd_boltrev.c
+FUZZ_SRC_etcd_id       = bindings/etcd/etcd_id.c bindings/etcd/etcd_error.c
+FUZZ_SRC_etcd_snapshot = bindings/etcd/etcd_snapshot.c bindings/etcd/etcd_snapshot_check.c \
+                         bindings/etcd/etcd_snapshot_grpc.c bindings/etcd/etcd_snapshot_json.c $(FUZZ_CRYPTO)
+FUZZ_SRC_json          = bindings/json/json.c bindings/json/json_encode.c
+FUZZ_SRC_k8s_exec      = bindings/k8s/k8s_exec.c bindings/k8s/k8s.c bindings/k8s/k8s_auth.c bindings/k8s/websocket.c \
+                         $(FUZZ_SRC_kubeconfig) bindings/base/http.c bindings/base/http_raw.c \
+                         bindings/base/curl_lazy.c bindings/base/clock.c $(FUZZ_SRC_json) $(FUZZ_CRYPTO)
+FUZZ_SRC_kubeconfig    = bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c \
+                         bindings/k8s/kubeconfig_doc.c
+FUZZ_SRC_websocket     = bindings/k8s/websocket.c $(FUZZ_CRYPTO)
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do s=tests/fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \
+	@for f in $(FUZZ_BIN); do s=fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -artifact_prefix=$$f- \
 		$$f.corpus $$(test -d $$s && echo $$s) >$$f.log 2>&1; rc=$$?; echo "== $${f##*/}"; tail -3 $$f.log; \
 		[ $$rc -eq 0 ] || { echo "fuzz: $$f failed (see $$f.log)"; exit 1; }; done
 
-$(BUILD)/fuzz/%_fuzz: bindings/%_fuzz.c $(wildcard bindings/*.h) $(BINDING_SRC) | $(DEPS_STAMP)
+.SECONDEXPANSION:
+$(FUZZ_BIN): $(BUILD)/fuzz/%: fuzz/%.c $$(FUZZ_SRC_$$*) $(FUZZ_FLOOR) $(BINDING_HDR) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(filter bindings/$*%.c,$(BINDING_SRC)) $(FUZZ_EXTRA_$*) bindings/log.c bindings/interrupt.c $(LIBS)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_FLOOR) $(LIBS)
 
 # The fault matrix on the testbed (long; QUICK=1 runs a few cases). Not part of `make test`.
 reliability: $(BUILD)/etcd-medic

@@ -1,6 +1,6 @@
 #ifndef MEDIC_CLI_H
 #define MEDIC_CLI_H
-#include "state.h"
+#include "options.h"
 
 enum medic_command { CMD_NONE, CMD_RUN, CMD_REPL, CMD_SCRIPTS, CMD_EJECT, CMD_HELP, CMD_VERSION };
 

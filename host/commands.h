@@ -1,7 +1,7 @@
 #ifndef MEDIC_COMMANDS_H
 #define MEDIC_COMMANDS_H
 #include <lua.h>
-#include "state.h"
+#include "options.h"
 
 /* `etcd-medic scripts`: prints each shipped script (and each *.lua in the --script-path dirs) with the
  * one-line description from its header comment. Returns the exit code. */

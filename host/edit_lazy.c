@@ -1,10 +1,10 @@
 /* libedit, loaded when the interactive REPL starts. Linking -ledit made the dynamic loader map and bind
  * libedit, libtinfo, libbsd and libmd at every start: 0.5 M of the 1.2 M instructions of `etcd-medic -e ''`
- * (callgrind), for a line editor that only a session on a terminal uses. The loading is bindings/lazylib.c;
+ * (callgrind), for a line editor that only a session on a terminal uses. The loading is bindings/base/lazylib.c;
  * the forwarders are hidden, so libedit's calls to its own functions never bind to them. */
 #include <dlfcn.h>
+#include "base/lazylib.h"
 #include "edit_lazy.h"
-#include "lazylib.h"
 
 #define LIBEDIT "libedit.so.2"
 #define FORWARDER __attribute__((visibility("hidden")))

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "base/log.h"
 #include "loader.h"
-#include "log.h"
 
 #define MAX_SCRIPT_SIZE (16 << 20)
 #define HEADER_LINES 10

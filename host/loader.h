@@ -3,7 +3,7 @@
 #include <lua.h>
 #include <stddef.h>
 #include "embedded.h"
-#include "state.h"
+#include "options.h"
 
 /* Script loading: every chunk from disk or from the binary passes the API header check
  * ("-- etcd-medic-api: N" in the leading comment lines; a file without one is accepted). */

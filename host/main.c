@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include "cli.h"
 #include "commands.h"
+#include "host.h"
 #include "loader.h"
-#include "output.h"
 #include "repl.h"
 #include "state.h"
 
@@ -101,7 +101,7 @@ static int run_lua(struct run *r, struct medic_output *out)
 		fprintf(stderr, "etcd-medic: cannot create the Lua state (out of memory)\n");
 		return 1;
 	}
-	medic_output_preload(L, out);
+	medic_host_preload(L, out);
 	lua_pushcfunction(L, pmain);
 	lua_pushlightuserdata(L, r);
 	if (lua_pcall(L, 1, 0, 0) != LUA_OK)
@@ -119,8 +119,8 @@ int main(int argc, char **argv)
 	int code;
 
 	if (medic_cli_parse(&cli, argc, argv) != 0) {
-		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | -e CHUNK | "
-			"scripts | eject NAME [DIR]\nTry 'etcd-medic --help' for the options.\n", cli.error);
+		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | "
+			"-e CHUNK | scripts | eject NAME [DIR]\nTry 'etcd-medic --help' for the options.\n", cli.error);
 		return 2;
 	}
 	if (cli.cmd == CMD_HELP)
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	code = run_lua(&r, &out);
-	curl_global_cleanup(); /* a no-op unless a binding loaded libcurl: bindings/curl_lazy.c */
+	curl_global_cleanup(); /* a no-op unless a binding loaded libcurl: bindings/base/curl_lazy.c */
 	medic_output_close(&out);
 	return code;
 }

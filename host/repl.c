@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "base/interrupt.h"
 #include "edit_lazy.h"
-#include "interrupt.h"
 #include "loader.h"
 #include "repl.h"
 #include "state.h"
@@ -109,8 +109,9 @@ static int run_stdin(lua_State *L)
 	}
 	const char *src = lua_tolstring(L, -1, &len);
 	const char *ret = lua_pushfstring(L, "return %s;", memchr(src, '\0', len) ? "" : src);
-	int status = len > 0 && !memchr(src, '\0', len) && luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK
-		? LUA_OK : (lua_settop(L, 2), medic_load_buffer(L, src, len, "stdin"));
+	int as_expr = len > 0 && !memchr(src, '\0', len) &&
+		      luaL_loadbufferx(L, ret, strlen(ret), "=stdin", "t") == LUA_OK;
+	int status = as_expr ? LUA_OK : (lua_settop(L, 2), medic_load_buffer(L, src, len, "stdin"));
 	lua_replace(L, 1);
 	lua_settop(L, 1);
 	if (status == LUA_OK)

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <lua-cjson.h>
 #include <signal.h>
-#include "interrupt.h"
+#include "base/interrupt.h"
 #include "loader.h"
 #include "state.h"
 

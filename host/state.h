@@ -1,21 +1,7 @@
 #ifndef MEDIC_STATE_H
 #define MEDIC_STATE_H
 #include <lua.h>
-
-#define MEDIC_VERSION "0.1.0"
-/* The script API version this host provides; scripts say which one they were written for
- * (a first line "-- etcd-medic-api: N"). */
-#define MEDIC_API_VERSION 2
-
-/* Global options, parsed by main and handed to scripts as require "medic.options". */
-struct medic_options {
-	const char *kubeconfig, *context, *namespace;
-	const char *etcd_endpoints, *etcd_cacert, *etcd_cert, *etcd_key;
-	const char *log_json;
-	const char *script_path[8];
-	int nscript_path;
-	int verbose, no_color;
-};
+#include "options.h"
 
 /* A Lua state with the standard libraries, the preloaded C modules, medic.options and the script search
  * (host/loader.c); NULL, with a message on stderr, if it cannot be made. */

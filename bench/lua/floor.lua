@@ -3,13 +3,13 @@
 -- NODE is a started voting member and every member answers health (prints "member SECONDS"), and the
 -- operator's rollout is complete: a new revision on every node, every etcd pod Ready ("floor SECONDS").
 -- arg[1]: NODE; arg[2]: deadline in seconds (default 900). Direct etcd access from ETCDCTL_* (the testbed's env).
-local k8s, etcd, core = require "medic.k8s", require "medic.etcd", require "medic.k8s.core"
+local k8s, etcd, host = require "medic.k8s", require "medic.etcd", require "medic.host"
 local node, limit = assert(arg[1], "usage: floor.lua NODE [DEADLINE_S]"), tonumber(arg[2] or 900)
 local CR = "/apis/operator.openshift.io/v1/etcds/cluster"
 local kc = assert(k8s.connect {})
 local eps = {}
 for e in (os.getenv("ETCDCTL_ENDPOINTS") or ""):gmatch("[^,]+") do eps[#eps + 1] = e end
-local deadline = core.now() + limit
+local deadline = host.now() + limit
 local function reason()
 	local cr = kc:get(CR)
 	return cr and cr.spec and cr.spec.forceRedeploymentReason
@@ -52,21 +52,21 @@ end
 local first, before = reason(), revision()
 print("ready") io.stdout:flush()
 local t_patch
-while core.now() < deadline do
+while host.now() < deadline do
 	local r = reason()
-	if r ~= nil and r ~= first then t_patch = core.now() break end
-	core.sleep(0.2)
+	if r ~= nil and r ~= first then t_patch = host.now() break end
+	host.sleep(0.2)
 end
 if not t_patch then print("floor none") os.exit(1) end
 local c = assert(etcd.connect { endpoints = eps, cacert = os.getenv("ETCDCTL_CACERT"),
 	cert = os.getenv("ETCDCTL_CERT"), key = os.getenv("ETCDCTL_KEY"), timeout = 2 })
 local member_done
-while core.now() < deadline do
+while host.now() < deadline do
 	if not member_done and done(c) then
 		member_done = true
-		print(string.format("member %.3f", core.now() - t_patch))
+		print(string.format("member %.3f", host.now() - t_patch))
 	end
-	if member_done and rolled_out(before) then print(string.format("floor %.3f", core.now() - t_patch)) os.exit(0) end
-	core.sleep(0.2)
+	if member_done and rolled_out(before) then print(string.format("floor %.3f", host.now() - t_patch)) os.exit(0) end
+	host.sleep(0.2)
 end
 print("floor none") os.exit(1)

@@ -1,16 +1,16 @@
 -- bench: the cost of one operation inside a running script (connection reused), N times each (default 200).
 -- Prints "etcd_member_list MS" and "k8s_get MS": the median milliseconds per operation.
 local etcd = require "medic.etcd"
-local core = require "medic.k8s.core"
+local host = require "medic.host"
 local n = tonumber(arg[1] or 200)
 local function median(t) table.sort(t) return t[(#t + 1) // 2] end
 local function timed(name, fn)
 	fn()   -- warm: connect, handshake
 	local t = {}
 	for i = 1, n do
-		local t0 = core.now()
+		local t0 = host.now()
 		fn()
-		t[i] = (core.now() - t0) * 1000
+		t[i] = (host.now() - t0) * 1000
 	end
 	print(string.format("%s %.3f", name, median(t)))
 end

@@ -7,7 +7,7 @@
 ---   local ok, msg, code = debugpod.start(kc, "master-0", {image=, namespace=, timeout=300}, rec)
 ---   ... kc:exec{namespace = rec.namespace, pod = rec.pod, container = debugpod.container, command = {...}}
 ---   debugpod.stop(kc, rec)
-local core = require "medic.node.core"
+local host = require "medic.host"
 
 local M = {
 	--- The image when the openshift/tools image stream cannot be read (what oc falls back to).
@@ -125,7 +125,7 @@ end
 -- polls the pod until its container runs; deadline timeout seconds
 local function wait_running(kc, rec, timeout)
 	local path = string.format("/api/v1/namespaces/%s/pods/%s", rec.namespace, rec.pod)
-	local deadline, delay, last = core.monotonic() + timeout, 0.2, "not yet seen"
+	local deadline, delay, last = host.now() + timeout, 0.2, "not yet seen"
 	while true do
 		local pod, msg, code = kc:get(path)
 		if pod then
@@ -139,12 +139,12 @@ local function wait_running(kc, rec, timeout)
 		elseif code ~= "NotFound" then
 			last = tostring(msg)
 		end
-		local left = deadline - core.monotonic()
+		local left = deadline - host.now()
 		if left <= 0 then
 			return nil, string.format("debug pod %s on %s not running after %ss (%s)", rec.pod, rec.node, timeout, last),
 				"Timeout"
 		end
-		local ok, m, c = core.sleep(math.min(delay, left))
+		local ok, m, c = host.sleep(math.min(delay, left))
 		if not ok then
 			return nil, m, c
 		end
@@ -156,7 +156,7 @@ end
 --- Deletes rec.pod (grace period 0) and, if rec.owns_namespace, rec.namespace; NotFound counts as done.
 --- Runs with Ctrl-C held off, so the interrupt that ends a script cannot cut its cleanup short.
 function M.stop(kc, rec)
-	local ok, res, msg, code = core.uninterrupted(function()
+	local ok, res, msg, code = host.uninterrupted(function()
 		local done, m, c, first_m, first_c
 		if rec.pod then
 			done, m, c = kc:delete(string.format("/api/v1/namespaces/%s/pods/%s", rec.namespace, rec.pod),

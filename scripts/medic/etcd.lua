@@ -330,10 +330,10 @@ end
 -- snapshot(path [, {timeout=seconds}]) -> {size=, sha256=, revision=, endpoint=, path=, transport=[, version=]}
 -- The file is what `etcdctl snapshot save` writes (bolt database + its 32-byte SHA-256 trailer, checked),
 -- mode 0600, written atomically. transport: "grpc" (Maintenance/Snapshot over HTTP/2, as etcdctl), or
--- "gateway" (the JSON gateway, only when gRPC got no gRPC answer at all); version: etcd 3.6's storage
--- version. revision is read from the saved database, as `etcdctl snapshot status` reads it (the largest
--- revision among its keys; 0 for an empty store); should the file not parse, it is the revision the same
--- member reported just before the transfer began (a lower bound).
+-- "gateway" (the JSON gateway, only when gRPC got no gRPC answer at all); version: etcd 3.6's storage version.
+-- revision is read from the saved database, as `etcdctl snapshot status` reads it (the largest revision among
+-- its keys; 0 for an empty store); should the file not parse, it is the revision the same member reported just
+-- before the transfer began (a lower bound).
 function Gateway:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
 	local st, msg, code, def = self:each_endpoint(function(base)

@@ -11,7 +11,7 @@
 -- Every method returns its result, or nil, message, code, status on an expected failure. code is the
 -- Kubernetes Status reason ("NotFound", "Conflict", "Forbidden", "Unauthorized", "AlreadyExists",
 -- "Invalid", "Expired", "TooManyRequests", "InternalError", ...) or a transport code ("ConnectFailed",
--- "TLS", "Timeout", "ConnectionLost", "TooLarge", "Interrupted", "Config"); status is the decoded Status
+-- "TLS", "Timeout", "ConnectionLost", "TooLarge", "Interrupted", "InvalidConfig"); status is the decoded Status
 -- object (with .code, the HTTP status) when the server sent one. Misuse (wrong argument types) raises.
 --
 -- Retries follow client-go: a 429 or 5xx that carries Retry-After is retried after that many seconds (any
@@ -20,6 +20,7 @@
 -- the caller gets the error and re-reads.
 
 local core = require "medic.k8s.core"
+local host = require "medic.host"
 local json = require "medic.json"
 local options = require "medic.options"
 
@@ -49,10 +50,10 @@ local PATCH_TYPES = {
 	apply = "application/apply-patch+yaml",
 }
 
-local function log(level, fmt, ...) core.log(level, fmt:format(...)) end
+local function log(level, fmt, ...) host.log(level, "k8s", fmt:format(...)) end
 
 -- k8s.connect{kubeconfig=, context=, namespace=, timeout=, connect_timeout=, max_body=, retries=,
---             max_retry_wait=, in_cluster=true} -> client | nil, message, "Config"
+--             max_retry_wait=, in_cluster=true} -> client | nil, message, "InvalidConfig"
 -- Defaults come from the command line (require "medic.options"), then $KUBECONFIG, ~/.kube/config and
 -- the in-cluster service account. namespace defaults to -n, then the context's namespace.
 function k8s.connect(opts)
@@ -151,7 +152,7 @@ function Client:request(req)
 		if not wait or attempt == retries then return nil, msg, code, st end
 		wait = math.min(wait, self.max_retry_wait)
 		log("info", "%s %s: %s; retrying in %ds (%d/%d)", method, req.path, code, wait, attempt + 1, retries)
-		local ok, imsg, icode = core.sleep(wait)
+		local ok, imsg, icode = host.sleep(wait)
 		if not ok then return nil, imsg, icode end
 	end
 end
@@ -265,7 +266,7 @@ function Client:exec(opts)
 		if not wait or attempt == self.retries then return nil, m, c, st end
 		wait = math.min(math.max(wait, 1), self.max_retry_wait)
 		log("info", "exec %s: %s; retrying in %ds (%d/%d)", tostring(opts.pod), c, wait, attempt + 1, self.retries)
-		local ok, imsg, icode = core.sleep(wait)
+		local ok, imsg, icode = host.sleep(wait)
 		if not ok then return nil, imsg, icode end
 	end
 	local rc, emsg, ecode, st = k8s.exit_code(r.status)
@@ -341,7 +342,7 @@ end
 function Client:watch(path, opts, fn)
 	if type(path) ~= "string" or type(fn) ~= "function" then error("kc:watch: expects (path, opts, fn)", 2) end
 	opts = opts or {}
-	local deadline = core.now() + (opts.timeout or self.watch_timeout)
+	local deadline = host.now() + (opts.timeout or self.watch_timeout)
 	local rv, stopped, failure = opts.resourceVersion, false, nil
 	local failures = 0
 	local expired, progress -- per stream: set at the top of the loop below, by handle() during the stream
@@ -377,7 +378,7 @@ function Client:watch(path, opts, fn)
 	end
 
 	for _ = 1, 1000000 do
-		local left = deadline - core.now()
+		local left = deadline - host.now()
 		if left <= 0 then return nil, "watch " .. path .. ": timed out", "Timeout" end
 		expired, progress = false, false
 		local ok, msg, code, st = self:request { path = path, retries = 0, timeout = left + 5,
@@ -392,11 +393,11 @@ function Client:watch(path, opts, fn)
 			local r, m, c, s = relist()
 			if not r then return nil, m, c, s end
 			if stopped then return true end
-		elseif not ok and WATCH_RESUME[code] and deadline - core.now() > 0 then
+		elseif not ok and WATCH_RESUME[code] and deadline - host.now() > 0 then
 			failures = progress and 1 or failures + 1 -- only failures in a row count
 			if failures > self.retries then return nil, msg, code, st end
 			log("info", "watch %s: %s; resuming from resourceVersion %s", path, code, tostring(rv))
-			core.sleep(math.min(failures, 5))
+			host.sleep(math.min(failures, 5))
 		elseif not ok and code ~= "Timeout" then
 			return nil, msg, code, st
 		else

@@ -35,8 +35,8 @@ local READ_DEFAULT_MAX = 16 * 1024 * 1024
 -- stderr of coreutils/busybox -> our stable codes
 local STDERR_CODES = {
 	{ "No such file or directory", "NotFound" },
-	{ "File exists", "Exists" },
-	{ "Directory not empty", "Exists" },
+	{ "File exists", "AlreadyExists" },
+	{ "Directory not empty", "AlreadyExists" },
 	{ "Permission denied", "Permission" },
 	{ "Operation not permitted", "Permission" },
 	{ "Not a directory", "NotADirectory" },
@@ -223,7 +223,7 @@ function Remote:read(p, max)
 	if st.type == "directory" then
 		return nil, "read " .. path .. ": Is a directory", "IsADirectory"
 	elseif st.type ~= "file" and st.type ~= "link" then
-		return nil, "read " .. path .. ": not a regular file", "Invalid"
+		return nil, "read " .. path .. ": not a regular file", "InvalidArgument"
 	elseif st.type == "file" and st.size > max then
 		return nil, string.format("read %s: larger than %d bytes", path, max), "TooLarge"
 	end
@@ -258,7 +258,7 @@ local function move_across(self, s, d, what)
 	local tmp = (dir == "/" and "" or dir) .. "/.medic-move-" .. debugpod.random_suffix(10)
 	local free, msg, code = self:exists(tmp)
 	if free ~= false then
-		return nil, what .. ": " .. (msg or ("the temporary name " .. tmp .. " is taken")), code or "Exists"
+		return nil, what .. ": " .. (msg or ("the temporary name " .. tmp .. " is taken")), code or "AlreadyExists"
 	end
 	local long = { timeout = self.move_timeout }
 	local ok
@@ -272,7 +272,7 @@ local function move_across(self, s, d, what)
 	if ok then
 		ok, msg, code = run_ok(self, what, { "mv", "-n", "-T", "--", tmp, d })
 		if ok and self:exists(tmp) ~= false then
-			ok, msg, code = nil, what .. ": File exists", "Exists"
+			ok, msg, code = nil, what .. ": File exists", "AlreadyExists"
 		end
 	end
 	if not ok then
@@ -288,7 +288,7 @@ local function move_across(self, s, d, what)
 end
 
 --- h:move(src, dst) -> true, "rename" | true, "copy" | nil, message, code
---- Never replaces dst: it must not exist ("Exists"), and `mv -n -T` (GNU coreutils and busybox both have
+--- Never replaces dst: it must not exist ("AlreadyExists"), and `mv -n -T` (GNU coreutils and busybox both have
 --- them) will not replace one that appears meanwhile. On one file system (same device number) a rename
 --- by mv, checked afterwards (src gone, dst of src's type and size). Across file systems copy + verify +
 --- rename + remove the source, as in move_across; code "SourceNotRemoved" as in the local handle.
@@ -305,7 +305,7 @@ function Remote:move(src, dst)
 	end
 	local what = "move " .. s .. " to " .. d
 	if s == "/" or d == "/" or s == d or d:sub(1, #s + 1) == s .. "/" then
-		return nil, what .. ": the destination is the source or inside it, or one is the root", "Invalid"
+		return nil, what .. ": the destination is the source or inside it, or one is the root", "InvalidArgument"
 	end
 	local before
 	before, msg, code = self:stat(s)
@@ -315,7 +315,7 @@ function Remote:move(src, dst)
 	local present
 	present, msg, code = self:exists(d)
 	if present ~= false then
-		return nil, what .. ": " .. (present and "File exists" or msg), present and "Exists" or code
+		return nil, what .. ": " .. (present and "File exists" or msg), present and "AlreadyExists" or code
 	end
 	if move_kind(self, s, d) == "copy" then
 		return move_across(self, s, d, what)
@@ -326,7 +326,7 @@ function Remote:move(src, dst)
 		return nil, msg, code
 	end
 	if self:exists(s) then
-		return nil, what .. ": the source is still there (did the destination appear meanwhile?)", "Exists"
+		return nil, what .. ": the source is still there (did the destination appear meanwhile?)", "AlreadyExists"
 	end
 	local after = self:stat(d)
 	if not after or after.type ~= before.type or (before.type == "file" and after.size ~= before.size) then

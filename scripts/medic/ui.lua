@@ -3,9 +3,9 @@
 -- tables, pretty printing.
 --
 -- Colour and the spinner only on a terminal (never with --no-color or NO_COLOR); plain lines otherwise, so
--- a run piped to a file reads as a log. Everything printed passes output.redact first, so a secret that
+-- a run piped to a file reads as a log. Everything printed passes host.redact first, so a secret that
 -- slips into a message still does not reach the screen.
-local output = require "medic.output"
+local host = require "medic.host"
 
 local ui = {}
 
@@ -17,12 +17,12 @@ local COLORS = { reset = "\27[0m", bold = "\27[1m", dim = "\27[2m", red = "\27[3
 
 -- ui.colored(text, color) -> text wrapped in the colour's escape codes when stdout may be coloured.
 function ui.colored(text, color)
-	if not output.color("stdout") or not COLORS[color] then return text end
+	if not host.color("stdout") or not COLORS[color] then return text end
 	return COLORS[color] .. text .. COLORS.reset
 end
 
 local function emit(s)
-	stdout:write(output.redact(s), "\n")
+	stdout:write(host.redact(s), "\n")
 	stdout:flush()
 end
 
@@ -33,7 +33,7 @@ function ui.say(fmt, ...) emit(string.format(fmt, ...)) end
 function ui.step(title, index, total)
 	local counter = index and (total and ("[%d/%d] "):format(index, total) or ("[%d] "):format(index)) or ""
 	emit(ui.colored("==> " .. counter .. title, "bold"))
-	output.log("debug", "step", counter .. title)
+	host.log("debug", "step", counter .. title)
 end
 
 local MARKS = {
@@ -48,9 +48,9 @@ function ui.mark(status, message)
 	local m = MARKS[status] or { tostring(status), "bold" }
 	local label = ("%-9s"):format("[" .. m[1] .. "]")
 	local out = (status == "failed" or status == "refused" or status == "warn") and stderr or stdout
-	out:write("    ", ui.colored(label, m[2]), " ", output.redact(tostring(message or "")), "\n")
+	out:write("    ", ui.colored(label, m[2]), " ", host.redact(tostring(message or "")), "\n")
 	out:flush()
-	output.log("debug", "mark", m[1] .. ": " .. tostring(message or ""))
+	host.log("debug", "mark", m[1] .. ": " .. tostring(message or ""))
 end
 for status in pairs(MARKS) do ui[status] = function(message) ui.mark(status, message) end end
 
@@ -71,7 +71,7 @@ Progress.__index = Progress
 -- otherwise, one per change of detail); p:done(status [, message]) ends it with a mark (see ui.mark).
 -- p is to-be-closed: `local p <close> = ui.progress("waiting for etcd to stop")` ends the line on errors.
 function ui.progress(message)
-	local p = setmetatable({ message = message, tty = output.isatty("stdout"), n = 0, start = os.time() }, Progress)
+	local p = setmetatable({ message = message, tty = host.isatty("stdout"), n = 0, start = os.time() }, Progress)
 	if not p.tty then emit(message .. " ...") end
 	return p
 end
@@ -81,9 +81,9 @@ function Progress:update(detail)
 	local text = self.message .. (detail and (" (" .. tostring(detail) .. ")") or "")
 	if self.tty then
 		local line = ("%s %s  %ds"):format(SPIN[self.n % #SPIN + 1], text, os.time() - self.start)
-		local width = output.width() - 1
+		local width = host.width() - 1
 		if #line > width then line = line:sub(1, width) end
-		stdout:write("\r\27[K", output.redact(line))
+		stdout:write("\r\27[K", host.redact(line))
 		stdout:flush()
 	elseif detail ~= nil and detail ~= self.last then
 		emit("  " .. text)
@@ -107,7 +107,7 @@ end
 function ui.wait(message, check, opts)
 	opts = opts or {}
 	local timeout, interval = opts.timeout or 300, opts.interval or 1
-	local deadline = output.now() + timeout
+	local deadline = host.now() + timeout
 	local p <close> = ui.progress(message)
 	while true do
 		local results = table.pack(check())
@@ -116,14 +116,14 @@ function ui.wait(message, check, opts)
 			return table.unpack(results, 1, results.n)
 		end
 		p:update(results[2])
-		local left = deadline - output.now()
+		local left = deadline - host.now()
 		if left <= 0 then
 			local why = ("%s: not done after %gs%s"):format(message, timeout,
 				results[2] and (" (" .. tostring(results[2]) .. ")") or "")
 			p:done("failed", why)
 			return nil, why, "Timeout"
 		end
-		local ok, err, code = output.sleep(math.min(interval, left))
+		local ok, err, code = host.sleep(math.min(interval, left))
 		if not ok then
 			p:done("failed", message .. ": " .. err)
 			return nil, err, code

@@ -8,7 +8,7 @@
 -- The shared cluster is left as found: the test's ConfigMaps are deleted and annotations removed.
 local k8s = require "medic.k8s"
 local json = require "medic.json"
-local core = require "medic.k8s.core"
+local host = require "medic.host"
 
 local DIR = assert(os.getenv("TESTBED_DIR"), "TESTBED_DIR is not set (run through tests/integration/run)")
 local MEDIC = os.getenv("MEDIC") or "build/etcd-medic"
@@ -269,10 +269,10 @@ end)
 test("429 with Retry-After is retried after the wait", function()
 	local pod = healthy_pod()
 	fault("--method GET --path " .. q("/pods/" .. pod .. "$") .. " --status 429 --retry-after 1 --count 2")
-	local t0 = core.now()
+	local t0 = host.now()
 	local p = assert(kc:get(PODS .. "/" .. pod))
 	eq(p.metadata.name, pod)
-	assert(core.now() - t0 >= 1.9, "waited Retry-After twice")
+	assert(host.now() - t0 >= 1.9, "waited Retry-After twice")
 	fault("--clear")
 end)
 
@@ -312,7 +312,7 @@ test("a wrong CA is a TLS error; a missing context names the file", function()
 	eq(code, "TLS", "wrong CA: " .. tostring(msg))
 	c:close()
 	local _, msg2, code2 = k8s.connect { kubeconfig = tmp .. "/bad-ca", context = "nope" }
-	eq(code2, "Config")
+	eq(code2, "InvalidConfig")
 	assert(msg2:find(tmp .. "/bad-ca", 1, true) and msg2:find("nope", 1, true), msg2)
 end)
 

@@ -6,7 +6,7 @@
 -- the handle.
 local k8s = require "medic.k8s"
 local node = require "medic.node"
-local core = require "medic.node.core"
+local host = require "medic.host"
 local json = require "medic.json"
 
 local DIR = assert(os.getenv("TESTBED_DIR"), "TESTBED_DIR is not set (run through tests/integration/run)")
@@ -15,12 +15,12 @@ local MANIFEST, DATA = "/etc/kubernetes/manifests/etcd-pod.yaml", "/var/lib/etcd
 local kc = assert(k8s.connect {})
 
 local function wait(what, timeout, fn)
-	local deadline = core.monotonic() + timeout
+	local deadline = host.now() + timeout
 	while not fn() do
-		if core.monotonic() > deadline then
+		if host.now() > deadline then
 			error("timed out after " .. timeout .. "s waiting for " .. what, 2)
 		end
-		core.sleep(0.2)
+		host.sleep(0.2)
 	end
 end
 
@@ -102,7 +102,7 @@ do
 	assert(not on_disk(name, MANIFEST) and on_disk(name, aside .. "/etcd-pod.yaml"), "manifest aside on the node")
 	assert(h:stat(aside .. "/etcd").type == "directory", "data dir aside")
 	local _, _, code = h:move(aside .. "/etcd-pod.yaml", aside .. "/etcd")
-	assert(code == "Exists", "never overwrites")
+	assert(code == "AlreadyExists", "never overwrites")
 	wait("etcd on " .. name .. " to stop", 60, function() return not etcd_running(name) end)
 	local st
 	wait("the etcd process on " .. name .. " to end", 60, function()
@@ -139,7 +139,7 @@ local chunk = string.format([[
 local kc = require("medic.k8s").connect{}
 local n <close> = assert(require("medic.node").open_remote(kc, %q, {timeout = 60}))
 local f = io.open(%q, "w") f:write(n.namespace, " ", n.pod) f:close()
-while true do require("medic.node.core").sleep(0.05) end]], name, marker)
+while true do require("medic.host").sleep(0.05) end]], name, marker)
 local script = os.tmpname()
 local f = assert(io.open(script, "w"))
 f:write(chunk)

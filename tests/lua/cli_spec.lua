@@ -207,7 +207,7 @@ end)
 it("--log-json writes redacted JSON lines to a 0600 file", function()
 	local log = dir .. "/audit.log"
 	local code = medic("--log-json " .. q(log) .. " -e " .. q([[
-local out = require "medic.output"
+local out = require "medic.host"
 out.audit("member_remove", "removed m1 with Authorization: Bearer sekrit-token-1", { id = "62bcf33650a7170a" })
 out.log("debug", "http", "GET / token=sekrit-token-2")
 out.audit("secret", "read", { secret = { kind = "Secret", data = { ["tls.key"] = "sekrit-token-3" } } })

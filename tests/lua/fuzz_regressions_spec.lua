@@ -1,9 +1,9 @@
--- Inputs libFuzzer found (kept in tests/fuzz/corpus/*), checked here as plain assertions.
+-- Inputs libFuzzer found (kept in fuzz/corpus/*), checked here as plain assertions.
 local spec = require "spec"
 local json = require "medic.json"
 local it, eq = spec.it, spec.eq
 
-it("json: -0 keeps its sign and the round trip is a fixed point (json_fuzz crash-negative-zero)", function()
+it("json: -0 keeps its sign and the round trip is a fixed point (fuzz/json crash-negative-zero)", function()
 	local v = json.decode("-0")
 	eq(math.type(v), "float")
 	eq(1 / v, -math.huge)
@@ -13,7 +13,7 @@ it("json: -0 keeps its sign and the round trip is a fixed point (json_fuzz crash
 	eq(math.type(json.decode("0")), "integer")
 end)
 
-it("json: a float beyond 2^53 stays a float (json_fuzz crash-float-beyond-2p53)", function()
+it("json: a float beyond 2^53 stays a float (fuzz/json crash-float-beyond-2p53)", function()
 	local v = json.decode("9.007199254740994e15")
 	eq(math.type(v), "float")
 	eq(json.encode(v), "9007199254740994.0")
@@ -24,10 +24,10 @@ end)
 
 it("json: every kept fuzz input round-trips to a fixed point", function()
 	local dir = (arg and arg[0] or ""):match("^(.*)/tests/lua/") or "."
-	local p = io.popen("ls " .. dir .. "/tests/fuzz/corpus/json_fuzz 2>/dev/null")
+	local p = io.popen("ls " .. dir .. "/fuzz/corpus/json 2>/dev/null")
 	local n = 0
 	for name in p:lines() do
-		local f = assert(io.open(dir .. "/tests/fuzz/corpus/json_fuzz/" .. name, "rb"))
+		local f = assert(io.open(dir .. "/fuzz/corpus/json/" .. name, "rb"))
 		local v = json.decode(f:read("a"))
 		f:close()
 		local t1 = v ~= nil and json.encode(v)

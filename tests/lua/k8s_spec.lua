@@ -30,11 +30,11 @@ end
 
 it("connect: errors name the file and the field, with code Config", function()
 	local _, msg, code = k8s.connect { kubeconfig = dir .. "/missing" }
-	eq(code, "Config")
+	eq(code, "InvalidConfig")
 	spec.contains(msg, dir .. "/missing")
 	local bad = kubeconfig("bad", "{client-certificate: nope.crt, client-key: nope.key}")
 	_, msg, code = k8s.connect { kubeconfig = bad }
-	eq(code, "Config")
+	eq(code, "InvalidConfig")
 	spec.contains(msg, "users[0].user.client-certificate")
 	_, msg = k8s.connect { kubeconfig = kubeconfig("ctx", "{token: t}"), context = "other" }
 	spec.contains(msg, 'context "other" not found')
@@ -101,9 +101,9 @@ local function start_server()
 	local sdir = dir .. "/server"
 	os.execute("mkdir " .. spec.q(sdir) .. " && python3 tests/unit/https_server.py " .. spec.q(sdir) ..
 		" >/dev/null 2>&1 &")
-	local core = require "medic.k8s.core"
-	local deadline = core.now() + 30
-	while not spec.read(sdir .. "/port") and core.now() < deadline do core.sleep(0.1) end
+	local host = require "medic.host"
+	local deadline = host.now() + 30
+	while not spec.read(sdir .. "/port") and host.now() < deadline do host.sleep(0.1) end
 	return sdir, assert(spec.read(sdir .. "/port"), "the test server did not start")
 end
 
@@ -160,7 +160,7 @@ print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": 
 	local _, msg, code = k8s.connect { kubeconfig = tls_kubeconfig("exec-fails",
 		"server: 'https://127.0.0.1:" .. port .. "'",
 		"exec: {apiVersion: client.authentication.k8s.io/v1, command: false, installHint: 'install the plugin'}") }
-	eq(code, "Config")
+	eq(code, "InvalidConfig")
 	spec.contains(msg, "exec plugin false failed (exit status 1): install the plugin")
 end)
 
@@ -187,11 +187,11 @@ it("a plain-text 429 without retries left is TooManyRequests with the text", fun
 end)
 
 spec.write(sdir .. "/stop", "")
-local core = require "medic.k8s.core"
-local deadline = core.now() + 5 -- the server leaves within 0.1 s of the stop file; then its files can go
-while io.open(sdir .. "/port") and core.now() < deadline do
+local host = require "medic.host"
+local deadline = host.now() + 5 -- the server leaves within 0.1 s of the stop file; then its files can go
+while io.open(sdir .. "/port") and host.now() < deadline do
 	if os.execute("pgrep -f " .. spec.q("https_server.py " .. sdir) .. " >/dev/null") ~= true then break end
-	core.sleep(0.1)
+	host.sleep(0.1)
 end
 os.execute("rm -rf " .. spec.q(dir))
 spec.done()

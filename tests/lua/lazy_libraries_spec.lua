@@ -1,4 +1,4 @@
--- libcurl, libcrypto and libedit are loaded on first use (bindings/lazylib.c): starting, and requiring every
+-- libcurl, libcrypto and libedit are loaded on first use (bindings/base/lazylib.c): starting, and requiring every
 -- module, maps none of them; a libcrypto.so.3 that cannot be loaded does not stop the binary from starting,
 -- and the first network call then fails with a clear error, not a crash.
 local spec = require "spec"

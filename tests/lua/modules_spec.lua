@@ -12,7 +12,7 @@ end
 
 it("requiring the modules leaves _G untouched", function()
 	local before = globals()
-	for _, name in ipairs { "medic.json", "cjson", "medic.options", "medic.output", "medic.ui" } do
+	for _, name in ipairs { "medic.json", "cjson", "medic.options", "medic.host", "medic.ui" } do
 		assert(require(name), name)
 	end
 	for _, name in ipairs { "medic.etcd", "medic.k8s", "medic.node", "medic.cluster", "medic.procedure" } do
@@ -22,7 +22,7 @@ it("requiring the modules leaves _G untouched", function()
 end)
 
 it("C modules are preloaded", function()
-	for _, name in ipairs { "medic.json", "cjson", "medic.options", "medic.output" } do
+	for _, name in ipairs { "medic.json", "cjson", "medic.options", "medic.host" } do
 		eq(type(package.preload[name]), "function", name)
 	end
 end)

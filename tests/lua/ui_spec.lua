@@ -1,4 +1,4 @@
--- medic.ui and medic.output: tables, pretty printing, marks, progress, colour only on a terminal.
+-- medic.ui: tables, pretty printing, marks, progress, colour only on a terminal.
 local spec = require "spec"
 local ui = require "medic.ui"
 local json = require "medic.json"
@@ -103,22 +103,6 @@ print(ui.wait("never", function() return false, "still no" end, { timeout = 0.05
 	eq(code, 0)
 	spec.contains(out, "counting ...\n  counting (1 so far)\n  counting (2 so far)\n    [ok]      counting\ndone\t3\n")
 	spec.contains(out, "nil\tnever: not done after 0.05s (still no)\tTimeout")
-end)
-
-it("output.now and output.sleep", function()
-	local output = require "medic.output"
-	local t0 = output.now()
-	eq(output.sleep(0.06), true)
-	local dt = output.now() - t0
-	assert(dt >= 0.05 and dt < 1, dt)
-	eq(pcall(output.sleep, -1), false)
-end)
-
-it("output.redact and output.width", function()
-	local output = require "medic.output"
-	eq(output.redact("Authorization: Bearer abcdefghijkl"), "Authorization: Bearer [REDACTED]")
-	eq(math.type(output.width()), "integer")
-	eq(pcall(output.log, "loud", "t", "m"), false)
 end)
 
 spec.done()

@@ -15,7 +15,7 @@ for n in 'a;touch /tmp/medic-pwn' '$(id)' 'master-0`id`' '../master-0' 'master-0
 done
 test ! -e /tmp/medic-pwn || fail "a shell ran a node name"
 
-# the bindings, through Lua (NUL cannot go through argv): every bad value refused with "Invalid"
+# the bindings, through Lua (NUL cannot go through argv): every bad value refused with "InvalidArgument"
 out=$(timeout 60 "$MEDIC" --kubeconfig "$T/kc" -v -e '
 local node, k8s, etcd = require "medic.node", require "medic.k8s", require "medic.etcd"
 local kc = assert(k8s.connect {})
@@ -44,10 +44,10 @@ printf '%s\n' "$out" | grep -q . || fail "no output from the Lua checks"
 bad=$(printf '%s\n' "$out" | grep -E '^(node|path|move|id)' | grep -v 'true$' || true)
 check "bindings refuse every bad name, path and ID" test -z "$bad"
 [ -z "$bad" ] || printf '%s\n' "$bad"
-nodes=$(printf '%s\n' "$out" | grep -c '^node	Invalid	true$' || true)
-check "open_remote: 8 bad node names refused as Invalid ($nodes)" test "$nodes" -eq 8
-n=$(printf '%s\n' "$out" | grep -cE '^(path|move)	Invalid	true$' || true)
-check "node handle: 6 bad paths refused as Invalid by stat and move ($n of 12)" test "$n" -eq 12
+nodes=$(printf '%s\n' "$out" | grep -c '^node	InvalidArgument	true$' || true)
+check "open_remote: 8 bad node names refused as InvalidArgument ($nodes)" test "$nodes" -eq 8
+n=$(printf '%s\n' "$out" | grep -cE '^(path|move)	InvalidArgument	true$' || true)
+check "node handle: 6 bad paths refused as InvalidArgument by stat and move ($n of 12)" test "$n" -eq 12
 n=$(printf '%s\n' "$out" | grep -cE '^id	' || true)
 check "member_remove: 6 bad IDs refused ($n)" test "$n" -eq 6
 http=$(printf '%s\n' "$out" | grep -c 'http' || true)

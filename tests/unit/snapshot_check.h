@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include "etcd_snapshot.h"
+#include "etcd/etcd_snapshot.h"
 
 static inline void sha256(const unsigned char *data, size_t len, unsigned char md[32])
 {

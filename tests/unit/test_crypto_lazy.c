@@ -1,4 +1,4 @@
-/* libcrypto loaded on first use (bindings/crypto_lazy.c, bindings/lazylib.c): nothing is mapped before the
+/* libcrypto loaded on first use (bindings/base/crypto_lazy.c, bindings/base/lazylib.c): nothing is mapped before the
  * first call (this binary does not link libcrypto: `ldd build/tests/test_crypto_lazy`), SHA-256, SHA-1 and
  * base64 through the forwarders give the known answers, and with an unloadable libcrypto.so.3 each caller
  * (snapshot, WebSocket handshake) returns the clear error instead of crashing. The tests run in order in one
@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "crypto_lazy.h"
-#include "etcd_snapshot.h"
-#include "websocket.h"
+#include "base/crypto_lazy.h"
+#include "etcd/etcd_snapshot.h"
+#include "k8s/websocket.h"
 #include "unloadable.h"
 
 #define ERROR_PREFIX "libcrypto.so.3 could not be loaded: "

@@ -1,4 +1,4 @@
-/* libcurl loaded on first use (bindings/curl_lazy.c): nothing is mapped before the first call, every class
+/* libcurl loaded on first use (bindings/base/curl_lazy.c): nothing is mapped before the first call, every class
  * of option crosses the variadic forwarders intact (a file:// transfer of a temporary file), and an
  * unloadable libcurl.so.4 gives a clear error instead of a crash. The tests run in order in one process. */
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "curl_lazy.h"
-#include "http.h"
+#include "base/curl_lazy.h"
+#include "base/http.h"
 #include "unloadable.h"
 
 #define CONTENT "0123456789abcdef"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "etcd_boltrev.h"
+#include "etcd/etcd_boltrev.h"
 
 #define PS 4096
 #define NPAGES 8

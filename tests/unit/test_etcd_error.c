@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "etcd_error.h"
+#include "etcd/etcd_error.h"
 
 static void expect(const char *msg, int grpc, long http, const char *code, int definite)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "etcd_id.h"
+#include "etcd/etcd_id.h"
 
 static uint64_t hex(const char *s)
 {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "etcd_snapshot.h"
+#include "etcd/etcd_snapshot.h"
 #include "snapshot_check.h"
 
 #define DB_SIZE 100000

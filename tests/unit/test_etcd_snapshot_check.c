@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "etcd_snapshot.h"
+#include "etcd/etcd_snapshot.h"
 #include "snapshot_check.h"
 
 #define DB_SIZE (3 * 65536 + 1234)   /* more than one read buffer, not a multiple of it */

@@ -1,4 +1,4 @@
-/* The gRPC snapshot stream decoder (bindings/etcd_snapshot_grpc.c) in front of the snapshot file writer:
+/* The gRPC snapshot stream decoder (bindings/etcd/etcd_snapshot_grpc.c) in front of the snapshot file writer:
  * SnapshotResponse messages split anywhere (byte by byte, random splits, a blob spanning reads), unknown
  * fields skipped, remaining_bytes checked at the end, the status from the trailers, and refusals (compression,
  * absurd lengths, a truncated stream, a non-zero grpc-status) that leave no file behind. */
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "etcd_snapshot.h"
+#include "etcd/etcd_snapshot.h"
 #include "snapshot_check.h"
 
 #define DB_SIZE 100000

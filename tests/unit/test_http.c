@@ -1,4 +1,4 @@
-/* The libcurl client (bindings/http.c) against a real HTTPS server on 127.0.0.1 (tests/unit/https_server.py). */
+/* The libcurl client (bindings/base/http.c) against a real HTTPS server on 127.0.0.1 (tests/unit/https_server.py). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "http.h"
-#include "log.h"
+#include "base/http.h"
+#include "base/log.h"
 
 static char dir[] = "/tmp/medic-http-XXXXXX";
 static pid_t server;

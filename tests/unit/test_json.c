@@ -1,4 +1,4 @@
-/* Unit tests of bindings/json.c and json_encode.c through their C entry points (medic_json_decode/encode). */
+/* Unit tests of bindings/json/json.c and json_encode.c through their C entry points (medic_json_decode/encode). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "json.h"
+#include "json/json.h"
 
 int luaopen_medic_json(lua_State *L);
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "k8s_exec.h"
+#include "k8s/k8s_exec.h"
 
 struct fake {
 	unsigned char in[1 << 16];

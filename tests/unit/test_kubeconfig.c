@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "kubeconfig.h"
+#include "k8s/kubeconfig.h"
 
 static char dir[] = "/tmp/medic-kc-XXXXXX";
 static char err[512];

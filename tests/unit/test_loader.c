@@ -42,7 +42,7 @@ static void test_api_check(void **state)
 	assert_int_equal(medic_api_check("print(1)\n", 9, "f", err, sizeof err), 0); /* no header: accepted */
 	assert_int_equal(medic_api_check("#!/bin/x\n-- hi\n-- etcd-medic-api: 7\n", 35, "my.lua", err, sizeof err), -1);
 	assert_non_null(strstr(err, "my.lua was written for etcd-medic script API 7"));
-	assert_non_null(strstr(err, "provides API 1"));
+	assert_non_null(strstr(err, "provides API 2"));
 	/* only the leading comment block counts */
 	assert_int_equal(medic_api_check("x = 1\n-- etcd-medic-api: 7\n", 26, "f", err, sizeof err), 0);
 }

@@ -1,4 +1,4 @@
-/* Unit tests of bindings/log.c: medic_redact on every shape a secret arrives in, and the sink/level gate. */
+/* Unit tests of bindings/base/log.c: medic_redact on every shape a secret arrives in, and the sink/level gate. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "log.h"
+#include "base/log.h"
 
 /* Redacts a copy of in; asserts it never grew, none of the secrets survive and every keep survives. */
 static void check(const char *in, const char *const *secrets, const char *const *keeps)

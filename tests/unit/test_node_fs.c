@@ -1,4 +1,4 @@
-/* The local node backend's file operations (bindings/fsroot.c, fsmove.c, fstree.c), in temporary dirs. */
+/* The local node backend's file operations (bindings/node/fsroot.c, fsmove.c, fstree.c), in temporary dirs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -18,8 +18,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "fsmove.h"
-#include "interrupt.h"
+#include "node/fsmove.h"
+#include "node/fsroot.h"
+#include "base/interrupt.h"
 
 struct fixture {
 	char dir[64];		/* the root of the handle */
@@ -117,7 +118,7 @@ static void clean_bad(const char *in, size_t len)
 	char out[FS_PATH_MAX];
 	struct fs_error e;
 	assert_int_equal(fs_path_clean(in, len, out, &e), -1);
-	assert_string_equal(e.code, "Invalid");
+	assert_string_equal(e.code, "InvalidArgument");
 }
 
 static void test_path_clean(void **state)
@@ -183,7 +184,7 @@ static void test_stat_list_mkdir_read(void **state)
 	assert_int_equal(fs_lstat(&f->root, "/nope", &st, &f->e), -1);
 	assert_string_equal(f->e.code, "NotFound");
 	assert_int_equal(fs_mkdir(&f->root, "/d", 0, 0700, &f->e), -1);
-	assert_string_equal(f->e.code, "Exists");
+	assert_string_equal(f->e.code, "AlreadyExists");
 	assert_int_equal(fs_mkdir(&f->root, "/d/x/y", 1, 0700, &f->e), 0);
 	assert_int_equal(fs_lstat(&f->root, "/d/x/y", &st, &f->e), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -224,12 +225,12 @@ static void test_rename_never_overwrites(void **state)
 	put(f, "/dst", "two", 0644);
 	mk(f, "/dir");
 	assert_int_equal(fs_move(&f->root, "/src", "/dst", &how, &f->e), -1);
-	assert_string_equal(f->e.code, "Exists");
+	assert_string_equal(f->e.code, "AlreadyExists");
 	assert_string_equal(slurp(f, "/dst"), "two");
 	assert_int_equal(fs_move(&f->root, "/src", "/dir", &how, &f->e), -1);
-	assert_string_equal(f->e.code, "Exists");
+	assert_string_equal(f->e.code, "AlreadyExists");
 	assert_int_equal(fs_move(&f->root, "/dir", "/dir/sub", &how, &f->e), -1);
-	assert_string_equal(f->e.code, "Invalid");
+	assert_string_equal(f->e.code, "InvalidArgument");
 	assert_int_equal(fs_move(&f->root, "/missing", "/x", &how, &f->e), -1);
 	assert_string_equal(f->e.code, "NotFound");
 	assert_int_equal(fs_move(&f->root, "/src", "/dir/src", &how, &f->e), 0);
@@ -325,7 +326,7 @@ static void test_copy_never_overwrites(void **state)
 	put(f, "/dst/keep", "mine", 0644);
 	f->root.force_copy = 1;
 	assert_int_equal(fs_move(&f->root, "/t", "/dst", &how, &f->e), -1);
-	assert_string_equal(f->e.code, "Exists");
+	assert_string_equal(f->e.code, "AlreadyExists");
 	assert_string_equal(slurp(f, "/dst/keep"), "mine");
 	check_tree(f, "/t");
 }
@@ -435,7 +436,7 @@ static void test_move_onto_tmpfs(void **state)
 	/* and back, with an existing destination refused */
 	mk(f, "/t");
 	assert_int_equal(fs_move(&f->root, "/mnt/t", "/t", &how, &f->e), -1);
-	assert_string_equal(f->e.code, "Exists");
+	assert_string_equal(f->e.code, "AlreadyExists");
 	assert_true(present(f, "/mnt/t/member/wal"));
 	umount2(p, MNT_DETACH);
 }

@@ -1,4 +1,4 @@
-/* WebSocket framing and handshake (bindings/websocket.c) over a fake transport. */
+/* WebSocket framing and handshake (bindings/k8s/websocket.c) over a fake transport. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "websocket.h"
+#include "k8s/websocket.h"
 
 struct fake {
 	unsigned char in[1 << 17];
