@@ -179,7 +179,7 @@ static int l_stat(lua_State *L)
 
 	if (check_path(L, 2, p, &e) < 0 || fs_lstat(&h->root, p, &st, &e) < 0)
 		return push_error(L, &e);
-	lua_createtable(L, 0, 6);
+	lua_createtable(L, 0, 7);
 	lua_pushstring(L, type_name(st.st_mode));
 	lua_setfield(L, -2, "type");
 	set_int(L, "size", (lua_Integer)st.st_size);
@@ -187,6 +187,7 @@ static int l_stat(lua_State *L)
 	set_int(L, "mtime", (lua_Integer)st.st_mtim.tv_sec);
 	set_int(L, "uid", (lua_Integer)st.st_uid);
 	set_int(L, "gid", (lua_Integer)st.st_gid);
+	set_int(L, "dev", (lua_Integer)st.st_dev);
 	return 1;
 }
 

@@ -101,9 +101,9 @@ local TYPES = {
 	[0xC] = "socket", [0x2] = "char", [0x6] = "block",
 }
 
--- `stat -c "%f %s %Y %u %g"` output -> our stat table
+-- `stat -c "%f %s %Y %u %g %d"` output -> our stat table
 local function parse_stat(line)
-	local f, size, mtime, uid, gid = line:match("^(%x+) (%d+) (%-?%d+) (%d+) (%d+)")
+	local f, size, mtime, uid, gid, dev = line:match("^(%x+) (%d+) (%-?%d+) (%d+) (%d+) (%d+)")
 	if not f then
 		return nil
 	end
@@ -111,11 +111,11 @@ local function parse_stat(line)
 	return {
 		type = TYPES[raw >> 12] or "unknown", size = math.tointeger(tonumber(size)),
 		mode = raw & 0xFFF, mtime = math.tointeger(tonumber(mtime)),
-		uid = math.tointeger(tonumber(uid)), gid = math.tointeger(tonumber(gid)),
+		uid = math.tointeger(tonumber(uid)), gid = math.tointeger(tonumber(gid)), dev = math.tointeger(tonumber(dev)),
 	}
 end
 
---- h:stat(p) -> {type=, size=, mode=, mtime=, uid=, gid=} | nil, message, code  (lstat: a symlink is "link")
+--- h:stat(p) -> {type=, size=, mode=, mtime=, uid=, gid=, dev=} | nil, message, code  (lstat: a link is "link")
 function Remote:stat(p)
 	check_open(self)
 	local path, msg, code = clean(p)
@@ -123,7 +123,7 @@ function Remote:stat(p)
 		return nil, msg, code
 	end
 	local res
-	res, msg, code = run_ok(self, "stat " .. path, { "stat", "-c", "%f %s %Y %u %g", "--", path })
+	res, msg, code = run_ok(self, "stat " .. path, { "stat", "-c", "%f %s %Y %u %g %d", "--", path })
 	if not res then
 		return nil, msg, code
 	end
