@@ -433,7 +433,9 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         client.endpoints = eps
         unhealthy = mh.unhealthy() + [m for m in mh.unstarted() if m not in mh.unhealthy()]
         if unhealthy:
-            errors.append("unhealthy members found during reconciling members")
+            # clustermembercontroller reconcileMembers (release-4.7 to main): unhealthy or unstarted members
+            # -> return nil, nothing added or promoted and no error (OCPBUGS-14296)
+            log.debug("unhealthy members: not reconciling members")
         else:
             peers = {u for m in mh.members for u in m["peerURLs"]}
             for node in self.nodes:
@@ -449,7 +451,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                 except (etcdapi.EtcdError, etcdapi.Unreachable) as e:
                     errors.append("failed to add member %s: %s" % (url, e))
                 break
-        for m in mh.members:
+        for m in ([] if unhealthy else mh.members):
             if m["isLearner"] and m["name"]:
                 if not self.learner_in_sync(m):
                     continue

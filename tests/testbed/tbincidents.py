@@ -118,10 +118,19 @@ def unstarted_member(layout, cfg, node, learner=False):
     by_hand(layout, cfg, node, "member-removed")
     client = etcd_client(layout, cfg, exclude=node)
     url = peer_url(cfg, node)
-    try:
-        mid = client.member_add(url, learner=learner)
-    except (etcdapi.Unreachable, etcdapi.EtcdError) as e:
-        raise StepFailed("etcdctl member add %s: %s" % (url, e))
+    # etcd (strict reconfig check) refuses with "unhealthy cluster" until every voting member has been
+    # connected for 5 s (HealthInterval), e.g. just after a member restarted: retry, as a person would
+    end = time.monotonic() + 20
+    for _ in range(100):
+        try:
+            mid = client.member_add(url, learner=learner)
+            break
+        except (etcdapi.Unreachable, etcdapi.EtcdError) as e:
+            if "unhealthy cluster" not in str(e) or time.monotonic() > end:
+                raise StepFailed("etcdctl member add %s: %s" % (url, e))
+            time.sleep(0.5)
+    else:
+        raise StepFailed("etcdctl member add %s: still refused" % url)
     m = wait_until(lambda: member_of(client, url), 10, "the new member in the member list")
     return "member %x added for %s%s: name %r, clientURLs %s" % (
         mid, url, " as a learner" if learner else "", m["name"], m["clientURLs"])
