@@ -219,7 +219,7 @@ def crashloop_recovered(layout, cfg, node, kill_etcd):
             return None
         return c
     try:
-        c = wait_until(recovered, scaled(cfg, 40), "etcd-%s to run again after 2 failed starts" % node, 0.2)
+        c = wait_until(recovered, scaled(cfg, 40), "etcd-%s to run again after a failed start" % node, 0.2)
     except StepFailed as e:
         print("crashloop --recovered: %s" % e)
         return 1
