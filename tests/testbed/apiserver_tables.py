@@ -104,6 +104,8 @@ def _co_row(co):
 
 
 TABLES = {
+    "leases": ([NAME, _col("Holder"), AGE], lambda o: [
+        o["metadata"]["name"], (o.get("spec") or {}).get("holderIdentity") or "", age(o)]),
     "pods": ([NAME, _col("Ready"), _col("Status"), _col("Restarts", typ="string"), AGE,
               _col("IP", 1), _col("Node", 1), _col("Nominated Node", 1),
               _col("Readiness Gates", 1)], _pod_row),

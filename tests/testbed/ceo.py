@@ -28,6 +28,7 @@ from ceo_util import KINDS, NS, OVERRIDE, MemberHealth, b64, now, unb64  # noqa:
 from store import ApiError
 
 log = logging.getLogger("operator")
+ARBITER_VERSION = "4.20.8"
 
 
 class Operator(StatusMixin, BootstrapMixin, threading.Thread):
@@ -36,7 +37,9 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         self.ctx = ctx
         self.store = ctx.store
         self.cfg = ctx.cfg
-        self.profile = mf.PROFILES[ctx.cfg["profile"]]
+        self.profile = dict(mf.PROFILES[ctx.cfg["profile"]])
+        if ctx.cfg.get("arbiter"):
+            self.profile["version"] = ARBITER_VERSION   # arbiter topology: OpenShift 4.20 and later
         self.nodes = list(ctx.cfg["names"])
         self.ips = dict(ctx.cfg["ips"])
         self.stop_event = threading.Event()
@@ -46,6 +49,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         self.health = None
         self.bootstrap_cluster = None   # the first revision's initial cluster, until every member has started
         self.ready = False              # healthy, Available, not Progressing (for `up`)
+        self.learner_started = {}       # member id -> when the operator first saw the learner started
 
     def t(self, s):
         return self.ctx.t(s)
@@ -282,10 +286,16 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         statuses = {s["nodeName"]: dict(s) for s in etcd["status"].get("nodeStatuses", [])}
         for n in self.nodes:
             statuses.setdefault(n, {"nodeName": n, "currentRevision": 0})
-        active = [s for s in statuses.values() if s.get("targetRevision")]
-        if active:
-            s = active[0]
+        order = [statuses[n] for n in self.nodes]
+        start, why = self.node_to_start_with(order)
+        active = order[start] if order[start].get("targetRevision") else None
+        if active is not None:
+            # in transition: wait for the static pod to be Ready at the target revision; no timeout (library-go
+            # installer_controller newNodeStateForInstallInProgress: "TODO: have a timeout here")
+            s = active
             node, target = s["nodeName"], s["targetRevision"]
+            if latest > target:
+                s["targetRevision"] = target = latest      # "new revision pending": move on at once
             if self.installed.get(node) != target:
                 self.run_installer(node, target)
             if self.pod_ready_at(node, target):
@@ -293,17 +303,55 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                 s.pop("targetRevision", None)
                 log.info("node %s is at revision %d", node, target)
         else:
-            todo = [n for n in self.nodes if statuses[n].get("currentRevision") != latest]
-            if todo:
-                missing = [n for n in todo if self.get("pods", NS, "etcd-" + n) is None]
-                node = (missing or todo)[0]
-                statuses[node]["targetRevision"] = latest
-                log.info("installing revision %d on %s", latest, node)
+            # one node at a time, from the node the real installer controller starts with, in nodeStatuses order
+            for i in range(len(order)):
+                s = order[(start + i) % len(order)]
+                if s.get("currentRevision") != latest:
+                    s["targetRevision"] = latest
+                    log.info("installing revision %d on %s (%s)", latest, s["nodeName"],
+                             why if i == 0 else "the next node in the line")
+                    break
         new = [statuses[n] for n in self.nodes]
         if new != etcd["status"].get("nodeStatuses"):
             def fn(o):
                 o["status"]["nodeStatuses"] = new
             self.store.update("etcds", None, "cluster", fn)
+
+    def static_pod_state(self, node):
+        """(ready, running revision or None) of the node's etcd mirror pod; (False, None) when there is none."""
+        pod = self.get("pods", NS, "etcd-" + node)
+        if pod is None:
+            return False, None
+        ready = any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in pod.get("status", {}).get("conditions", []))
+        return ready, pod["metadata"].get("labels", {}).get("revision")
+
+    def node_to_start_with(self, order):
+        """library-go installer_controller nodeToStartRevisionWith: the node in transition; else a node
+        without a static pod; else the not-ready node at the oldest revision; else the node whose pod runs
+        another revision than its currentRevision; else the lowest currentRevision (ties: the first)."""
+        for i, s in enumerate(order):
+            if s.get("targetRevision"):
+                return i, "node %s is progressing towards %d" % (s["nodeName"], s["targetRevision"])
+        states = [self.static_pod_state(s["nodeName"]) for s in order]
+        best, best_rev = -1, None
+        for i, (ready, rev) in enumerate(states):
+            if rev is None:
+                return i, "node %s static pod not found" % order[i]["nodeName"]
+            try:
+                num = int(rev)
+            except ValueError:
+                return i, "node %s has an invalid current revision %r" % (order[i]["nodeName"], rev)
+            if not ready and (best_rev is None or num < best_rev):
+                best, best_rev = i, num
+        if best >= 0:
+            return best, "node %s with revision %d is the oldest not ready" % (order[best]["nodeName"], best_rev)
+        for i, (ready, rev) in enumerate(states):
+            if int(rev) != order[i].get("currentRevision"):
+                return i, "node %s is the oldest not matching its expected revision" % order[i]["nodeName"]
+        best = min(range(len(order)), key=lambda i: (order[i].get("currentRevision", 0), i))
+        return best, "node %s with revision %d is the oldest" % (order[best]["nodeName"],
+                                                              order[best].get("currentRevision", 0))
 
     def run_installer(self, node, rev):
         """What installer-<rev>-<node> does: copy the revision's resources and certs to the node, then replace
@@ -385,7 +433,9 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         client.endpoints = eps
         unhealthy = mh.unhealthy() + [m for m in mh.unstarted() if m not in mh.unhealthy()]
         if unhealthy:
-            errors.append("unhealthy members found during reconciling members")
+            # clustermembercontroller reconcileMembers (release-4.7 to main): unhealthy or unstarted members
+            # -> return nil, nothing added or promoted and no error (OCPBUGS-14296)
+            log.debug("unhealthy members: not reconciling members")
         else:
             peers = {u for m in mh.members for u in m["peerURLs"]}
             for node in self.nodes:
@@ -401,8 +451,10 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                 except (etcdapi.EtcdError, etcdapi.Unreachable) as e:
                     errors.append("failed to add member %s: %s" % (url, e))
                 break
-        for m in mh.members:
+        for m in ([] if unhealthy else mh.members):
             if m["isLearner"] and m["name"]:
+                if not self.learner_in_sync(m):
+                    continue
                 try:
                     client.member_promote(m["id"])
                     log.info("promoted learner %s (%x)", m["name"], m["id"])
@@ -412,6 +464,22 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                         errors.append("failed to promote learner %s: %s" % (m["name"], e))
         conds["ClusterMemberControllerDegraded"] = ("True", "SyncError", "\n".join(errors)) if errors \
             else ("False", "AsExpected", "")
+
+    def learner_in_sync(self, m):
+        """--promote-delay: etcd refuses MemberPromote with ErrLearnerNotReady ("can only promote a learner
+        member which is in sync with leader") until the learner has caught up with the leader's log, which on
+        a real cluster takes as long as sending it the snapshot and the log (database size, disk, network).
+        The operator treats that as expected: no error, retried on the next sync (clustermembercontroller
+        ensureEtcdLearnerPromotion). Here the catching up takes promote_delay seconds after it started."""
+        delay = float(self.cfg.get("promote_delay") or 0)
+        if delay <= 0:
+            return True
+        first = self.learner_started.setdefault(m["id"], time.monotonic())
+        if time.monotonic() - first >= self.t(delay):
+            return True
+        log.debug("not ready for promotion: etcd learner member (%s) is not yet in sync with leader's log",
+                  m["peerURLs"][0])
+        return False
 
     def waiting_to_join(self, node):
         """The node's etcd container runs but is not ready (discover-etcd-initial-cluster is waiting), and has

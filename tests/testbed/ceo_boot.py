@@ -4,6 +4,9 @@ import os
 
 from ceo_util import NS, now
 
+# the release an --upgrading cluster comes from (the Completed history entry)
+PREVIOUS_RELEASE = {"4.14": "4.13.38", "4.7": "4.6.48", "4.20": "4.19.14"}
+
 
 class BootstrapMixin:
     # ------------------------------------------------------------------ bootstrap (run once by `up`)
@@ -16,6 +19,7 @@ class BootstrapMixin:
                 "openshift.io/cluster-monitoring": "true"} if ns.startswith("openshift-etcd") else {}}})
         for i, node in enumerate(self.nodes):
             store.create("nodes", None, self.node_object(node))
+        self.topology_objects()
         signer = self.ctx.signer
         ca_pem = open(signer[0]).read()
         metrics_ca = open(self.ctx.metrics_signer[0]).read()
@@ -39,21 +43,11 @@ class BootstrapMixin:
                 "release.openshift.io/create-only": "true"}},
             "spec": {"managementState": "Managed", "logLevel": "Normal", "operatorLogLevel": "Normal",
                      "forceRedeploymentReason": "", "unsupportedConfigOverrides": None,
-                     "observedConfig": None},
+                     # the 4.20 operator's ControlPlaneReplicasCount observer: controlPlane + arbiter replicas
+                     "observedConfig": {"controlPlane": {"replicas": len(self.nodes)}}
+                     if self.cfg.get("arbiter") else None},
             "status": {"latestAvailableRevision": 0, "nodeStatuses": [], "conditions": []}})
-        version = self.profile["version"]
-        store.create("clusterversions", None, {
-            "metadata": {"name": "version"},
-            "spec": {"channel": "stable-" + self.cfg["profile"], "clusterID": self.cfg["cluster_token"]},
-            "status": {"desired": {"version": version, "image": "quay.io/openshift-release-dev/ocp-release:%s-x86_64" % version},
-                       "history": [{"state": "Completed", "version": version, "startedTime": now(),
-                                    "completionTime": now(), "verified": False}],
-                       "observedGeneration": 1, "versionHash": "testbed",
-                       "conditions": [{"type": "Available", "status": "True", "lastTransitionTime": now(),
-                                       "message": "Done applying %s" % version},
-                                      {"type": "Failing", "status": "False", "lastTransitionTime": now()},
-                                      {"type": "Progressing", "status": "False", "lastTransitionTime": now(),
-                                       "message": "Cluster version is %s" % version}]}})
+        store.create("clusterversions", None, self.clusterversion_object())
         store.create("clusteroperators", None, {
             "metadata": {"name": "etcd", "annotations": {
                 "include.release.openshift.io/self-managed-high-availability": "true"}},
@@ -77,14 +71,84 @@ class BootstrapMixin:
         store.update("etcds", None, "cluster", fn)
         os.makedirs(layout.p("pki"), exist_ok=True)
 
+    def clusterversion_object(self):
+        """clusterversions/version; with --upgrading, in the middle of an upgrade to the profile's version: the
+        newest history entry Partial with completionTime null (as the cluster-version operator writes it,
+        realdata resourcewatch-3nodes/install-rollout), the previous release Completed, Progressing True."""
+        version = self.profile["version"]
+        image = "quay.io/openshift-release-dev/ocp-release:%s-x86_64"
+        desired = {"version": version, "image": image % version}
+        if not self.cfg.get("upgrading"):
+            return {
+                "metadata": {"name": "version"},
+                "spec": {"channel": "stable-" + self.cfg["profile"], "clusterID": self.cfg["cluster_token"]},
+                "status": {"desired": desired,
+                           "history": [{"state": "Completed", "version": version, "image": image % version,
+                                        "startedTime": now(), "completionTime": now(), "verified": False}],
+                           "observedGeneration": 1, "versionHash": "testbed",
+                           "conditions": [{"type": "Available", "status": "True", "lastTransitionTime": now(),
+                                           "message": "Done applying %s" % version},
+                                          {"type": "Failing", "status": "False", "lastTransitionTime": now()},
+                                          {"type": "Progressing", "status": "False", "lastTransitionTime": now(),
+                                           "message": "Cluster version is %s" % version}]}}
+        prev = PREVIOUS_RELEASE.get(version.rsplit(".", 1)[0], "4.0.0")
+        return {
+            "metadata": {"name": "version"},
+            "spec": {"channel": "stable-" + version.rsplit(".", 1)[0], "clusterID": self.cfg["cluster_token"],
+                     "desiredUpdate": {"version": version, "image": image % version, "force": False}},
+            "status": {"desired": desired,
+                       "history": [{"state": "Partial", "version": version, "image": image % version,
+                                    "startedTime": now(), "completionTime": None, "verified": True,
+                                    "acceptedRisks": ""},
+                                   {"state": "Completed", "version": prev, "image": image % prev,
+                                    "startedTime": "2024-01-01T00:00:00Z", "completionTime": "2024-01-01T01:00:00Z",
+                                    "verified": False}],
+                       "observedGeneration": 2, "versionHash": "testbed-upgrading",
+                       "conditions": [
+                           {"type": "Available", "status": "True", "lastTransitionTime": now(),
+                            "message": "Done applying %s" % prev},
+                           {"type": "Failing", "status": "False", "lastTransitionTime": now()},
+                           {"type": "Progressing", "status": "True", "lastTransitionTime": now(),
+                            "message": "Working towards %s: 512 of 867 done (59%% complete)" % version},
+                           {"type": "ReleaseAccepted", "status": "True", "reason": "PayloadLoaded",
+                            "lastTransitionTime": now(),
+                            "message": 'Payload loaded version="%s" image="%s"' % (version, image % version)}]}}
+
+    def topology_objects(self):
+        """infrastructures/cluster (status.controlPlaneTopology, which the operator reads to know an arbiter
+        cluster: ceohelpers.IsArbiterNodeTopology) and kube-system/cluster-config-v1 (the install-config whose
+        controlPlane.replicas + arbiter.replicas the operator's replica count observer adds up)."""
+        arbiter = self.cfg.get("arbiter")
+        masters = len(self.nodes) - (1 if arbiter else 0)
+        topo = "HighlyAvailableArbiter" if arbiter else ("SingleReplica" if masters == 1 else "HighlyAvailable")
+        self.store.create("infrastructures", None, {
+            "metadata": {"name": "cluster"},
+            "spec": {"platformSpec": {"type": "None"}, "cloudConfig": {"name": ""}},
+            "status": {"controlPlaneTopology": topo, "infrastructureTopology": topo if arbiter else
+                       ("SingleReplica" if masters == 1 else "HighlyAvailable"),
+                       "cpuPartitioning": "None", "platform": "None", "platformStatus": {"type": "None"},
+                       "infrastructureName": "testbed-" + self.cfg["cluster_token"][-6:],
+                       "apiServerURL": "https://api.testbed.local:6443",
+                       "apiServerInternalURI": "https://api-int.testbed.local:6443",
+                       "etcdDiscoveryDomain": ""}})
+        ic = "apiVersion: v1\nbaseDomain: testbed.local\nmetadata:\n  name: testbed\n" \
+             "controlPlane:\n  name: master\n  replicas: %d\n" % masters
+        if arbiter:
+            ic += "arbiter:\n  name: arbiter\n  replicas: 1\n"
+        ic += "compute:\n- name: worker\n  replicas: 0\nplatform:\n  none: {}\n"
+        self.configmap("cluster-config-v1", {"install-config": ic}, ns="kube-system")
+
     def node_object(self, node):
         ip = self.ips[node]
-        return {"metadata": {"name": node, "labels": {
+        arbiter = node == self.cfg.get("arbiter")
+        roles = {"node-role.kubernetes.io/arbiter": ""} if arbiter else \
+            {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""}
+        return {"metadata": {"name": node, "labels": dict({
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
-            "node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": "",
-            "node.openshift.io/os_id": "rhcos"}},
-            "spec": {"taints": [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
+            "node.openshift.io/os_id": "rhcos"}, **roles)},
+            "spec": {"taints": [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
+                                 "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
             "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node}],
                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "kubelet is posting ready status",

@@ -24,6 +24,7 @@ import kubelet as kl  # noqa: E402
 import manifest as mf  # noqa: E402
 import pki  # noqa: E402
 import tbconfig  # noqa: E402
+import tbmount  # noqa: E402
 from apiserver import ApiServer, FaultTable  # noqa: E402
 from store import ApiError, Store  # noqa: E402
 
@@ -183,6 +184,12 @@ def main(argv):
         make_pki(ctx)
         for node in cfg["names"]:
             execs.prepare_node_root(layout, node)
+        for node in cfg.get("etcd_disk") or []:
+            # /var/lib/etcd on its own disk: a mount point before etcd first starts (tbmount.py)
+            d = layout.data_dir(node)
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            tbmount.bind_self(d)
+            log.info("%s: /var/lib/etcd is a mount point", node)
         execs.prepare_tools_image(layout)
         pk = layout.pki
         tokens = {cfg["tokens"]["admin"]: ADMIN_USER, cfg["tokens"]["limited"]: LIMITED_USER}

@@ -96,6 +96,21 @@ def discover(env, name, peer_url, data_dir, timeout, interval):
         time.sleep(interval)
 
 
+def fail_start(env, peer_url):
+    """`testbed crashloop --recovered`: a start at bootstrap whose member was not (yet) in the list, as in
+    a real 4.7 cluster's etcd pod (realdata insights-operator/sample-4.7): the discovery gives up, exit 1."""
+    for attempt in range(1, 4):
+        log("#### attempt %d" % attempt)
+        log('      member={name="etcd-bootstrap", peerURLs=[%s}, clientURLs=[%s]' % (
+            env.get("ALL_ETCD_ENDPOINTS", "").split(",")[0].replace(":2379", ":2380"),
+            env.get("ALL_ETCD_ENDPOINTS", "").split(",")[0]))
+        log('      member "%s" not found in member list, check operator logs for possible scaling problems'
+            % peer_url)
+        log("#### sleeping...")
+    log("timed out")
+    sys.exit(1)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.stderr.write("usage: etcd_container.py ETCD_BINARY ARG...\n")
@@ -107,6 +122,8 @@ def main(argv):
     data_dir = env.get("ETCD_DATA_DIR", "")
     timeout = float(env.get("TESTBED_DISCOVER_TIMEOUT", "30"))
     interval = float(env.get("TESTBED_DISCOVER_INTERVAL", "1"))
+    if env.get("TESTBED_FAIL_START") == "1":
+        fail_start(env, peer_url)
     initial = discover(env, name, peer_url, data_dir, timeout, interval)
     env["ETCD_INITIAL_CLUSTER"] = initial
     log("ETCD_INITIAL_CLUSTER=%s" % initial)

@@ -21,8 +21,10 @@ from store import ApiError
 log = logging.getLogger("execs")
 HERE = os.path.dirname(os.path.abspath(__file__))
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# --rbind as CRI-O mounts a hostPath volume: mounts below the path come along (a node's /var/lib/etcd on its
+# own disk stays a mount point at /host/var/lib/etcd, and renaming it fails with EBUSY as on the node)
 _SCRIPT = ('r=$1; shift; '
-           'while [ "$1" != "--" ]; do mount --bind "$1" "$r$2" || exit 126; shift 2; done; shift; '
+           'while [ "$1" != "--" ]; do mount --rbind "$1" "$r$2" || exit 126; shift 2; done; shift; '
            'exec chroot "$r" "$@"')
 
 

@@ -18,6 +18,7 @@ import time
 
 import execs
 import manifest as mf
+import walfault
 from store import ApiError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -166,8 +167,37 @@ class Kubelet(threading.Thread):
                 os.makedirs(path, exist_ok=True)
                 if v["name"] == "data-dir":
                     os.chmod(path, 0o700)
-        self.log.info("starting static pod etcd-%s at revision %s", self.node,
-                      pod.get("metadata", {}).get("labels", {}).get("revision"))
+        rev = pod.get("metadata", {}).get("labels", {}).get("revision")
+        self.log.info("starting static pod etcd-%s at revision %s", self.node, rev)
+        self.corrupt_at_revision(rev)
+
+    def take_control(self, name):
+        """Reads and removes a control file `testbed` wrote (tbincidents.py); None when there is none."""
+        path = os.path.join(self.ctx.layout.kubelet_dir(self.node), name)
+        try:
+            with open(path) as f:
+                value = f.read().strip()
+        except OSError:
+            return None
+        return path, value
+
+    def corrupt_at_revision(self, rev):
+        """`crashloop --at-new-revision`: the member's WAL is damaged when this node first starts the static
+        pod at the new revision (etcd is stopped then), so the real etcd crash-loops at that revision."""
+        got = self.take_control("corrupt-at-revision")
+        if got is None:
+            return
+        try:
+            if int(rev or 0) < int(got[1]):
+                return
+            files = walfault.corrupt_wal(self.ctx.layout.data_dir(self.node))
+            self.log.info("corrupted %d WAL file(s) at revision %s (crashloop --at-new-revision)", len(files), rev)
+        except (ValueError, OSError) as e:
+            self.log.error("crashloop --at-new-revision: %s", e)
+        try:
+            os.unlink(got[0])
+        except OSError:
+            pass
 
     def kill_static_pod(self, delete_mirror, grace=None):
         if self.etcd and self.etcd.proc:
@@ -228,6 +258,20 @@ class Kubelet(threading.Thread):
         c = self.etcd_spec()
         e = self.etcd
         env = self.container_env(c)
+        got = self.take_control("fail-starts")
+        if got is not None:
+            try:
+                left = int(got[1])
+            except ValueError:
+                left = 0
+            if left > 0:
+                env["TESTBED_FAIL_START"] = "1"
+                self.log.info("this start of etcd fails its start check (crashloop --recovered)")
+            if left > 1:
+                with open(got[0], "w") as f:
+                    f.write("%d\n" % (left - 1))
+            else:
+                os.unlink(got[0])
         env.update({"TESTBED_TARGET_NAME": self.node, "TESTBED_TARGET_IP": self.ip,
                     "TESTBED_DISCOVER_TIMEOUT": str(self.t(30)),
                     "TESTBED_DISCOVER_INTERVAL": str(self.t(0.5)),

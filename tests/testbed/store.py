@@ -60,7 +60,53 @@ RESOURCES = {r.plural: r for r in [
     Resource("clusteroperators", "ClusterOperator", "config.openshift.io", "v1", False, ["co"]),
     Resource("clusterversions", "ClusterVersion", "config.openshift.io", "v1", False),
     Resource("imagestreams", "ImageStream", "image.openshift.io", "v1", True, ["is"]),
+    Resource("infrastructures", "Infrastructure", "config.openshift.io", "v1", False),
+    Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
 ]}
+
+# Resources whose registry strategy never sets metadata.generation (a Lease's does not).
+NO_GENERATION = {"leases"}
+_MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
+
+
+def validate(res, obj):
+    """The field validation of the few resources that have any here: coordination.k8s.io/v1 Lease
+    (k8s.io/kubernetes pkg/apis/coordination/validation: durations > 0, transitions >= 0, MicroTime)."""
+    if res.plural != "leases":
+        return
+    spec = obj.get("spec")
+    if spec is None:
+        return
+    name = obj.get("metadata", {}).get("name", "")
+    causes = []
+    if not isinstance(spec, dict):
+        causes.append(("spec", "Invalid value: %s: must be an object" % json_repr(spec)))
+        spec = {}
+    for f in ("leaseDurationSeconds", "leaseTransitions"):
+        v = spec.get(f)
+        if v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool):
+            causes.append(("spec." + f, "Invalid value: %s: must be an integer" % json_repr(v)))
+        elif f == "leaseDurationSeconds" and v <= 0:
+            causes.append(("spec." + f, "Invalid value: %d: must be greater than 0" % v))
+        elif f == "leaseTransitions" and v < 0:
+            causes.append(("spec." + f, "Invalid value: %d: must be greater than or equal to 0" % v))
+    for f in ("acquireTime", "renewTime"):
+        v = spec.get(f)
+        if v is not None and not (isinstance(v, str) and _MICROTIME.match(v)):
+            causes.append(("spec." + f, "Invalid value: %s: must be an RFC 3339 time" % json_repr(v)))
+    if causes:
+        msg = "; ".join("%s: %s" % c for c in causes)
+        raise ApiError(422, "Invalid", '%s.%s "%s" is invalid: %s' % (res.kind, res.group, name, msg),
+                       {"name": name, "group": res.group, "kind": res.kind,
+                        "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f}
+                                   for f, m in causes]})
+
+
+def json_repr(v):
+    import json
+    return json.dumps(v)
 
 
 def resource(plural):
@@ -274,8 +320,12 @@ class Store:
                 meta.pop("namespace", None)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
-            meta["generation"] = 1
+            if plural in NO_GENERATION:
+                meta.pop("generation", None)
+            else:
+                meta["generation"] = 1
             meta.pop("resourceVersion", None)
+            validate(res, obj)
             if plural == "secrets":
                 obj["type"] = obj.get("type") or "Opaque"
             if plural == "namespaces":
@@ -344,7 +394,10 @@ class Store:
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
             if new == old:
                 return copy.deepcopy(old)
-            if new.get("spec") != old.get("spec"):
+            validate(res, new)
+            if plural in NO_GENERATION:
+                meta.pop("generation", None)
+            elif new.get("spec") != old.get("spec"):
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
             if dry_run:
                 return copy.deepcopy(new)

@@ -9,6 +9,7 @@ import ssl
 
 import etcdapi
 import tbconfig
+import tbmount
 
 NS = "openshift-etcd"
 FILE_GLOBS = ("etc/kubernetes/manifests", "var/lib", "tmp")
@@ -18,7 +19,7 @@ class ApiFailure(Exception):
     pass
 
 
-def api_request(layout, method, path, body=None, timeout=5.0):
+def api_request(layout, method, path, body=None, timeout=5.0, content_type="application/json"):
     """A request to the testbed's API server as kube:admin; returns the decoded JSON answer."""
     cfg = tbconfig.load(layout)
     ctx = ssl.create_default_context(cafile=os.path.join(layout.pki, "kube-apiserver-ca.crt"))
@@ -27,7 +28,7 @@ def api_request(layout, method, path, body=None, timeout=5.0):
         data = None if body is None else json.dumps(body).encode()
         headers = {"Authorization": "Bearer " + cfg["tokens"]["admin"], "Accept": "application/json"}
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
@@ -135,11 +136,14 @@ def pod_summary(p):
     for c in st.get("containerStatuses", []):
         state = c.get("state", {})
         kind = next(iter(state), "unknown")
+        last = c.get("lastState") or {}
         containers[c["name"]] = {"state": kind, "reason": state.get(kind, {}).get("reason"),
                                  "ready": c.get("ready"), "restartCount": c.get("restartCount"),
-                                 "lastState": next(iter(c.get("lastState") or {}), None)}
+                                 "lastState": next(iter(last), None),
+                                 "lastExitCode": (last.get("terminated") or {}).get("exitCode")}
     ready = any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions", []))
     return {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"],
+            "revision": p["metadata"].get("labels", {}).get("revision"),
             "uid": p["metadata"]["uid"], "node": p.get("spec", {}).get("nodeName"),
             "phase": st.get("phase"), "ready": ready, "labels": p["metadata"].get("labels", {}),
             "containers": containers}
@@ -148,12 +152,15 @@ def pod_summary(p):
 def collect(layout, alive, pid):
     cfg = tbconfig.load(layout)
     doc = {"dir": layout.dir, "profile": cfg["profile"], "speed": cfg["speed"], "nodes": {},
+           "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk")},
            "daemon": {"pid": pid, "running": alive},
            "api_server": "https://%s:%d" % (cfg["api"]["host"], cfg["api"]["port"])}
     for node in cfg["names"]:
         root = layout.root(node)
         doc["nodes"][node] = {
             "ip": cfg["ips"][node],
+            "role": "arbiter" if node == cfg.get("arbiter") else "master",
+            "mounts": tbmount.node_mounts(layout, node),
             "etcd_processes": etcd_processes(layout, node),
             "files": {rel: list_files(root, rel) for rel in FILE_GLOBS},
         }
@@ -167,6 +174,7 @@ def collect(layout, alive, pid):
         doc["operator"] = {
             "forceRedeploymentReason": etcd.get("spec", {}).get("forceRedeploymentReason"),
             "unsupportedConfigOverrides": etcd.get("spec", {}).get("unsupportedConfigOverrides"),
+            "observedConfig": etcd.get("spec", {}).get("observedConfig"),
             "latestAvailableRevision": etcd.get("status", {}).get("latestAvailableRevision"),
             "nodeStatuses": etcd.get("status", {}).get("nodeStatuses"),
             "conditions": {c["type"]: {k: c.get(k) for k in ("status", "reason", "message")}
@@ -174,6 +182,26 @@ def collect(layout, alive, pid):
         co = api_request(layout, "GET", "/apis/config.openshift.io/v1/clusteroperators/etcd")
         doc["clusteroperator"] = {c["type"]: {k: c.get(k) for k in ("status", "reason", "message")}
                                   for c in co.get("status", {}).get("conditions", [])}
+        cv = api_request(layout, "GET", "/apis/config.openshift.io/v1/clusterversions/version")
+        doc["clusterversion"] = {
+            "desired": cv.get("status", {}).get("desired", {}).get("version"),
+            "history": [{k: h.get(k) for k in ("state", "version", "completionTime")}
+                        for h in cv.get("status", {}).get("history", [])],
+            "conditions": {c["type"]: c.get("status") for c in cv.get("status", {}).get("conditions", [])}}
+        infra = api_request(layout, "GET", "/apis/config.openshift.io/v1/infrastructures/cluster")
+        doc["infrastructure"] = {"controlPlaneTopology": infra.get("status", {}).get("controlPlaneTopology")}
+        nodes = api_request(layout, "GET", "/api/v1/nodes")["items"]
+        for n in nodes:
+            if n["metadata"]["name"] in doc["nodes"]:
+                doc["nodes"][n["metadata"]["name"]]["roles"] = sorted(
+                    k.split("/", 1)[1] for k in n["metadata"].get("labels", {})
+                    if k.startswith("node-role.kubernetes.io/"))
+        leases = api_request(layout, "GET", "/apis/coordination.k8s.io/v1/leases")["items"]
+        doc["leases"] = [{"namespace": x["metadata"]["namespace"], "name": x["metadata"]["name"],
+                          "uid": x["metadata"]["uid"], "resourceVersion": x["metadata"]["resourceVersion"],
+                          **{k: (x.get("spec") or {}).get(k) for k in (
+                              "holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+                              "leaseTransitions")}} for x in leases]
         secrets = api_request(layout, "GET", "/api/v1/namespaces/%s/secrets" % NS)["items"]
         doc["secrets"] = [{"name": s["metadata"]["name"], "uid": s["metadata"]["uid"], "type": s.get("type"),
                            "resourceVersion": s["metadata"].get("resourceVersion"),

@@ -18,6 +18,12 @@ expect_exit 2 "$TESTBED" up "$D" --profile 9.9
 expect_exit 2 "$TESTBED" up "$D" --names 'Bad_Name'
 expect_exit 2 "$TESTBED" up "$D" --names a,a
 expect_exit 2 "$TESTBED" up "$D" --speed 0
+expect_exit 2 "$TESTBED" up "$D" --names a,b,c --arbiter z
+expect_exit 2 "$TESTBED" up "$D" --names a,b --arbiter a
+expect_exit 2 "$TESTBED" up "$D" --names a,b --etcd-disk c
+expect_exit 2 "$TESTBED" up "$D" --promote-delay -1
+expect_exit 2 "$TESTBED" by-hand "$D" a nonsense-step
+expect_exit 2 "$TESTBED" crashloop "$D" a --at-new-revision --recovered
 expect_exit 1 "$TESTBED" status "$D"
 expect_exit 1 "$TESTBED" down "$D/nonexistent"
 ok "usage errors exit 2, a missing testbed exits 1"
