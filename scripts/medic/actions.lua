@@ -40,7 +40,6 @@ local function shell_quote(s)
 	return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
-local function basename(path) return path:match("([^/]+)/*$") end
 
 local function through(ctx)
 	local pod = ctx.cluster.etcd_pod
@@ -96,52 +95,7 @@ define("member_remove", {
 
 ------------------------------------------------------------------------------------------------ node files
 
--- A new directory `into` (or into-2, into-3, ... when it exists): nothing on the node is ever overwritten.
-local function fresh_dir(handle, into)
-	for i = 1, 20 do
-		local dir = i == 1 and into or (into .. "-" .. i)
-		if not handle:exists(dir) then return dir end
-	end
-	return nil, "20 directories named " .. into .. "* exist already"
-end
-
-define("move_aside", {
-	lines = function(a, ctx)
-		local prefix = ctx.opts["local"] and "" or ("oc debug node/" .. a.node .. " -- chroot /host ")
-		local dir = a.dir_key and ctx.journal[a.dir_key] or a.into
-		local lines = { prefix .. "mkdir -p " .. dir }
-		for _, p in ipairs(a.paths) do lines[#lines + 1] = prefix .. "mv " .. p .. " " .. dir .. "/" .. basename(p) end
-		return lines
-	end,
-	run = function(a, ctx)
-		local handle = ctx:node(a.node)
-		local dir = a.dir_key and ctx.journal[a.dir_key]
-		if not dir then
-			dir = check(ctx, fresh_dir(handle, a.into))
-			if a.dir_key then ctx.journal[a.dir_key] = dir end
-		end
-		a.dir = dir
-		check(ctx, handle:mkdir(dir, { parents = true }))
-		for _, src in ipairs(a.paths) do
-			local dst = dir .. "/" .. basename(src)
-			if handle:exists(src) then
-				check(ctx, handle:move(src, dst))
-				ctx:say("moved %s to %s", src, dst)
-			elseif handle:exists(dst) then
-				ctx:say("%s is already in %s", src, dir)
-			else
-				ctx:say("%s is not there: moved already (by hand?)", src)
-			end
-		end
-	end,
-	verify = function(a, ctx)
-		local handle = ctx:node(a.node)
-		for _, src in ipairs(a.paths) do
-			if handle:exists(src) then return false, src .. " is still there on " .. a.node end
-		end
-		return true
-	end,
-})
+define("move_aside", require "medic.actions.move_aside")
 
 ------------------------------------------------------------------------------------------------ API objects
 

@@ -11,6 +11,9 @@
   files S NODE         the files under NODE's var/lib, one per line
   kept S NODE          exit 0 if NODE keeps a moved-aside manifest and data dir under var/lib/etcd-backup
   crashlooping S NODE  exit 0 if NODE's etcd container is waiting in CrashLoopBackOff or Error
+  mounted S NODE PATH  exit 0 if PATH is a mount point on NODE
+  has-file S NODE RE   exit 0 if one of NODE's listed files (manifests, var/lib/etcd*, tmp) matches RE
+  no-lease S           exit 0 if there is no Lease etcd-medic (the tool's, one run at a time)
 """
 import json
 import re
@@ -107,6 +110,19 @@ def kept(s, node):
     return 0 if manifest and data else 1
 
 
+def mounted(s, node, path):
+    return 0 if path in s["nodes"][node].get("mounts", []) else 1
+
+
+def has_file(s, node, pattern):
+    found = [f for files in s["nodes"][node]["files"].values() for f in files]
+    return 0 if any(re.match(pattern, f) for f in found) else 1
+
+
+def no_lease(s, name="etcd-medic"):
+    return 1 if any(x.get("name") == name for x in s.get("leases", [])) else 0
+
+
 def crashlooping(s, node):
     for p in etcd_pods(s):
         if p.get("node") == node:
@@ -116,7 +132,8 @@ def crashlooping(s, node):
 
 
 COMMANDS = {"healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
-            "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping}
+            "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping,
+            "mounted": mounted, "has-file": has_file, "no-lease": no_lease}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in COMMANDS:

@@ -188,7 +188,7 @@ def main(argv):
             # /var/lib/etcd on its own disk: a mount point before etcd first starts (tbmount.py)
             d = layout.data_dir(node)
             os.makedirs(d, mode=0o700, exist_ok=True)
-            tbmount.bind_self(d)
+            tbmount.own_disk(d)
             log.info("%s: /var/lib/etcd is a mount point", node)
         execs.prepare_tools_image(layout)
         pk = layout.pki

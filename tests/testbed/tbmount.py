@@ -1,6 +1,7 @@
-"""Mount points of a testbed: a node's /var/lib/etcd on "its own disk" (a bind mount of the directory onto
-itself in this machine's mount namespace, so rename(2) of it fails with EBUSY as on a real node whose
-/var/lib/etcd is a separate file system), found again and removed by `down`.
+"""Mount points of a testbed: a node's /var/lib/etcd on "its own disk" (a tmpfs mounted on the directory in this
+machine's mount namespace: a file system of its own, with its own device number, so rename(2) of it fails with
+EBUSY and stat() tells it from its parent, as on a real node whose /var/lib/etcd is a separate disk), found
+again and removed by `down`.
 
 Only mounts under DIR are ever touched; every loop is bounded."""
 import os
@@ -60,25 +61,28 @@ def node_mounts(layout, node):
     return sorted(out)
 
 
-def bind_self(path):
-    """Bind-mounts path onto itself (a mount point of its own, like a separate disk). Raises MountError."""
+def own_disk(path):
+    """Mounts a file system of its own (a tmpfs, mode 0700) on the empty directory path, as a separate disk is
+    mounted on a node's /var/lib/etcd before etcd first starts. Raises MountError."""
     path = os.path.realpath(path)
     if os.geteuid() != 0:
-        raise MountError("mounting %s needs root (bind mounts are what makes rename(2) fail with EBUSY)" % path)
+        raise MountError("mounting %s needs root (a mount point is what makes rename(2) fail with EBUSY)" % path)
     if is_mount_point(path):
         return False
+    if os.listdir(path):
+        raise MountError("%s is not empty: a disk of its own is mounted before etcd first starts (up --etcd-disk)"
+                         % path)
     try:
-        r = subprocess.run(["mount", "--bind", path, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=20)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "etcd-disk", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise MountError("mount --bind %s %s: %s" % (path, path, e))
+        raise MountError("mount -t tmpfs on %s: %s" % (path, e))
     if r.returncode != 0:
-        raise MountError("mount --bind %s %s failed (exit %d): %s" % (
-            path, path, r.returncode, r.stdout.decode(errors="replace").strip()))
+        raise MountError("mount -t tmpfs on %s failed (exit %d): %s" % (
+            path, r.returncode, r.stdout.decode(errors="replace").strip()))
     if not is_mount_point(path):
-        raise MountError("mount --bind %s succeeded but it is not a mount point" % path)
+        raise MountError("mount -t tmpfs on %s succeeded but it is not a mount point" % path)
     return True
-
 
 def unmount_all(d, attempts=5):
     """Unmounts every mount point under d (deepest first); a busy one is detached lazily at the last

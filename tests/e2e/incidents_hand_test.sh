@@ -1,0 +1,67 @@
+#!/bin/bash
+# Real incidents (issue 14): a repair an admin began by hand (manifest moved; member removed; secrets deleted),
+# an unstarted member left by a half-done replacement, a pod that crashed at bootstrap and is fine now (not a
+# crash-loop), and one run at a time per cluster (a second run is refused, naming the first, while it runs).
+. "$(dirname "$0")/lib.sh"
+tb_up hand --names h-0,h-1,h-2 --profile 4.14
+
+# by_hand NODE STEP: the document's commands up to STEP, then the tool, which goes on from there
+by_hand() {
+	local node=$1 step=$2
+	crashloop "$node"
+	snap "$E2E_TMP/$step-before.json"
+	local old_id
+	old_id=$(tbq member-id "$E2E_TMP/$step-before.json" "$node")
+	"$TESTBED" by-hand "$TB" "$node" "$step" >/dev/null || die "testbed by-hand $node $step"
+	expect "$step by hand: the tool goes on from there" 0 medic --node "$node" --yes
+	snap "$E2E_TMP/$step-after.json"
+	check "$step by hand: all 3 members healthy and voting, every node at the latest revision" \
+		tbq healthy "$E2E_TMP/$step-after.json" 3
+	check "$step by hand: $node has a new member" \
+		test -n "$(tbq member-id "$E2E_TMP/$step-after.json" "$node")" -a \
+		"$(tbq member-id "$E2E_TMP/$step-after.json" "$node")" != "$old_id"
+	check "$step by hand: the admin's copy of the data dir is still in /tmp" \
+		tbq has-file "$E2E_TMP/$step-after.json" "$node" '^/tmp/etcd/member/$'
+	check "$step by hand: unsupportedConfigOverrides as before" \
+		test "$(tbq overrides "$E2E_TMP/$step-after.json")" = "$(tbq overrides "$E2E_TMP/$step-before.json")"
+}
+by_hand h-0 manifest-moved
+by_hand h-1 member-removed
+by_hand h-2 secrets-deleted
+
+# an unstarted member for h-0's IP (its member removed, `member add` run, nothing started)
+"$TESTBED" unstarted-member "$TB" h-0 >/dev/null || die "testbed unstarted-member"
+snap "$E2E_TMP/unstarted.json"
+expect "an unstarted member left behind: removed and replaced" 0 medic --node h-0 --yes
+snap "$E2E_TMP/unstarted-after.json"
+check "unstarted member: all 3 members started, healthy and voting" tbq healthy "$E2E_TMP/unstarted-after.json" 3
+
+# crashed at bootstrap, Running and Ready now: not a crash-loop, nothing to do, nothing changed
+"$TESTBED" crashloop "$TB" h-1 --recovered >/dev/null || die "testbed crashloop --recovered"
+wait_for "h-1 Ready again" 120 is_healthy 3
+snap "$E2E_TMP/recovered.json"
+expect "a pod that crashed at bootstrap and is fine now: nothing to do" 0 medic --yes
+snap "$E2E_TMP/recovered-after.json"
+check "recovered pod: nothing changed" \
+	cmp -s <(tbq fingerprint "$E2E_TMP/recovered.json") <(tbq fingerprint "$E2E_TMP/recovered-after.json")
+
+# one run at a time: a second run while the first waits for the operator is refused, naming the first
+crashloop h-2
+snap "$E2E_TMP/lease-before.json"
+medic --node h-2 --yes &
+first=$!
+in_wait() { grep -q 'new-revision: Wait' "$TB/medic.log"; }
+wait_for "the first run to wait for the operator" 180 in_wait
+from=$(($(wc -l <"$TB/medic.log") + 1))
+expect "a second run (another admin: another state dir) while the first runs: refused" 3 \
+	medic --node h-2 --yes --state-dir "$TB/state-other"
+check "the refusal names the first run" \
+	bash -c "tail -n +$from '$TB/medic.log' | grep -q 'another run holds this cluster: etcd-medic replace-crashlooping-member'"
+wait "$first"
+rc=$?
+check "the first run finished the repair (exit $rc)" test "$rc" -eq 0
+snap "$E2E_TMP/lease-after.json"
+check "after both: all 3 members healthy" tbq healthy "$E2E_TMP/lease-after.json" 3
+check "the lease was released" tbq no-lease "$E2E_TMP/lease-after.json"
+expect "after the first ends, a run goes ahead (nothing to do)" 0 medic --node h-2 --yes
+finish
