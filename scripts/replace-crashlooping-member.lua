@@ -212,11 +212,7 @@ P:step { name = "force-redeploy", title = "Force a redeployment of etcd (a uniqu
 -- issued the node's secrets again and made a revision that carries them; once that exists, the guard goes back on
 -- at once, so that no further revision rolls out while the new member is still a learner (docs/operator-vs-docs.md).
 P:step { name = "new-revision", title = "Wait for the revision the quorum gate was opened for (secrets issued again)",
-	skip = function(ctx)
-		if not ctx.journal.overrides_recorded and not ctx:planned("open-quorum-gate") then
-			return "the quorum gate was not opened"
-		end
-	end,
+	skip = progress.gate_not_opened,
 	done = function(ctx)
 		if not ctx.journal.reason then return nil end
 		local made, line = progress.revision_made(ctx)
@@ -233,11 +229,7 @@ P:step { name = "new-revision", title = "Wait for the revision the quorum gate w
 P:step { name = "restore-overrides",
 	title = "Turn the quorum guard back on: restore unsupportedConfigOverrides exactly",
 	cleanup = true, -- also runs when a later step fails or the run is interrupted
-	skip = function(ctx)
-		if not ctx.journal.overrides_recorded and not ctx:planned("open-quorum-gate") then
-			return "the quorum gate was not opened"
-		end
-	end,
+	skip = progress.gate_not_opened,
 	done = function(ctx)
 		local recorded = ctx.journal.overrides_recorded
 		if recorded and openshift.same(progress.overrides(ctx), ctx.journal.previous_overrides) then

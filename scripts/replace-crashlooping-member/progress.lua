@@ -20,6 +20,13 @@ function progress.overrides(ctx)
 	return v
 end
 
+-- The steps that follow the quorum gate's opening do not apply when this run (or the one it resumes) did not open it.
+function progress.gate_not_opened(ctx)
+	if not ctx.journal.overrides_recorded and not ctx:planned("open-quorum-gate") then
+		return "the quorum gate was not opened"
+	end
+end
+
 -- Does the operator see the quorum guard off: every key of the override fact set to a true value as the operator
 -- reads it (true, or a string such as "true")?
 function progress.override_set(ctx)
