@@ -106,8 +106,9 @@ local function node_of(ctx, m)
 	for _, n in ipairs(ctx.state.nodes) do
 		if n.metadata.name == m.name then return n end
 	end
+	local network = ctx.cluster:k8s():get(openshift.NETWORK)
 	for _, n in ipairs(ctx.state.nodes) do
-		if openshift.has_peer_ip(m, openshift.internal_ip(n)) then return n end
+		if openshift.has_peer_ip(m, openshift.preferred_internal_ip(n, network)) then return n end
 	end
 end
 

@@ -11,6 +11,7 @@ local M = {}
 M.ETCD_CR = "/apis/operator.openshift.io/v1/etcds/cluster"
 M.CLUSTER_VERSION = "/apis/config.openshift.io/v1/clusterversions/version"
 M.ETCD_OPERATOR = "/apis/config.openshift.io/v1/clusteroperators/etcd"
+M.NETWORK = "/apis/config.openshift.io/v1/networks/cluster"
 M.DEBUG_PRIORITY_CLASS = "openshift-user-critical" -- what `oc debug node/NAME` sets on its pod
 
 local function ns_path(ns, kind, name)
@@ -94,6 +95,22 @@ function M.internal_ip(node)
 	for _, a in ipairs((node.status or {}).addresses or {}) do
 		if a.type == "InternalIP" then return a.address end
 	end
+end
+
+-- The node's IP as the operator uses it for its member (cluster-etcd-operator dnshelpers
+-- GetPreferredInternalIPAddressForNodeName): the first InternalIP of the family of the cluster's first service
+-- network (networks.config.openshift.io/cluster: status, else spec); without that network, the first InternalIP.
+-- On a dual-stack cluster the first InternalIP can be of the other family.
+function M.preferred_internal_ip(node, network)
+	local nets = ((network or {}).status or {}).serviceNetwork
+	if not nets or #nets == 0 then nets = ((network or {}).spec or {}).serviceNetwork or {} end
+	if type(nets[1]) == "string" then
+		local v6 = nets[1]:find(":", 1, true) ~= nil
+		for _, a in ipairs((node.status or {}).addresses or {}) do
+			if a.type == "InternalIP" and (tostring(a.address):find(":", 1, true) ~= nil) == v6 then return a.address end
+		end
+	end
+	return M.internal_ip(node)
 end
 
 function M.node_ready(node)

@@ -166,7 +166,7 @@ function checks.node(ctx)
 	if not openshift.runs_etcd(node) then
 		ctx:stop("refused", "node " .. name .. " runs no etcd member (neither a control-plane nor an arbiter node)")
 	end
-	local ip = openshift.internal_ip(node)
+	local ip = openshift.preferred_internal_ip(node, ctx.cluster:k8s():get(openshift.NETWORK))
 	if not ip then ctx:stop("refused", "node " .. name .. " has no InternalIP address") end
 	if not openshift.node_ready(node) then
 		ctx:stop("refused", "node " .. name .. " is not Ready: this procedure is for a crash-looping etcd pod on a "

@@ -151,5 +151,13 @@ test("health_lines: unixs client URLs (etcd 3.4.14) are left out", function()
 	assert(lines[1]:find("^https://10.0.0.1:2379 is healthy"), lines[1])
 end)
 
+test("preferred_internal_ip: the service network's family, as the operator picks it (dual-stack)", function()
+	local node = { status = { addresses = { { type = "InternalIP", address = "10.0.0.5" },
+		{ type = "InternalIP", address = "fd00::5" }, { type = "Hostname", address = "m-0" } } } }
+	eq(os_.preferred_internal_ip(node, { status = { serviceNetwork = { "fd02::/112", "172.30.0.0/16" } } }), "fd00::5")
+	eq(os_.preferred_internal_ip(node, { spec = { serviceNetwork = { "172.30.0.0/16" } } }), "10.0.0.5")
+	eq(os_.preferred_internal_ip(node, nil), "10.0.0.5")
+end)
+
 print(string.format("%d/%d passed", count - failures, count))
 if failures > 0 then error({ exit_code = 1, message = failures .. " failed" }, 0) end
