@@ -519,6 +519,19 @@ end
 -- mode 0600, only when the copy is whole), checked as the direct transfer is (bbolt magic, SHA-256 trailer),
 -- and removed from the container in every case. endpoints: the members to take it from, tried in order
 -- (default: those of the pod's endpoints that answer `endpoint status`). transport is "exec".
+-- The snapshot is staged in the container's /tmp (the node's disk, or an emptyDir) before it is copied out: there
+-- must be room for the whole database there (dbSize from `endpoint status -w json`, and 10% to spare). Returns
+-- true (also when df or the size cannot be read), or nil and why.
+function Exec:room_for_snapshot(status_json)
+	local doc = json.decode(status_json)
+	local size = type(doc) == "table" and doc[1] and doc[1].Status and tonumber(doc[1].Status.dbSize)
+	local out = self:run({ "df", "-Pk", "/tmp" }, true)
+	local free_kib = type(out) == "string" and tonumber(out:match("\n%S+%s+%d+%s+%d+%s+(%d+)"))
+	if not size or not free_kib or free_kib * 1024 >= size * 1.1 then return true end
+	return nil, ("%s: no room in /tmp for the snapshot (%d MiB free, the database is %d MiB)"):format(self.pod,
+		free_kib // 1024, size // 1048576), "NoSpace", true
+end
+
 function Exec:snapshot(path, opts)
 	if type(path) ~= "string" or path == "" then error("snapshot: path must be a file name", 2) end
 	opts = opts or {}
@@ -540,7 +553,8 @@ function Exec:snapshot(path, opts)
 		-- (through env: etcdctl refuses an --endpoints flag that shadows the pod's ETCDCTL_ENDPOINTS)
 		local env = { "env", "ETCDCTL_ENDPOINTS=" .. ep, "etcdctl" }
 		-- etcdctl 3.4's snapshot save waits forever for an endpoint that does not answer: ask it first (5 s at most)
-		ok, msg, code, def = self:run(join(env, { "endpoint", "status", "--command-timeout=5s" }))
+		ok, msg, code, def = self:run(join(env, { "endpoint", "status", "--command-timeout=5s", "-w", "json" }))
+		if ok then ok, msg, code, def = self:room_for_snapshot(ok) end
 		if ok then ok, msg, code, def = self:run(join(env, { "snapshot", "save", in_pod }), false, timeout) end
 		if ok then from = ep break end
 	end

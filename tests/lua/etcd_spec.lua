@@ -264,7 +264,9 @@ local function snapshot_script(extra)
 	local ep = "env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl "
 	local script = {
 		["etcdctl endpoint status -w json"] = { stdout = ETCDCTL_STATUS_ONE_DOWN },
-		[ep .. "endpoint status --command-timeout=5s"] = { stdout = "ok\n" },
+		[ep .. "endpoint status --command-timeout=5s -w json"] = { stdout = '[{"Endpoint":"e","Status":{"dbSize":8192}}]' },
+		["df -Pk /tmp"] = { stdout = extra.df or "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+			.. "overlay 104857600 52428800 52428800 50% /\n" },
 		[ep .. "snapshot save IN_POD"] = { stdout = "Snapshot saved at IN_POD\n" },
 		["cat IN_POD"] = function(req)
 			write_snapshot(req.stdout_file .. ".tmp", extra.bad_trailer)
@@ -292,12 +294,12 @@ test("snapshot via exec: saved in the pod, copied out with cat, checked, removed
 	eq(s.endpoint, "https://127.0.0.1:23791", "the endpoint that answered")
 	eq(s.transport, "exec")
 	eq(keys(kc.calls), "etcdctl endpoint status -w json | env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl "
-		.. "endpoint status --command-timeout=5s | env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl snapshot "
-		.. "save IN_POD | cat IN_POD | rm -f IN_POD IN_POD.part")
+		.. "endpoint status --command-timeout=5s -w json | df -Pk /tmp | env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 "
+		.. "etcdctl snapshot save IN_POD | cat IN_POD | rm -f IN_POD IN_POD.part")
 	-- the members preflight found healthy: no status probe of every endpoint first
 	x, kc = exec_with(snapshot_script {})
 	assert(x:snapshot(path, { endpoints = { "https://127.0.0.1:23791" } }))
-	eq(#kc.calls, 4, keys(kc.calls))
+	eq(#kc.calls, 5, keys(kc.calls))
 	os.remove(path)
 end)
 
@@ -313,13 +315,24 @@ test("snapshot via exec: a corrupt copy is removed; a failed save copies nothing
 	x, kc = exec_with(snapshot_script {
 		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23791 etcdctl snapshot save IN_POD"] =
 			{ stderr = "Error: rpc error: code = Unavailable desc = transport is closing\n", exit_code = 1 },
-		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23793 etcdctl endpoint status --command-timeout=5s"] =
+		["env ETCDCTL_ENDPOINTS=https://127.0.0.1:23793 etcdctl endpoint status --command-timeout=5s -w json"] =
 			{ stderr = "Error: context deadline exceeded\n", exit_code = 1 } })
 	_, msg = x:snapshot(path)
 	assert(msg:find("etcd-master-0: etcdctl: context deadline exceeded", 1, true), msg)
 	assert(keys(kc.calls):find("23793", 1, true), "the next endpoint that answered status is tried")
 	assert(not keys(kc.calls):find("cat ", 1, true), "nothing copied: " .. keys(kc.calls))
 	eq(kc.calls[#kc.calls].key, "rm -f IN_POD IN_POD.part")
+end)
+
+test("snapshot via exec: no room in the pod's /tmp for the database: not staged there", function()
+	local path = os.tmpname()
+	os.remove(path)
+	local x, kc = exec_with(snapshot_script { df = "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+		.. "overlay 1000 996 4 99% /\n" })
+	local _, msg, code = x:snapshot(path, { endpoints = { "https://127.0.0.1:23791" } })
+	eq(code, "NoSpace", msg)
+	assert(msg:find("no room in /tmp for the snapshot (0 MiB free", 1, true), msg)
+	assert(not keys(kc.calls):find("snapshot save", 1, true), "nothing saved: " .. keys(kc.calls))
 end)
 
 test("Go durations", function()
