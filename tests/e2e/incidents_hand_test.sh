@@ -30,7 +30,8 @@ by_hand h-1 member-removed
 by_hand h-2 secrets-deleted
 
 # an unstarted member for h-0's IP (its member removed, `member add` run, nothing started)
-"$TESTBED" unstarted-member "$TB" h-0 >/dev/null || die "testbed unstarted-member"
+wait_for "a healthy cluster" 180 is_healthy 3
+"$TESTBED" unstarted-member "$TB" h-0 || die "testbed unstarted-member"
 snap "$E2E_TMP/unstarted.json"
 expect "an unstarted member left behind: removed and replaced" 0 medic --node h-0 --yes
 snap "$E2E_TMP/unstarted-after.json"
