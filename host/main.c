@@ -2,6 +2,7 @@
  * function (pmain); everything that can raise runs inside it. */
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,9 @@ int main(int argc, char **argv)
 		return fputs(medic_usage, stdout) == EOF;
 	if (cli.cmd == CMD_VERSION)
 		return print_version();
+	/* Output that can no longer be written (a `| tee` that died with the same Ctrl-C) must never stop a run
+	 * before its cleanup: a write to a closed pipe fails with EPIPE instead of killing the process. */
+	signal(SIGPIPE, SIG_IGN);
 	if (medic_output_open(&out, &cli.opts, err, sizeof err) != 0) {
 		fprintf(stderr, "etcd-medic: %s\n", err);
 		return 1;

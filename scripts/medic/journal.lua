@@ -25,10 +25,17 @@ function journal.state_dir(override)
 	return home .. "/.local/state/etcd-medic"
 end
 
--- Creates dir (and parents) private to the user. Returns true or nil, message.
+-- Creates dir (and parents) private to the user, once per process. Returns true or nil, message. A Ctrl-C that
+-- reaches the shell doing it is an interrupt (exit 130), not a directory that cannot be made.
+local made = {}
 function journal.ensure_dir(dir)
-	local ok = os.execute("umask 077 && mkdir -p -- " .. shell_quote(dir))
+	if made[dir] then return true end
+	local ok, how, code = os.execute("umask 077 && mkdir -p -- " .. shell_quote(dir))
+	if not ok and how == "signal" and (code == 2 or code == 15) then
+		error({ outcome = "interrupted", exit_code = 130, message = "interrupted" }, 0)
+	end
 	if not ok then return nil, "cannot create the state directory " .. dir end
+	made[dir] = true
 	return true
 end
 

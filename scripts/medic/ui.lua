@@ -21,9 +21,16 @@ function ui.colored(text, color)
 	return COLORS[color] .. text .. COLORS.reset
 end
 
+-- A line to stdout. When stdout is closed (a `| tee` that a Ctrl-C to the process group ended too), the run goes on:
+-- its cleanup must not stop for output nobody reads. Said once on stderr; --log-json keeps the record.
+local stdout_closed = false
 local function emit(s)
-	stdout:write(host.redact(s), "\n")
-	stdout:flush()
+	local ok = stdout:write(host.redact(s), "\n") and stdout:flush()
+	if not ok and not stdout_closed then
+		stdout_closed = true
+		stderr:write("etcd-medic: standard output is closed; the run goes on (its record: --log-json)\n")
+		host.log("warn", "output", "standard output is closed; the run goes on")
+	end
 end
 
 -- ui.say(fmt, ...): a line of the run's output, formatted and redacted.
