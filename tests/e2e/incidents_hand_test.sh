@@ -3,7 +3,7 @@
 # an unstarted member left by a half-done replacement, a pod that crashed at bootstrap and is fine now (not a
 # crash-loop), and one run at a time per cluster (a second run is refused, naming the first, while it runs).
 . "$(dirname "$0")/lib.sh"
-tb_up hand --names h-0,h-1,h-2 --profile 4.14
+tb_up hand --names h-0,h-1,h-2,h-3 --profile 4.14
 
 # by_hand NODE STEP: the document's commands up to STEP, then the tool, which goes on from there
 by_hand() {
@@ -15,8 +15,8 @@ by_hand() {
 	"$TESTBED" by-hand "$TB" "$node" "$step" >/dev/null || die "testbed by-hand $node $step"
 	expect "$step by hand: the tool goes on from there" 0 medic --node "$node" --yes
 	snap "$E2E_TMP/$step-after.json"
-	check "$step by hand: all 3 members healthy and voting, every node at the latest revision" \
-		tbq healthy "$E2E_TMP/$step-after.json" 3
+	check "$step by hand: all 4 members healthy and voting, every node at the latest revision" \
+		tbq healthy "$E2E_TMP/$step-after.json" 4
 	check "$step by hand: $node has a new member" \
 		test -n "$(tbq member-id "$E2E_TMP/$step-after.json" "$node")" -a \
 		"$(tbq member-id "$E2E_TMP/$step-after.json" "$node")" != "$old_id"
@@ -29,17 +29,17 @@ by_hand h-0 manifest-moved
 by_hand h-1 member-removed
 by_hand h-2 secrets-deleted
 
-# an unstarted member for h-0's IP (its member removed, `member add` run, nothing started)
-wait_for "a healthy cluster" 180 is_healthy 3
-"$TESTBED" unstarted-member "$TB" h-0 || die "testbed unstarted-member"
-snap "$E2E_TMP/unstarted.json"
-expect "an unstarted member left behind: removed and replaced" 0 medic --node h-0 --yes
+# an unstarted member for h-3's IP (its member removed, `member add` run, nothing started; the document's
+# commands moved its data dir to /tmp, so a node of its own)
+wait_for "a healthy cluster" 180 is_healthy 4
+"$TESTBED" unstarted-member "$TB" h-3 || die "testbed unstarted-member"
+expect "an unstarted member left behind: removed and replaced" 0 medic --node h-3 --yes
 snap "$E2E_TMP/unstarted-after.json"
-check "unstarted member: all 3 members started, healthy and voting" tbq healthy "$E2E_TMP/unstarted-after.json" 3
+check "unstarted member: all 4 members started, healthy and voting" tbq healthy "$E2E_TMP/unstarted-after.json" 4
 
 # crashed at bootstrap, Running and Ready now: not a crash-loop, nothing to do, nothing changed
 "$TESTBED" crashloop "$TB" h-1 --recovered >/dev/null || die "testbed crashloop --recovered"
-wait_for "h-1 Ready again" 120 is_healthy 3
+wait_for "h-1 Ready again" 120 is_healthy 4
 snap "$E2E_TMP/recovered.json"
 expect "a pod that crashed at bootstrap and is fine now: nothing to do" 0 medic --yes
 snap "$E2E_TMP/recovered-after.json"
@@ -62,7 +62,7 @@ wait "$first"
 rc=$?
 check "the first run finished the repair (exit $rc)" test "$rc" -eq 0
 snap "$E2E_TMP/lease-after.json"
-check "after both: all 3 members healthy" tbq healthy "$E2E_TMP/lease-after.json" 3
+check "after both: all 4 members healthy" tbq healthy "$E2E_TMP/lease-after.json" 4
 check "the lease was released" tbq no-lease "$E2E_TMP/lease-after.json"
 expect "after the first ends, a run goes ahead (nothing to do)" 0 medic --node h-2 --yes
 finish
