@@ -163,6 +163,9 @@ end
 -- a later `etcd-medic run replace-crashlooping-member` share one journal and resume each other.
 function Cluster:step(name, options)
 	local proc = self:procedure()
+	if not proc:find(name) then -- said at once, before any preflight
+		return nil, "no step '" .. tostring(name) .. "' (steps: " .. table.concat(proc:step_names(), ", ") .. ")"
+	end
 	if options or not self.session then
 		options = options or {}
 		if options.namespace == nil and self.namespace ~= "openshift-etcd" then options.namespace = self.namespace end

@@ -147,6 +147,38 @@ local function open(self, ctx)
 	end
 end
 
+-- A read-only procedure: its report's sections, in order.
+local function report(self, ctx)
+	for _, step in ipairs(self.steps) do
+		for _, c in ipairs(step.checks) do c.check(ctx) end
+	end
+	return 0
+end
+
+-- --dry-run: the mutations the API can check, sent with dryRun=All; nothing else.
+local function dry_run(self, ctx)
+	ui.say("")
+	ui.say("dry run: server-side checks of the mutations")
+	local rejected = runner.rehearse(self, ctx)
+	ui.say("")
+	ui.say("dry run: nothing was changed")
+	if rejected > 0 then failure.fail(rejected .. " mutation(s) rejected by the server in the dry run") end
+	return 0
+end
+
+-- The changes, under the cluster's lease (one run at a time), released whatever happens.
+local function execute(self, ctx, results)
+	lease.take(ctx)
+	local done, failed = pcall(runner.execute, self, ctx, results)
+	lease.release(ctx)
+	if not done then error(failed, 0) end
+	ctx.record:finish("done")
+	runner.summary(self, results)
+	ui.say("")
+	ui.say("%s: done", self.name)
+	return 0
+end
+
 -- Runs the procedure with the script's arguments. Returns 0 when done (or nothing to do); otherwise raises
 -- {outcome =, exit_code = 1 (failed) | 2 (usage) | 3 (refused) | 130 (interrupted), message =}.
 function Proc:main(...)
@@ -154,12 +186,7 @@ function Proc:main(...)
 	local args = { ... }
 	local ctx, given = start(self, args)
 	if given.help then print(arguments.help(self)); return 0 end
-	if self.read_only then
-		for _, step in ipairs(self.steps) do
-			for _, c in ipairs(step.checks) do c.check(ctx) end
-		end
-		return 0
-	end
+	if self.read_only then return report(self, ctx) end
 	local results = {}
 	local ok, err = pcall(function()
 		open(self, ctx)
@@ -176,28 +203,12 @@ function Proc:main(...)
 		ui.say("nothing to do: every step is already done")
 		return 0
 	end
-	if ctx.dry_run then
-		ui.say("")
-		ui.say("dry run: server-side checks of the mutations")
-		local rejected = runner.rehearse(self, ctx)
-		ui.say("")
-		ui.say("dry run: nothing was changed")
-		if rejected > 0 then failure.fail(rejected .. " mutation(s) rejected by the server in the dry run") end
-		return 0
-	end
+	if ctx.dry_run then return dry_run(self, ctx) end
 	local question = string.format("\nProceed with %d step(s) above?", pending)
 	if pending > 0 and not ctx.opts.yes and not self.prompt(question) then
 		failure.fail("not confirmed; nothing was changed")
 	end
-	lease.take(ctx)
-	local done, failed = pcall(runner.execute, self, ctx, results)
-	lease.release(ctx)
-	if not done then error(failed, 0) end
-	ctx.record:finish("done")
-	runner.summary(self, results)
-	ui.say("")
-	ui.say("%s: done", self.name)
-	return 0
+	return execute(self, ctx, results)
 end
 
 ------------------------------------------------------------------------------------------------ by hand
