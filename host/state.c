@@ -58,6 +58,12 @@ static int open_options(lua_State *L)
 	lua_setfield(L, -2, "verbose");
 	lua_pushboolean(L, o->no_color);
 	lua_setfield(L, -2, "no_color");
+	lua_createtable(L, o->nscript_path, 0);
+	for (int i = 0; i < o->nscript_path; i++) {
+		lua_pushstring(L, o->script_path[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "script_path");
 	lua_pushinteger(L, MEDIC_API_VERSION);
 	lua_setfield(L, -2, "api_version");
 	lua_pushliteral(L, MEDIC_VERSION);

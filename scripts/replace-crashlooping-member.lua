@@ -84,6 +84,11 @@ local P = procedure.new {
 	},
 
 	journal_key = checks.cluster_id,
+
+	-- Where its files go, said with the cluster before the plan and in the summary.
+	where = function(ctx)
+		return { { "backups", ctx.opts.backup or ctx.opts.backup_dir or (ctx:state_dir() .. "/backups") } }
+	end,
 }
 
 ------------------------------------------------------------------------------------------------ before starting

@@ -61,7 +61,7 @@ define("snapshot", {
 			ctx:stop("refused", "no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass "
 				.. "--backup PATH")
 		end
-		a.size = ok.size
+		a.size, a.sha256, a.revision = ok.size, ok.sha256, ok.revision
 		ctx:say("saved %s (%d bytes)", a.to, ok.size or 0)
 	end,
 	-- snapshot() checked the SHA-256 as it saved: no second read of the whole file, only that it is there whole

@@ -17,6 +17,7 @@ local arguments = require "medic.procedure.arguments"
 local context = require "medic.procedure.context"
 local failure = require "medic.procedure.failure"
 local lease = require "medic.procedure.lease"
+local audit = require "medic.procedure.audit"
 local runner = require "medic.procedure.runner"
 local site = require "medic.procedure.site"
 local ui = require "medic.ui"
@@ -26,7 +27,7 @@ local Proc = {}
 Proc.__index = Proc
 
 local DEFINITION = { name = true, title = true, facts = true, options = true, state = true, journal = true,
-	journal_key = true, read_only = true }
+	journal_key = true, read_only = true, where = true }
 local STEP = { name = true, title = true, skip = true, done = true, actions = true, cleanup = true }
 
 local function refuse_unknown(t, known, what)
@@ -38,10 +39,14 @@ end
 function procedure.new(def)
 	assert(type(def) == "table" and type(def.name) == "string", "procedure.new{name=...}")
 	refuse_unknown(def, DEFINITION, "procedure.new{}")
+	-- the script that calls this: "@[embedded]/NAME.lua" when shipped, else "@FILE" (an ejected or own copy)
+	local source = debug.getinfo(2, "S").source
 	return setmetatable({
+		file = not source:find("^@%[embedded%]") and source:match("^@(.+)$") or nil,
 		name = def.name, title = def.title, options = def.options or {}, facts = def.facts or {},
 		state_names = def.state or {}, journal_names = def.journal or {}, journal_key = def.journal_key,
 		steps = {}, hooks = { before = {}, after = {} }, prompt = ui.confirm, read_only = def.read_only,
+		where = def.where,
 	}, Proc)
 end
 
@@ -141,7 +146,8 @@ local function start(self, args)
 end
 
 local function open(self, ctx)
-	context.open_journal(ctx, self.journal_key and self.journal_key(ctx))
+	ctx.cluster_id = self.journal_key and self.journal_key(ctx)
+	context.open_journal(ctx, ctx.cluster_id)
 	if ctx.resuming then
 		ui.say("resuming the run started %s (journal %s)", tostring(ctx.record.doc.started), ctx.record.path)
 	end
@@ -169,11 +175,14 @@ end
 -- The changes, under the cluster's lease (one run at a time), released whatever happens.
 local function execute(self, ctx, results)
 	lease.take(ctx)
+	audit.start(self, ctx, runner.where(self, ctx))
+	audit.confirmed(ctx.opts.yes and "--yes" or "answered yes at the prompt")
 	local done, failed = pcall(runner.execute, self, ctx, results)
 	lease.release(ctx)
 	if not done then error(failed, 0) end
+	audit.outcome(self, "done", results)
 	ctx.record:finish("done")
-	runner.summary(self, results)
+	runner.summary(self, ctx, results)
 	ui.say("")
 	ui.say("%s: done", self.name)
 	return 0

@@ -39,7 +39,8 @@ site.after("*", function(ctx, step, status)
 	f:close()
 end)
 SITE
-expect "repair with a site file" 0 medic --node "$node" --yes --site "$E2E_TMP/site.lua"
+E2E_GLOBAL="--log-json $E2E_TMP/audit.json" expect "repair with a site file" 0 medic --node "$node" --yes \
+	--site "$E2E_TMP/site.lua"
 assert_repaired "$node" "$old_id" 3
 snap "$E2E_TMP/after.json"
 check "the peer secret was re-issued" test "$(tbq secret-uid "$E2E_TMP/after.json" "etcd-peer-$node")" != "$old_peer"
@@ -49,6 +50,35 @@ check "site file: the snapshot is in the site's backup dir" bash -c "ls '$E2E_TM
 check "site file: the after hook saw the member removal" grep -qx "remove-member changed" "$E2E_TMP/site.log"
 check "journal kept as finished, mode 0600" \
 	bash -c "[ \"\$(stat -c %a '$TB'/state/*.done-*.journal)\" = 600 ]"
+
+# the change ticket, from --log-json alone: the removed member, the node's paths moved, the backup, the outcome
+audit() {
+	python3 - "$E2E_TMP/audit.json" "$@" <<'PY'
+import json, sys
+records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+audit = [r for r in records if r.get("level") == "audit"]
+def action(kind):
+    return [r["fields"] for r in audit if r["topic"] == "action" and r["fields"]["kind"] == kind]
+what, arg = sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None
+if what == "removed":
+    ok = any(a["fields"]["id"] == arg and a["result"] == "done" for a in action("member_remove"))
+elif what == "moved":
+    ok = any(len(a["fields"].get("moved", [])) == 2 for a in action("move_aside"))
+elif what == "backup":
+    ok = any(a["fields"].get("to") and len(a["fields"].get("sha256", "")) == 64 for a in action("snapshot"))
+elif what == "outcome":
+    ok = any(r["topic"] == "outcome" and r["fields"]["outcome"] == arg for r in audit)
+else:
+    ok = any(r["topic"] == what for r in audit)
+sys.exit(0 if ok else 1)
+PY
+}
+check "--log-json: the start (who, cluster, script, site file)" audit start
+check "--log-json: the confirmation" audit confirmed
+check "--log-json: the removed member's ID" audit removed "$old_id"
+check "--log-json: the node's paths moved" audit moved
+check "--log-json: the backup file and its SHA-256" audit backup
+check "--log-json: the outcome" audit outcome done
 
 expect "after the repair: nothing to do" 0 medic --node "$node" --yes
 snap "$E2E_TMP/again.json"

@@ -2,6 +2,7 @@
 # asserts on `testbed status` (the truth), never on the tool's own output.
 #   tb_up NAME [testbed up options]    start a testbed; sets TB (its directory)
 #   medic [ARGS]                       etcd-medic run replace-crashlooping-member ARGS against $TB; returns its exit code
+#                                      ($E2E_GLOBAL: global options, before `run`)
 #   snap FILE                          testbed status of $TB into FILE
 #   tbq CMD FILE [ARGS]                tests/e2e/tbcheck.py (see there)
 #   crashloop NODE                     break NODE's member and wait until its pod crash-loops
@@ -65,7 +66,7 @@ nodes() { (. "$TB/env" && echo "$TESTBED_NODES"); }
 medic() {
 	echo "+ replace-crashlooping-member $*" >>"$TB/medic.log"
 	KUBECONFIG=${E2E_KUBECONFIG:-$TB/kubeconfig} timeout -k 5 "${E2E_RUN_TIMEOUT:-300}" \
-		"$MEDIC" run replace-crashlooping-member --state-dir "$TB/state" --poll-interval 0.3 --settle "${E2E_SETTLE:-3}" "$@" >>"$TB/medic.log" 2>&1
+		"$MEDIC" ${E2E_GLOBAL:-} run replace-crashlooping-member --state-dir "$TB/state" --poll-interval 0.3 --settle "${E2E_SETTLE:-3}" "$@" >>"$TB/medic.log" 2>&1
 }
 
 # wait_for DESC SECONDS CMD...: polls CMD until it succeeds, with a deadline.

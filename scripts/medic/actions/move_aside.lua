@@ -82,11 +82,12 @@ function aside.run(a, ctx)
 	end
 	local moves, dirs = decide(ctx, handle, a, dir)
 	for _, d in ipairs(dirs) do check(ctx, handle:mkdir(d, { parents = true })) end
+	a.dir, a.moved = dir, {}
 	for _, m in ipairs(moves) do
 		check(ctx, handle:move(m.src, m.dst))
+		a.moved[#a.moved + 1] = m
 		ctx:say("moved %s to %s", m.src, m.dst)
 	end
-	a.dir = dir
 end
 
 -- Each path is gone, or (a mount point) holds nothing but the directory its contents went to.

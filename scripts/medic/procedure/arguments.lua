@@ -125,9 +125,30 @@ local function quote(a)
 	return "'" .. a:gsub("'", "'\\''") .. "'"
 end
 
--- The command that resumes this run: the same arguments, less --dry-run.
-function arguments.command_line(name, args)
-	local parts = { "etcd-medic run " .. name }
+-- The global options this process was given (medic.options), as etcd-medic's command line says them.
+local function global_options()
+	local g, words = require "medic.options", {}
+	local function add(flag, value) if value then words[#words + 1] = flag; words[#words + 1] = quote(value) end end
+	add("--kubeconfig", g.kubeconfig)
+	add("--context", g.context)
+	if g.namespace ~= "openshift-etcd" then add("-n", g.namespace) end
+	for _, dir in ipairs(g.script_path or {}) do add("--script-path", dir) end
+	add("--etcd-endpoints", g.etcd_endpoints)
+	add("--etcd-cacert", g.etcd_cacert)
+	add("--etcd-cert", g.etcd_cert)
+	add("--etcd-key", g.etcd_key)
+	add("--log-json", g.log_json)
+	if g.verbose then words[#words + 1] = "-v" end
+	return words
+end
+
+-- The command that resumes this run: the same global options, the same script (by name when shipped, by its
+-- file when a copy runs), the same arguments less --dry-run.
+function arguments.command_line(proc, args)
+	local parts = { "etcd-medic" }
+	for _, w in ipairs(global_options()) do parts[#parts + 1] = w end
+	parts[#parts + 1] = "run"
+	parts[#parts + 1] = proc.file and quote(proc.file) or proc.name
 	for _, a in ipairs(args) do
 		if a ~= "--dry-run" then parts[#parts + 1] = quote(a) end
 	end

@@ -4,6 +4,7 @@
 -- comes, the cleanup steps, the summary and how to resume.
 local failure = require "medic.procedure.failure"
 local lease = require "medic.procedure.lease"
+local audit = require "medic.procedure.audit"
 local arguments = require "medic.procedure.arguments"
 local host = require "medic.host"
 local ui = require "medic.ui"
@@ -58,6 +59,35 @@ function runner.check(proc, ctx, results)
 	end
 end
 
+------------------------------------------------------------------------------------------------ where
+
+local function site_line(info)
+	local parts = {}
+	for _, kind in ipairs { "before", "after", "replaced", "added", "facts", "options" } do
+		if #info[kind] > 0 then parts[#parts + 1] = kind .. ": " .. table.concat(info[kind], ", ") end
+	end
+	return info.path .. (#parts > 0 and (" (" .. table.concat(parts, "; ") .. ")") or "")
+end
+
+-- Where the run acts and what it runs: said before the plan and in the summary, so that a run on the wrong cluster,
+-- or with an unexpected script or site file, is seen before anything changes.
+function runner.where(proc, ctx)
+	local info = ctx.cluster:k8s():info()
+	local lines = {
+		{ "cluster", string.format("%s (context %s, user %s), cluster ID %s", tostring(info.server),
+			tostring(info.context or "-"), tostring(info.user or "-"), tostring(ctx.cluster_id or "unknown")) },
+		{ "script", proc.file and (proc.file .. " (a copy, not the shipped one)") or (proc.name .. " (shipped)") },
+		{ "site file", proc.site and site_line(proc.site) or "none" },
+		{ "journal", ctx.record and ctx.record.path or "none" },
+	}
+	for _, l in ipairs(proc.where and proc.where(ctx) or {}) do lines[#lines + 1] = l end
+	return lines
+end
+
+local function say_where(proc, ctx)
+	for _, l in ipairs(runner.where(proc, ctx)) do say("  %-10s %s", l[1] .. ":", l[2]) end
+end
+
 ------------------------------------------------------------------------------------------------ plan
 
 local function plan_lines(ctx, step, list)
@@ -83,6 +113,9 @@ end
 -- Phase 2: each mutating step checked and planned. Returns the number of steps with changes to make.
 function runner.plan(proc, ctx)
 	local pending = 0
+	say("")
+	say("acting on:")
+	say_where(proc, ctx)
 	say("")
 	say("plan:")
 	for _, step in ipairs(proc.steps) do
@@ -133,13 +166,21 @@ local function carry_out(ctx, a)
 	end
 end
 
+-- Each action, with its audit record (--log-json): what it did, or how it failed.
+local function carry_out_all(ctx, step, list)
+	for _, a in ipairs(list) do
+		local line = a:lines(ctx)[1]
+		local ok, err = pcall(carry_out, ctx, a)
+		audit.action(step, a, line, ok and "done" or failure.outcome(err), not ok and failure.message(err) or nil)
+		if not ok then error(err, 0) end
+	end
+end
+
 local function execute_actions(ctx, step)
 	if step.checks then return run_checks(ctx, step) end
 	local list = ctx.plans[step.name] or runner.plan_step(ctx, step)
 	ctx.record:step(step.name, "started")
-	local ok, err = pcall(function()
-		for _, a in ipairs(list) do carry_out(ctx, a) end
-	end)
+	local ok, err = pcall(carry_out_all, ctx, step, list)
 	ctx:close_nodes()
 	if not ok then error(err, 0) end
 end
@@ -157,13 +198,14 @@ function runner.execute_step(proc, ctx, step)
 	return status, note
 end
 
-function runner.summary(proc, results)
+function runner.summary(proc, ctx, results)
 	say("")
 	say("summary:")
 	for _, step in ipairs(proc.steps) do
 		local r = results[step.name] or { status = "pending" }
 		say("  %-22s %-8s %s", step.name, LABEL[r.status] or r.status, r.note or "")
 	end
+	if ctx.cluster.kc then say_where(proc, ctx) end
 end
 
 -- The cleanup steps from `from` on that have not run: their done/skip decide whether anything is left to undo.
@@ -205,7 +247,7 @@ function runner.fail(proc, ctx, results, index, err)
 		from = index
 	end
 	runner.cleanups(proc, ctx, results, from)
-	runner.summary(proc, results)
+	runner.summary(proc, ctx, results)
 	if outcome == "refused" and not changed_any(results) then
 		ctx.record:discard()
 		say("")
@@ -214,10 +256,11 @@ function runner.fail(proc, ctx, results, index, err)
 		error(err, 0)
 	end
 	if outcome ~= "interrupted" then outcome = "failed" end -- "refused" promises that nothing was changed
+	audit.outcome(proc, outcome, results, failure.message(err))
 	say("")
 	say("The steps marked ok or changed are done; the others are not. The journal is kept in %s.", ctx.record.path)
 	say("Fix the cause, then run the same command again to resume:")
-	say("  %s", arguments.command_line(proc.name, ctx.args))
+	say("  %s", arguments.command_line(proc, ctx.args))
 	failure.raise(outcome, string.format("%s %s at step %s: %s", proc.name, outcome, step.name, failure.message(err)))
 end
 
@@ -251,13 +294,13 @@ function runner.stop_early(proc, ctx, results, err)
 		local cleaned, cerr = pcall(runner.cleanups, proc, ctx, results, 1)
 		lease.release(ctx)
 		if not cleaned then error(cerr, 0) end
-		runner.summary(proc, results)
+		runner.summary(proc, ctx, results)
 		say("")
 		say("stopped: %s", failure.message(err))
 		say("The journal is kept in %s; once the cause is fixed, run the same command again.", ctx.record.path)
 		failure.raise(outcome == "interrupted" and "interrupted" or "failed", failure.message(err))
 	end
-	runner.summary(proc, results)
+	runner.summary(proc, ctx, results)
 	if type(err) == "table" and err.exit_code then
 		say("")
 		say("%s: %s", outcome == "refused" and "refused" or "failed", failure.message(err))

@@ -14,13 +14,15 @@ local arguments = require "medic.procedure.arguments"
 
 local site = {}
 
-local function api(proc)
+-- The site API; what the file does is kept in `info` (shown before the plan: "before: remove-member; ...").
+local function api(proc, info)
+	local function note(kind, name) info[kind][#info[kind] + 1] = name end
 	return {
 		facts = {}, options = {}, procedure = proc, actions = require "medic.actions",
-		before = function(name, fn) proc:before(name, fn) end,
-		after = function(name, fn) proc:after(name, fn) end,
-		replace = function(name, def) return proc:replace(name, def) end,
-		add_after = function(name, def) return proc:add_after(name, def) end,
+		before = function(name, fn) note("before", name); proc:before(name, fn) end,
+		after = function(name, fn) note("after", name); proc:after(name, fn) end,
+		replace = function(name, def) note("replaced", name); return proc:replace(name, def) end,
+		add_after = function(name, def) note("added", tostring(def.name)); return proc:add_after(name, def) end,
 		step = function(name) return (proc:find(name)) end,
 	}
 end
@@ -45,7 +47,8 @@ end
 function site.load(proc, path)
 	local chunk, err = loadfile(path, "t")
 	if not chunk then failure.usage("cannot load the site file: " .. tostring(err)) end
-	local s = api(proc)
+	local info = { path = path, before = {}, after = {}, replaced = {}, added = {}, facts = {}, options = {} }
+	local s = api(proc, info)
 	local ok, ret = pcall(chunk, s)
 	if ok and type(ret) == "function" then ok, ret = pcall(ret, s) end
 	if not ok then
@@ -53,6 +56,11 @@ function site.load(proc, path)
 		failure.usage("the site file " .. path .. " failed: " .. failure.message(ret))
 	end
 	apply(proc, path, s)
+	for k in pairs(s.facts) do info.facts[#info.facts + 1] = k end
+	for k in pairs(s.options) do info.options[#info.options + 1] = k end
+	table.sort(info.facts)
+	table.sort(info.options)
+	proc.site = info
 end
 
 return site
