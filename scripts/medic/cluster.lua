@@ -37,6 +37,31 @@ function Cluster:k8s()
 	return self.kc
 end
 
+-- What a failed first contact means, said as the admin must act on it (codes: docs/errors.md).
+local CONTACT = {
+	ConnectFailed = "cannot reach the API server %s (%s). Check its address and port (kubeconfig: %s) and the network",
+	TLS = "the TLS connection to the API server %s failed (%s). Check the certificate authority the kubeconfig "
+		.. "names (%s), or whether this is the server you meant",
+	Unauthorized = "the API server %s rejected the credentials (%s): the token has expired or is wrong (kubeconfig: "
+		.. "%s). Log in again with `oc login`",
+	Timeout = "the API server %s did not answer in time (%s; kubeconfig: %s)",
+}
+
+-- Can the API server be reached, and does it accept the credentials? A few quick tries (not minutes of retries on
+-- a refused connection). Returns the user's name, or nil, a message saying what to do, and the code.
+function Cluster:check_access()
+	local kc = self:k8s()
+	local info = kc:info()
+	local ok, msg, code = kc:request { path = "/version", retries = 2 }
+	local who
+	if ok then who, msg, code = kc:whoami() end
+	if who then return who.username or "?" end
+	if ok and not CONTACT[code] then return "(not told: " .. tostring(code) .. ")" end -- authenticated, not 401
+	local fmt = CONTACT[code]
+	if not fmt then return nil, "the API server " .. tostring(info.server) .. ": " .. tostring(msg), code end
+	return nil, string.format(fmt, tostring(info.server), tostring(msg), tostring(info.source or "default")), code
+end
+
 local function printable(list, render)
 	return setmetatable(list, { __tostring = function(t) return table.concat(render(t), "\n") end })
 end

@@ -151,7 +151,8 @@ function Client:request(req)
 		end
 		if not wait or attempt == retries then return nil, msg, code, st end
 		wait = math.min(wait, self.max_retry_wait)
-		log("info", "%s %s: %s; retrying in %ds (%d/%d)", method, req.path, code, wait, attempt + 1, retries)
+		-- said without -v too: a silence of minutes at 3 a.m. reads as a hang
+		log("warn", "%s %s: %s; retrying in %ds (%d/%d)", method, req.path, code, wait, attempt + 1, retries)
 		local ok, imsg, icode = host.sleep(wait)
 		if not ok then return nil, imsg, icode end
 	end

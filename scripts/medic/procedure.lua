@@ -146,6 +146,10 @@ local function start(self, args)
 end
 
 local function open(self, ctx)
+	-- first of all: the API server answers and takes the credentials (a wrong port, CA or token said as such, fast)
+	local user, why = ctx.cluster:check_access()
+	if not user then failure.fail(why) end
+	ctx.user = user
 	ctx.cluster_id = self.journal_key and self.journal_key(ctx)
 	context.open_journal(ctx, ctx.cluster_id)
 	if ctx.resuming then
@@ -155,6 +159,8 @@ end
 
 -- A read-only procedure: its report's sections, in order.
 local function report(self, ctx)
+	local user, why = ctx.cluster:check_access()
+	if not user then failure.fail(why) end
 	for _, step in ipairs(self.steps) do
 		for _, c in ipairs(step.checks) do c.check(ctx) end
 	end

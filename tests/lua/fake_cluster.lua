@@ -122,6 +122,10 @@ function Client.delete(_, path, opts)
 end
 
 function Client.whoami(_) return { username = "fake:admin" } end
+function Client.request(_, req)
+	if req.path == "/version" then return { major = "1", minor = "27", gitVersion = "v1.27.6" } end
+	return nil, req.path .. " not found", "NotFound"
+end
 function Client.can_i(_) return true end
 function Client.info(_) return { server = "https://fake:6443" } end
 

@@ -74,8 +74,10 @@ end
 function runner.where(proc, ctx)
 	local info = ctx.cluster:k8s():info()
 	local lines = {
-		{ "cluster", string.format("%s (context %s, user %s), cluster ID %s", tostring(info.server),
-			tostring(info.context or "-"), tostring(info.user or "-"), tostring(ctx.cluster_id or "unknown")) },
+		{ "cluster", string.format("%s (context %s), cluster ID %s", tostring(info.server),
+			tostring(info.context or "-"), tostring(ctx.cluster_id or "unknown")) },
+		{ "as", string.format("%s (kubeconfig user %s, %s)", tostring(ctx.user or "?"), tostring(info.user or "-"),
+			tostring(info.source or "default kubeconfig")) },
 		{ "script", proc.file and (proc.file .. " (a copy, not the shipped one)") or (proc.name .. " (shipped)") },
 		{ "site file", proc.site and site_line(proc.site) or "none" },
 		{ "journal", ctx.record and ctx.record.path or "none" },
