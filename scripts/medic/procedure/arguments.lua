@@ -57,11 +57,37 @@ local function convert(o, value)
 	return value
 end
 
--- Parses "--name value", "--name=value" and "--flag"; returns the given options keyed by their Lua name.
+-- Global options typed after the script's name, as kubectl users do: the connection's are taken as if they came
+-- first (the cluster is connected only later); those the host acts on at start-up are named with where to put them.
+local TAKEN = { kubeconfig = true, context = true }
+local HOST_ONLY = { ["-v"] = true, ["--verbose"] = true, ["--log-json"] = true, ["--no-color"] = true,
+	["--script-path"] = true, ["--etcd-endpoints"] = true, ["--etcd-cacert"] = true, ["--etcd-cert"] = true,
+	["--etcd-key"] = true }
+
+local function global_option(a, args, i)
+	local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+	name = name or a:match("^%-%-([%w%-]+)$")
+	if name and TAKEN[name] then
+		local v = inline or args[i + 1]
+		if v == nil then failure.usage("--" .. name .. " needs a value") end
+		require("medic.options")[name] = v
+		return inline and i + 1 or i + 2
+	end
+	local flag = a:match("^(%-%-?[%w%-]+)")
+	if flag and HOST_ONLY[flag] then
+		failure.usage(flag .. " is a global option: put it before `run` (etcd-medic " .. flag .. " ... run NAME ...)")
+	end
+end
+
+-- Parses "--name value", "--name=value" and "--flag" (and -h, and -n for --namespace); returns the given options
+-- keyed by their Lua name.
 function arguments.parse(proc, args)
 	local given, i = {}, 1
 	while i <= #args do
 		local a = args[i]
+		if a == "-h" then a = "--help" elseif a == "-n" then a = "--namespace" end
+		local next_i = global_option(a, args, i)
+		if next_i then i = next_i; goto continue end
 		local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
 		name = name or a:match("^%-%-([%w%-]+)$")
 		local o = name and arguments.find(proc, name)
@@ -79,6 +105,7 @@ function arguments.parse(proc, args)
 			given[arguments.key(o.name)] = convert(o, v)
 		end
 		i = i + 1
+		::continue::
 	end
 	return given
 end
@@ -149,8 +176,15 @@ function arguments.command_line(proc, args)
 	for _, w in ipairs(global_options()) do parts[#parts + 1] = w end
 	parts[#parts + 1] = "run"
 	parts[#parts + 1] = proc.file and quote(proc.file) or proc.name
-	for _, a in ipairs(args) do
-		if a ~= "--dry-run" then parts[#parts + 1] = quote(a) end
+	local i = 1
+	while i <= #args do
+		local a, name = args[i], args[i]:match("^%-%-([%w%-]+)")
+		if name and TAKEN[name] then -- said with the global options already
+			i = i + (a:find("=", 1, true) and 1 or 2)
+		else
+			if a ~= "--dry-run" then parts[#parts + 1] = quote(a) end
+			i = i + 1
+		end
 	end
 	return table.concat(parts, " ")
 end
