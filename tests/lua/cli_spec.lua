@@ -244,5 +244,28 @@ while true do end
 	spec.contains(out, "rc=130")
 end)
 
+it("a procedure takes -h; a host-only global option after the script's name says where it goes", function()
+	local code, out = medic("run replace-crashlooping-member -h")
+	eq(code, 0)
+	spec.contains(out, "usage: etcd-medic run replace-crashlooping-member")
+	local code2, _, err = medic("run replace-crashlooping-member --node m-1 -v")
+	eq(code2, 2)
+	spec.contains(err, "-v is a global option: put it before `run`")
+end)
+
+it("an API server that refuses connections is said as such, in seconds, exit 1 (not missing permissions)", function()
+	local kc = dir .. "/refused.kubeconfig"
+	spec.write(kc, "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: 'https://127.0.0.1:1'}\n  name: c\n"
+		.. "contexts:\n- context: {cluster: c, user: u}\n  name: x\ncurrent-context: x\nusers:\n- name: u\n"
+		.. "  user: {token: t}\n")
+	local started = os.time()
+	local code, _, err = medic("run replace-crashlooping-member --kubeconfig " .. q(kc) .. " --node m-1 --yes "
+		.. "--state-dir " .. q(dir .. "/state-refused"))
+	eq(code, 1)
+	spec.contains(err, "cannot reach the API server https://127.0.0.1:1")
+	spec.lacks(err, "permissions")
+	eq(os.time() - started < 10, true, "said within 10 s")
+end)
+
 os.execute("rm -rf " .. q(dir))
 spec.done()
