@@ -184,10 +184,13 @@ int medic_report(lua_State *L, const char *prefix)
 
 	if (lua_type(L, -1) == LUA_TTABLE) {
 		code = structured_exit_code(L, -1);
-		lua_getfield(L, -1, "message");
+		lua_getfield(L, -1, "said"); /* printed already (to stdout, on a terminal): not a second time */
+		int said = lua_toboolean(L, -1);
+		lua_getfield(L, -2, "message");
 		msg = lua_tostring(L, -1);
-		fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error without a message)");
-		lua_pop(L, 2);
+		if (!said)
+			fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error without a message)");
+		lua_pop(L, 3);
 	} else {
 		msg = lua_tostring(L, -1);
 		fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error object is not a string)");

@@ -12,7 +12,8 @@ lua_State *medic_state_new(const struct medic_options *opts);
 int medic_docall(lua_State *L, int narg, int nres);
 
 /* Reports the error at the top of the stack on stderr (and pops it): a structured error ({exit_code=,
- * message=}) by its message alone, anything else with its traceback. Returns the exit code it stands
+ * message=}) by its message alone (not at all when its `said` is true: the script printed it already), anything
+ * else with its traceback. Returns the exit code it stands
  * for: exit_code of a structured error, 130 after Ctrl-C, else 1. prefix: "etcd-medic: " or "". */
 int medic_report(lua_State *L, const char *prefix);
 

@@ -70,7 +70,7 @@ local function members(ctx)
 	ctx.state.members, ctx.state.health, ctx.state.healthy = list, health, healthy
 	for _, line in ipairs(openshift.member_table(list)) do say("  %s", line) end
 	say("")
-	for _, line in ipairs(openshift.health_lines(health)) do say("  %s", line) end
+	for _, line in ipairs(openshift.health_lines(health, list)) do say("  %s", line) end
 end
 
 local function bad_condition(c)

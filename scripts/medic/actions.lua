@@ -16,6 +16,7 @@
 -- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
 local json = require "medic.json"
 local openshift = require "medic.openshift"
+local host = require "medic.host"
 
 local actions = {}
 local KINDS = {}
@@ -236,6 +237,8 @@ define("wait", {
 			since = since or ctx:now()
 			local held = ctx:now() - since
 			if held >= a.settle then return true, line end
+			-- the count on a terminal; piped, one line (the same line 15 times reads as a log of nothing)
+			if not host.isatty("stdout") then return false, string.format("%s; settling for %ds", line, a.settle) end
 			return false, string.format("%s; settling (%ds of %ds)", line, math.floor(held), a.settle)
 		end }
 		if not ok then ctx:stop("failed", err) end

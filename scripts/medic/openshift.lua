@@ -220,8 +220,12 @@ local function took_text(took)
 	return tostring(took or "?")
 end
 
--- `etcdctl endpoint health --cluster`, as lines.
-function M.health_lines(health)
+-- `etcdctl endpoint health --cluster`, as lines; with `members`, each endpoint is followed by its member's name.
+function M.health_lines(health, members)
+	local names = {}
+	for _, m in ipairs(members or {}) do
+		for _, u in ipairs(m.client_urls or {}) do names[u] = m.name ~= "" and m.name or "unstarted " .. m.id end
+	end
 	local out = {}
 	local sorted = {}
 	for _, h in ipairs(health or {}) do
@@ -231,11 +235,11 @@ function M.health_lines(health)
 	table.sort(sorted, function(a, b) return tostring(a.endpoint) < tostring(b.endpoint) end)
 	for _, h in ipairs(sorted) do
 		if h.healthy then
-			out[#out + 1] = string.format("%s is healthy: successfully committed proposal: took = %s", h.endpoint,
-				took_text(h.took))
+			out[#out + 1] = string.format("%s%s is healthy: successfully committed proposal: took = %s", h.endpoint,
+				names[h.endpoint] and (" (" .. names[h.endpoint] .. ")") or "", took_text(h.took))
 		else
-			out[#out + 1] = string.format("%s is unhealthy: failed to commit proposal: %s", h.endpoint,
-				tostring(h.error or "unknown error"))
+			out[#out + 1] = string.format("%s%s is unhealthy: failed to commit proposal: %s", h.endpoint,
+				names[h.endpoint] and (" (" .. names[h.endpoint] .. ")") or "", tostring(h.error or "unknown error"))
 		end
 	end
 	return out

@@ -285,7 +285,7 @@ function checks.members(ctx)
 		ctx:stop("refused", "cannot read the member list through a healthy etcd pod: " .. tostring(health))
 	end
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
-	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
+	for _, line in ipairs(openshift.health_lines(health, members)) do ctx:say("%s", line) end
 	local endpoints = {}
 	for _, h in ipairs(health) do
 		if h.healthy then endpoints[#endpoints + 1] = h.endpoint end
@@ -380,7 +380,7 @@ function checks.all_healthy(ctx)
 	local members, health, healthy = ctx.cluster:read_members()
 	if not members then ctx:stop("failed", "cannot read the member list: " .. tostring(health)) end
 	for _, line in ipairs(openshift.member_table(members)) do ctx:say("%s", line) end
-	for _, line in ipairs(openshift.health_lines(health)) do ctx:say("%s", line) end
+	for _, line in ipairs(openshift.health_lines(health, members)) do ctx:say("%s", line) end
 	local c = openshift.member_counts(members, healthy)
 	local want = #openshift.etcd_nodes(ctx.cluster:k8s())
 	if c.healthy ~= #members then

@@ -13,10 +13,17 @@ failure.EXIT = {
 	interrupted = 130, -- Ctrl-C
 }
 
-function failure.raise(outcome, message)
+-- said: the message was printed already, to stdout on a terminal, so the host does not print it again on stderr.
+function failure.raise(outcome, message, said)
 	local code = failure.EXIT[outcome]
 	if not code then error("unknown outcome '" .. tostring(outcome) .. "' (see medic.procedure.failure)", 2) end
-	error({ outcome = outcome, exit_code = code, message = message }, 0)
+	error({ outcome = outcome, exit_code = code, message = message, said = said }, 0)
+end
+
+-- Raises err again, marked said when its message has just been printed to stdout on a terminal.
+function failure.reraise(err, said)
+	if type(err) == "table" then err.said = said end
+	error(err, 0)
 end
 
 function failure.usage(message) failure.raise("usage", message) end

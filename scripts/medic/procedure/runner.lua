@@ -255,7 +255,7 @@ function runner.fail(proc, ctx, results, index, err)
 		say("")
 		say("refused: %s", failure.message(err))
 		say("Nothing was changed.")
-		error(err, 0)
+		failure.reraise(err, host.isatty("stdout"))
 	end
 	if outcome ~= "interrupted" then outcome = "failed" end -- "refused" promises that nothing was changed
 	audit.outcome(proc, outcome, results, failure.message(err))
@@ -263,7 +263,8 @@ function runner.fail(proc, ctx, results, index, err)
 	say("The steps marked ok or changed are done; the others are not. The journal is kept in %s.", ctx.record.path)
 	say("Fix the cause, then run the same command again to resume:")
 	say("  %s", arguments.command_line(proc, ctx.args))
-	failure.raise(outcome, string.format("%s %s at step %s: %s", proc.name, outcome, step.name, failure.message(err)))
+	failure.raise(outcome, string.format("%s %s at step %s: %s", proc.name, outcome, step.name, failure.message(err)),
+		false) -- (said on stderr as well: the one line that sums the run up)
 end
 
 -- Phase 4: the mutating steps, in order.
@@ -300,13 +301,14 @@ function runner.stop_early(proc, ctx, results, err)
 		say("")
 		say("stopped: %s", failure.message(err))
 		say("The journal is kept in %s; once the cause is fixed, run the same command again.", ctx.record.path)
-		failure.raise(outcome == "interrupted" and "interrupted" or "failed", failure.message(err))
+		failure.raise(outcome == "interrupted" and "interrupted" or "failed", failure.message(err), host.isatty("stdout"))
 	end
-	runner.summary(proc, ctx, results)
+	if next(results) then runner.summary(proc, ctx, results) end -- (no list of steps that were not run)
 	if type(err) == "table" and err.exit_code then
 		say("")
 		say("%s: %s", outcome == "refused" and "refused" or "failed", failure.message(err))
 		say("Nothing was changed.")
+		failure.reraise(err, host.isatty("stdout"))
 	end
 	error(err, 0)
 end
