@@ -24,6 +24,7 @@ local P = procedure.new {
 
 	options = {
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
+		{ name = "state-dir", arg = "DIR", help = "where the repairs' journals are (default: the procedures' default)" },
 	},
 
 	state = {
@@ -34,6 +35,7 @@ local P = procedure.new {
 		healthy = "member ID -> healthy",
 		members_error = "why the member list could not be read",
 		rollout = "the operator's rollout state (nil when etcd/cluster cannot be read)",
+		repairs = "unfinished journals of this cluster: { {path=, procedure=, node=, started=} ... }",
 	},
 }
 
@@ -155,12 +157,33 @@ local function verdict_of(ctx)
 	return one_unhealthy(ctx, unhealthy[1])
 end
 
-local function verdict(ctx) section("verdict: " .. verdict_of(ctx)) end
+-- Repairs left unfinished on this cluster (journals in the state directory): said, with how to resume.
+local function repairs(ctx)
+	local dir = require("medic.journal").state_dir(ctx.opts.state_dir)
+	ctx.state.repairs = dir and require("medic.journal").unfinished(dir, ctx.cluster:id()) or {}
+	if #ctx.state.repairs == 0 then return end
+	section("repairs in progress (journals in " .. dir .. "):")
+	for _, r in ipairs(ctx.state.repairs) do
+		say("  %s of %s, started %s: resume with etcd-medic run %s --node %s", r.procedure, tostring(r.node),
+			tostring(r.started), r.procedure, tostring(r.node))
+	end
+end
+
+local function verdict(ctx)
+	local r = ctx.state.repairs[1]
+	if r then
+		section(string.format("verdict: REPAIR IN PROGRESS (%s): a %s run stopped before its end; resume with "
+			.. "etcd-medic run %s --node %s", tostring(r.node), r.procedure, r.procedure, tostring(r.node)))
+		return
+	end
+	section("verdict: " .. verdict_of(ctx))
+end
 
 P:report {
 	{ "pods", "the etcd pods, and the control-plane nodes without one", pods },
 	{ "members", "the member list and every member's health, through a Ready etcd pod", members },
 	{ "operator", "the operator's revisions, overrides and conditions", operator },
+	{ "repairs", "repairs left unfinished on this cluster (this machine's journals)", repairs },
 	{ "verdict", "healthy, or which procedure applies and the command to run", verdict },
 }
 

@@ -62,6 +62,19 @@ function Cluster:check_access()
 	return nil, string.format(fmt, tostring(info.server), tostring(msg), tostring(info.source or "default")), code
 end
 
+-- The cluster's ID (ClusterVersion's spec.clusterID; else kube-system's uid; else the server): one journal per cluster.
+function Cluster:id()
+	if not self.cluster_id then
+		local kc = self:k8s()
+		local cv = kc:get(openshift.CLUSTER_VERSION)
+		local ns = not (cv and cv.spec and cv.spec.clusterID) and (kc:get("/api/v1/namespaces/kube-system")
+			or kc:get("/api/v1/namespaces/" .. self.namespace))
+		self.cluster_id = (cv and cv.spec and cv.spec.clusterID) or (ns and ns.metadata and ns.metadata.uid)
+			or kc:info().server or "default"
+	end
+	return self.cluster_id
+end
+
 local function printable(list, render)
 	return setmetatable(list, { __tostring = function(t) return table.concat(render(t), "\n") end })
 end

@@ -90,6 +90,20 @@ function journal.open(dir, name)
 	return self
 end
 
+-- The unfinished journals in dir of the cluster `key` (any procedure): { {path=, procedure=, node=, started=} ... }.
+function journal.unfinished(dir, key)
+	local found, p = {}, io.popen("ls -1 -- " .. shell_quote(dir) .. " 2>/dev/null")
+	for name in p:lines() do
+		local proc = name:match("^(.+)%-" .. key:gsub("[^%w%.%-_]", "_"):gsub("%p", "%%%0") .. "%.journal$")
+		local j = proc and journal.open(dir, name:gsub("%.journal$", ""))
+		if j and j:resuming() then
+			found[#found + 1] = { path = j.path, procedure = proc, node = j.doc.data.node, started = j.doc.started }
+		end
+	end
+	p:close()
+	return found
+end
+
 -- True when a previous run left this journal unfinished (resume).
 function journal:resuming()
 	return self.existed == true and self.doc.status ~= "done"

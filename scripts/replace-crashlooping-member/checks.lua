@@ -22,15 +22,7 @@ function checks.node_name(v)
 end
 
 -- Which cluster: the journal is per cluster, so two clusters never share one.
-function checks.cluster_id(ctx)
-	local kc = ctx.cluster:k8s()
-	local cv = kc:get(openshift.CLUSTER_VERSION)
-	if cv and cv.spec and cv.spec.clusterID then return cv.spec.clusterID end
-	local ns = kc:get("/api/v1/namespaces/kube-system") or kc:get("/api/v1/namespaces/" .. ctx.opts.namespace)
-	if ns and ns.metadata and ns.metadata.uid then return ns.metadata.uid end
-	local info = kc.info and kc:info()
-	return info and info.server or "default"
-end
+function checks.cluster_id(ctx) return ctx.cluster:id() end
 
 ------------------------------------------------------------------------------------------------ permissions
 

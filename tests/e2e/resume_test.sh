@@ -24,6 +24,9 @@ snap "$E2E_TMP/int-after.json"
 check "Ctrl-C: the cleanup restored unsupportedConfigOverrides" \
 	test "$(tbq overrides "$E2E_TMP/int-after.json")" = "$(tbq overrides "$E2E_TMP/int-before.json")"
 check "Ctrl-C: the journal is kept for the resume" bash -c "ls '$TB'/state/*.journal | grep -qv done"
+check "etcd-status names the repair in progress and how to resume it" \
+	grep -q '^verdict: REPAIR IN PROGRESS (r-0): .*resume with etcd-medic run replace-crashlooping-member --node r-0' \
+	<<<"$(KUBECONFIG=$TB/kubeconfig "$MEDIC" run etcd-status --state-dir "$TB/state" 2>&1)"
 expect "after Ctrl-C: the same command finishes the repair" 0 medic --node r-0 --yes
 assert_repaired r-0 "$(tbq member-id "$E2E_TMP/int-before.json" r-0)" 3
 finish
