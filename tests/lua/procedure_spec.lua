@@ -288,6 +288,23 @@ test("declared names: an undeclared state field, journal key or fact raises; a s
 	assert(msg:find("unknown fact 'secret_names'", 1, true), msg)
 end)
 
+test("journal.unfinished: a cluster's unfinished journals, with their node (what etcd-status says)", function()
+	local journal = require "medic.journal"
+	local dir = fresh_dir()
+	local world = { b_fails = "boom" }
+	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes"), 1, "a failed run keeps its journal")
+	local found = journal.unfinished(dir, "fake-cluster")
+	eq(#found, 0, "the fake procedure has no journal_key: its journal is not this cluster's")
+	local j = assert(journal.open(dir, "proc-a.b-fake-cluster"))
+	j:set("node", "master-1")
+	found = journal.unfinished(dir, "fake-cluster")
+	eq(#found, 1, "one unfinished journal of the cluster")
+	eq(found[1].procedure, "proc-a.b")
+	eq(found[1].node, "master-1")
+	j:finish("done")
+	eq(#journal.unfinished(dir, "fake-cluster"), 0, "a finished one does not count")
+end)
+
 test("journal: damaged file refuses with a clear message", function()
 	local dir = fresh_dir()
 	assert(os.execute("mkdir -p " .. dir))
