@@ -35,13 +35,18 @@ want="[{\"currentRevision\": $((n + 1)), \"nodeName\": \"master-0\"}, {\"current
 [ "$(echo "$st" | tbjson 'd["operator"]["latestAvailableRevision"]')" = $((n + 1)) ] || fail "latestAvailableRevision"
 [ "$(echo "$st" | tbjson '" ".join("%s=%s" % (p["name"], p["revision"]) for p in d["pods"] if p["name"].startswith("etcd-master"))')" = \
 	"etcd-master-0=$((n + 1)) etcd-master-1=$((n + 1)) etcd-master-2=$n" ] || fail "pod revisions"
-echo "$st" | tbjson '[p["containers"]["etcd"]["reason"] for p in d["pods"] if p["name"]=="etcd-master-1"][0]' | grep -qx CrashLoopBackOff ||
-	fail "etcd-master-1 not in CrashLoopBackOff"
+# between two crashes the container is waiting (CrashLoopBackOff) or has just terminated (Error), or runs for a
+# moment: sampled until it shows one of the first two, as a crash-loop does within seconds
+looping_m1() {
+	status "$D" | tbjson '[p["containers"]["etcd"]["reason"] for p in d["pods"] if p["name"]=="etcd-master-1"][0]' |
+		grep -qxE 'CrashLoopBackOff|Error'
+}
+wait_for 20 "etcd-master-1 crash-looping (CrashLoopBackOff or Error)" looping_m1
 [ "$(echo "$st" | tbjson 'd["operator"]["conditions"]["NodeInstallerProgressing"]["status"]')" = True ] || fail "NodeInstallerProgressing"
 echo "$st" | tbjson 'd["operator"]["conditions"]["NodeInstallerProgressing"]["message"]' |
 	grep -qF "2 nodes are at revision $n; 1 node is at revision $((n + 1))" || fail "NodeInstallerProgressing message"
 [ "$(echo "$st" | tbjson 'd["operator"]["conditions"]["StaticPodsDegraded"]["status"]')" = True ] || fail "StaticPodsDegraded"
-ok "nodeStatuses: master-0 at $((n + 1)); master-1 current $n target $((n + 1)), CrashLoopBackOff; master-2 at $n"
+ok "nodeStatuses: master-0 at $((n + 1)); master-1 current $n target $((n + 1)), crash-looping; master-2 at $n"
 still() { [ "$(status "$D" | tbjson 'd["operator"]["nodeStatuses"]')" = "$want" ]; }
 stays_for 4 "the rollout stays pending (no installer timeout)" still
 [ ! -e "$D/nodes/master-1/kubelet/corrupt-at-revision" ] || fail "control file left behind"
