@@ -3,6 +3,7 @@ static initial cluster that lets the first etcd members form the cluster (run on
 import os
 
 from ceo_util import NS, now
+import tbconfig
 
 # the release an --upgrading cluster comes from (the Completed history entry)
 PREVIOUS_RELEASE = {"4.14": "4.13.38", "4.7": "4.6.48", "4.20": "4.19.14"}
@@ -41,11 +42,7 @@ class BootstrapMixin:
             "metadata": {"name": "cluster", "annotations": {
                 "include.release.openshift.io/self-managed-high-availability": "true",
                 "release.openshift.io/create-only": "true"}},
-            "spec": {"managementState": "Managed", "logLevel": "Normal", "operatorLogLevel": "Normal",
-                     "forceRedeploymentReason": "", "unsupportedConfigOverrides": None,
-                     # the 4.20 operator's ControlPlaneReplicasCount observer: controlPlane + arbiter replicas
-                     "observedConfig": {"controlPlane": {"replicas": len(self.nodes)}}
-                     if self.cfg.get("arbiter") else None},
+            "spec": self.etcd_spec(),
             "status": {"latestAvailableRevision": 0, "nodeStatuses": [], "conditions": []}})
         store.create("clusterversions", None, self.clusterversion_object())
         store.create("clusteroperators", None, {
@@ -138,22 +135,48 @@ class BootstrapMixin:
         ic += "compute:\n- name: worker\n  replicas: 0\nplatform:\n  none: {}\n"
         self.configmap("cluster-config-v1", {"install-config": ic}, ns="kube-system")
 
+    def etcd_spec(self):
+        """etcds/cluster's spec at install: real 4.7/4.8 clusters carry no forceRedeploymentReason,
+        observedConfig or unsupportedConfigOverrides keys until something sets them (4.9 shows
+        unsupportedConfigOverrides: null); the API server keeps keys as written, so none is written as null."""
+        spec = {"logLevel": "Normal", "managementState": "Managed", "operatorLogLevel": "Normal"}
+        if self.cfg["profile"] != "4.7":
+            spec["unsupportedConfigOverrides"] = None
+        if self.cfg.get("arbiter"):
+            # the 4.20 operator's ControlPlaneReplicasCount observer: controlPlane + arbiter replicas
+            spec["observedConfig"] = {"controlPlane": {"replicas": len(self.nodes)}}
+        return spec
+
     def node_object(self, node):
         ip = self.ips[node]
         arbiter = node == self.cfg.get("arbiter")
-        roles = {"node-role.kubernetes.io/arbiter": ""} if arbiter else \
-            {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""}
+        if arbiter:
+            roles = {"node-role.kubernetes.io/arbiter": ""}
+        elif self.profile.get("control_plane_label", True):
+            roles = {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""}
+        else:       # 4.7-4.9 label control-plane nodes only master
+            roles = {"node-role.kubernetes.io/master": ""}
+        addr = {"InternalIP": ip, "ExternalIP": ip, "Hostname": node, "InternalDNS": node}
+        order = tbconfig.ADDRESS_ORDERS[self.cfg.get("address_order") or "metal"]
+        t = now()
+        # the kubelet's node status setters list these four, in this order (MemoryPressure, DiskPressure,
+        # PIDPressure, Ready); clouds add NetworkUnavailable in front, which the testbed leaves out
+        conds = [{"type": ty, "status": "False", "reason": reason, "message": msg,
+                  "lastHeartbeatTime": t, "lastTransitionTime": t} for ty, reason, msg in (
+            ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"))]
+        conds.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
+                      "message": "kubelet is posting ready status", "lastHeartbeatTime": t, "lastTransitionTime": t})
         return {"metadata": {"name": node, "labels": dict({
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
             "node.openshift.io/os_id": "rhcos"}, **roles)},
             "spec": {"taints": [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
                                  "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node}],
-                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                       "message": "kubelet is posting ready status",
-                                       "lastHeartbeatTime": now(), "lastTransitionTime": now()}],
-                       "nodeInfo": {"kubeletVersion": "v1.27.10+testbed", "osImage": "Red Hat Enterprise Linux CoreOS",
-                                    "containerRuntimeVersion": "cri-o://1.27.0", "architecture": "amd64",
+            "status": {"addresses": [{"type": ty, "address": addr[ty]} for ty in order],
+                       "conditions": conds,
+                       "nodeInfo": {"kubeletVersion": self.profile["kubelet_version"], "osImage": "Red Hat Enterprise Linux CoreOS",
+                                    "containerRuntimeVersion": self.profile["crio_version"], "architecture": "amd64",
                                     "operatingSystem": "linux"}}}
 

@@ -119,7 +119,8 @@ class StatusMixin:
             o["status"]["conditions"] = conditions
             o["status"]["observedGeneration"] = o["metadata"].get("generation", 1)
             o["status"]["readyReplicas"] = 0
-            o["status"]["controlPlaneHardwareSpeed"] = "Standard"
+            if self.cfg["profile"] != "4.7":     # a 4.13+ field
+                o["status"]["controlPlaneHardwareSpeed"] = "Standard"
         self.store.update("etcds", None, "cluster", fn)
         self.write_clusteroperator(conds)
         mh_ok = mh is not None and len(mh.members) == len(self.nodes) and not mh.unhealthy() \
@@ -171,9 +172,11 @@ class StatusMixin:
         ]
         for c in co:
             c["type"] = c["type"][3:]
-        versions = [{"name": "raw-internal", "version": self.profile["version"]},
-                    {"name": "etcd", "version": "3.5.9" if self.cfg["profile"] != "4.7" else "3.4.14"},
-                    {"name": "operator", "version": self.profile["version"]}]
+        # the operand version "etcd" is the release version on real clusters (4.7.16, 4.12 captures);
+        # 4.7 lists operator before etcd
+        names = ("raw-internal", "operator", "etcd") if self.cfg["profile"] == "4.7" else \
+            ("raw-internal", "etcd", "operator")
+        versions = [{"name": n, "version": self.profile["version"]} for n in names]
 
         def fn(o):
             o["status"]["conditions"] = co

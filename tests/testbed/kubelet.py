@@ -3,7 +3,7 @@ API, restarts etcd with back-off, stops it when the manifest goes away, and runs
 (debug pods) through execs.py.
 
 Container runtime model for the etcd pod: only the `etcd` container is a real process (etcd_container.py,
-which execs /usr/bin/etcd); etcdctl, etcd-metrics, etcd-readyz (or etcd-health-monitor) are shown running
+which execs /usr/bin/etcd); etcdctl, etcd-metrics, etcd-readyz are shown running
 and ready while the pod exists (exec into etcdctl runs the real etcdctl, see execs.py)."""
 import datetime
 import hashlib

@@ -19,10 +19,17 @@ PROFILES = {
         "guard": "guard-pods",
         "default_container": True,
         "exec_protocols": ["v5.channel.k8s.io", "v4.channel.k8s.io"],
+        "init_containers": ["setup", "etcd-ensure-env-vars", "etcd-resources-copy"],
+        # the etcd container's readiness probe as 4.12-4.14 render it (the readyz sidecar on 9980)
+        "readiness_probe": {"failureThreshold": 3, "httpGet": {"path": "readyz", "port": 9980, "scheme": "HTTPS"},
+                            "periodSeconds": 5, "successThreshold": 1, "timeoutSeconds": 10},
+        "control_plane_label": True,
+        "kubelet_version": "v1.27.10+testbed",
+        "crio_version": "cri-o://1.27.0",
     },
     "4.7": {
         "version": "4.7.60",
-        "containers": ["etcdctl", "etcd", "etcd-metrics", "etcd-health-monitor"],
+        "containers": ["etcdctl", "etcd", "etcd-metrics"],
         "ca_path": CERTS + "/configmaps/etcd-serving-ca/ca-bundle.crt",
         "cert_secret_dir": CERTS + "/secrets/etcd-all-peer",
         "aggregates": {"etcd-all-peer": ("peer",), "etcd-all-serving": ("serving",),
@@ -31,8 +38,19 @@ PROFILES = {
         "guard": "quorum-guard",
         "default_container": False,
         "exec_protocols": ["v4.channel.k8s.io"],
+        "init_containers": ["etcd-ensure-env-vars", "etcd-resources-copy"],
+        # real 4.7.16 (Insights capture): a TCP check of the peer port
+        "readiness_probe": {"tcpSocket": {"port": 2380}, "initialDelaySeconds": 3, "timeoutSeconds": 5,
+                            "periodSeconds": 5, "successThreshold": 1, "failureThreshold": 3},
+        "control_plane_label": False,
+        "kubelet_version": "v1.20.0+testbed",
+        "crio_version": "cri-o://1.20.3",
     },
 }
+
+INIT_COMMANDS = {"setup": ["/bin/sh", "-c", "true"],
+                 "etcd-ensure-env-vars": ["cluster-etcd-operator", "ensure-env"],
+                 "etcd-resources-copy": ["/bin/sh", "-c", "true"]}
 
 # Tuned for speed; etcd's defaults are 100 / 1000 / 100000.
 ETCD_TUNING = {"ETCD_HEARTBEAT_INTERVAL": "100", "ETCD_ELECTION_TIMEOUT": "1000",
@@ -120,12 +138,12 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
             c["args"] = args
             c["ports"] = [{"containerPort": 2379, "name": "etcd", "protocol": "TCP"},
                           {"containerPort": 2380, "name": "etcd-peer", "protocol": "TCP"}]
-            c["readinessProbe"] = {"httpGet": {"path": "health", "port": 2379, "scheme": "HTTPS"},
-                                   "periodSeconds": 5, "failureThreshold": 3}
+            c["readinessProbe"] = json.loads(json.dumps(p["readiness_probe"]))
         elif name == "etcd-metrics":
             c["command"] = ["etcd", "grpc-proxy", "start", "--metrics-addr=https://0.0.0.0:9979"]
         elif name == "etcd-readyz":
             c["command"] = ["cluster-etcd-operator", "readyz", "--listen-port=9980"]
+            c["ports"] = [{"containerPort": 9980, "name": "readyz", "protocol": "TCP"}]
         else:
             c["command"] = ["cluster-etcd-operator", "monitor"]
         containers.append(c)
@@ -137,12 +155,8 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
         "metadata": {"name": "etcd", "namespace": "openshift-etcd", "annotations": annotations,
                      "labels": {"app": "etcd", "k8s-app": "etcd", "etcd": "true", "revision": "REVISION"}},
         "spec": {
-            "initContainers": [{"name": "setup", "image": containers[0]["image"],
-                                "command": ["/bin/sh", "-c", "true"]},
-                               {"name": "etcd-ensure-env-vars", "image": containers[0]["image"],
-                                "command": ["cluster-etcd-operator", "ensure-env"]},
-                               {"name": "etcd-resources-copy", "image": containers[0]["image"],
-                                "command": ["/bin/sh", "-c", "true"]}],
+            "initContainers": [{"name": n, "image": containers[0]["image"], "command": INIT_COMMANDS[n]}
+                               for n in p["init_containers"]],
             "containers": containers,
             "hostNetwork": True, "priorityClassName": "system-node-critical",
             "tolerations": [{"operator": "Exists"}],

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fidelity across shapes, two testbeds at once: 5 nodes on profile 4.14 and 3 nodes on profile 4.7
-# (container set with etcd-health-monitor, quorum-guard pods, exec over v4 only, no quorum gate: the
+# (container set without etcd-health-monitor, quorum-guard pods, exec over v4 only, no quorum gate: the
 # original procedure without the override repairs a crash-looping member). Fault injection via the CLI.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,7 +23,7 @@ podexec "$A" etcd-a3 etcdctl member list | grep -q ', a4, ' || fail "exec in a 5
 ok "5 nodes: 5 etcd pods Running, 5 started members, exec works"
 
 # --- 4.7
-[ "$(kc "$B" get pod -n openshift-etcd etcd-b1 -o jsonpath='{.spec.containers[*].name}')" = "etcdctl etcd etcd-metrics etcd-health-monitor" ] ||
+[ "$(kc "$B" get pod -n openshift-etcd etcd-b1 -o jsonpath='{.spec.containers[*].name}')" = "etcdctl etcd etcd-metrics" ] ||
 	fail "4.7 container set"
 [ "$(kc "$B" get pods -n openshift-etcd -l k8s-app=etcd-quorum-guard --no-headers | wc -l)" = 3 ] || fail "quorum guard pods"
 [ "$(kc "$B" get clusterversion version -o jsonpath='{.status.desired.version}')" = 4.7.60 ] || fail "cluster version"

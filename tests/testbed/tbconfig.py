@@ -15,6 +15,15 @@ ETCD_PEER_PORT = 2380
 API_PORT = 6443
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 PROFILES = ("4.14", "4.7")
+# status.addresses of a Node, in the order the platform's cloud provider / kubelet lists them
+# (captures in ../shared/realdata: 4.7 lab and 4.9 bare metal, 4.8 AWS, Azure and vSphere, 4.12 GCP).
+ADDRESS_ORDERS = {
+    "metal": ("InternalIP", "Hostname"),
+    "aws": ("InternalIP", "Hostname", "InternalDNS"),
+    "azure": ("Hostname", "InternalIP"),
+    "vsphere": ("ExternalIP", "InternalIP", "Hostname"),
+    "gcp": ("InternalIP", "InternalDNS", "Hostname"),
+}
 
 
 class Layout:
