@@ -12,6 +12,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 
 from apiserver import ApiServer, FaultTable
 import wsexec
@@ -244,3 +245,16 @@ def channels(msgs):
 
 
 EXEC = "/api/v1/namespaces/openshift-etcd/pods/etcd-alpha/exec?container=etcdctl"
+
+
+class FixtureTest(unittest.TestCase):
+    """A test case with one API server for the whole class (cls.fx) and a raw HTTP client to it (cls.raw)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fx = Fixture(history=200)
+        cls.raw = Raw(cls.fx)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fx.close()

@@ -14,17 +14,7 @@ import apiserver_fixture as F  # noqa: E402
 from apiserver_fixture import Raw  # noqa: E402
 
 
-
-
-class ApiServerTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fx = F.Fixture(history=200)
-        cls.raw = Raw(cls.fx)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fx.close()
+class ApiServerTest(F.FixtureTest):
 
     def assertStatus(self, resp, code, reason, message=None):
         status, doc, _ = resp

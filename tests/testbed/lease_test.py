@@ -9,7 +9,6 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apiserver_fixture as F  # noqa: E402
-from apiserver_fixture import Raw  # noqa: E402
 
 BASE = "/apis/coordination.k8s.io/v1/namespaces/openshift-etcd/leases"
 
@@ -24,15 +23,7 @@ def lease(name, holder, rv=None):
                      "leaseTransitions": 0}}
 
 
-class LeaseTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fx = F.Fixture(history=200)
-        cls.raw = Raw(cls.fx)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fx.close()
+class LeaseTest(F.FixtureTest):
 
     def status_doc(self, resp, code, reason):
         status, doc, _ = resp
