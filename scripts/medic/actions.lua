@@ -15,14 +15,14 @@
 -- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
 -- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
 local json = require "medic.json"
+local check = require("medic.procedure.failure").check
+local quote = require("medic.procedure.arguments").quote
 local openshift = require "medic.openshift"
 local host = require "medic.host"
 
 local actions = {}
-local KINDS = {}
 
 local function define(kind, methods)
-	KINDS[kind] = methods
 	methods.__index = methods
 	actions[kind] = function(fields)
 		fields.kind = kind
@@ -30,16 +30,7 @@ local function define(kind, methods)
 	end
 end
 
-local function check(ctx, value, message, code)
-	if value == nil then ctx:stop("failed", tostring(message) .. (code and (" (" .. code .. ")") or "")) end
-	return value
-end
 
-local function shell_quote(s)
-	s = tostring(s)
-	if s:find("^[%w%-%._/=:,@+]+$") then return s end
-	return "'" .. s:gsub("'", "'\\''") .. "'"
-end
 
 
 local function through(ctx)
@@ -55,7 +46,7 @@ define("snapshot", {
 	end,
 	run = function(a, ctx)
 		local dir = a.to:match("^(.*)/[^/]+$")
-		if dir then check(ctx, require("medic.journal").ensure_dir(dir)) end
+		if dir then check(require("medic.journal").ensure_dir(dir)) end
 		local ok, err = ctx.cluster:etcd_client()
 		if ok then ok, err = ok:snapshot(a.to, { endpoints = a.endpoints }) end
 		if not ok then
@@ -80,7 +71,7 @@ define("member_remove", {
 			table.concat(a.peer_urls or {}, ","), through(ctx)) }
 	end,
 	run = function(a, ctx)
-		local c = check(ctx, ctx.cluster:etcd_client())
+		local c = check(ctx.cluster:etcd_client())
 		local ok, err, code = c:member_remove(a.id)
 		if not ok and code ~= "MemberNotFound" then
 			-- A timeout says nothing about the outcome: read the list again, never resend blindly.
@@ -110,7 +101,7 @@ define("secret_delete", {
 		local preconditions = { uid = a.uid, resourceVersion = a.resource_version }
 		return ctx.cluster:k8s():delete(a:path(), { preconditions = preconditions, dryRun = dry and "All" or nil })
 	end,
-	rehearse = function(a, ctx) check(ctx, a:request(ctx, true)) end,
+	rehearse = function(a, ctx) check(a:request(ctx, true)) end,
 	run = function(a, ctx)
 		local ok, err, code = a:request(ctx, false)
 		if ok or code == "NotFound" then
@@ -153,7 +144,7 @@ define("merge_patch", {
 	lines = function(a)
 		return { "oc patch " .. a.object .. " --type=merge -p '" .. json.encode(a.body) .. "'" }
 	end,
-	rehearse = function(a, ctx) check(ctx, patch(ctx, a, a.body, true)) end,
+	rehearse = function(a, ctx) check(patch(ctx, a, a.body, true)) end,
 	run = function(a, ctx)
 		local ok, err = patch(ctx, a, a.body)
 		-- A lost answer says nothing about the outcome: what the object holds now decides.
@@ -196,8 +187,8 @@ define("set_field", {
 			.. "as before: keys added since are removed)" }
 	end,
 	rehearse = function(a, ctx)
-		local obj = check(ctx, ctx.cluster:k8s():get(a.path))
-		check(ctx, patch(ctx, a, field_patch(a, field_of(obj, a.field)), true))
+		local obj = check(ctx.cluster:k8s():get(a.path))
+		check(patch(ctx, a, field_patch(a, field_of(obj, a.field)), true))
 	end,
 	run = function(a, ctx)
 		local last, body
@@ -247,7 +238,7 @@ define("wait", {
 
 local function command_text(argv)
 	local words = {}
-	for i, w in ipairs(argv) do words[i] = shell_quote(w) end
+	for i, w in ipairs(argv) do words[i] = quote(w) end
 	return table.concat(words, " ")
 end
 
@@ -260,7 +251,5 @@ define("command", {
 		end
 	end,
 })
-
-function actions.is_action(v) return type(v) == "table" and KINDS[v.kind] ~= nil end
 
 return actions

@@ -53,6 +53,7 @@ function Cluster:check_access()
 	local kc = self:k8s()
 	local info = kc:info()
 	local ok, msg, code = kc:request { path = "/version", retries = 2 }
+	self.server_version = type(ok) == "table" and ok or nil
 	local who
 	if ok then who, msg, code = kc:whoami() end
 	if who then return who.username or "?" end

@@ -10,11 +10,6 @@ local host = require "medic.host"
 
 local checks = {}
 
-local function sleep(ctx, seconds)
-	local ok, why = host.sleep(seconds)
-	if not ok then ctx:stop("interrupted", why or "interrupted") end
-end
-
 -- --node's value: a node name as Kubernetes accepts it, checked once, here at the edge, before any request is made
 -- (medic.node's rule: a DNS-1123 subdomain).
 function checks.node_name(v)
@@ -42,7 +37,7 @@ local PERMISSIONS = {
 -- An exec over WebSocket (what medic.k8s speaks) is a GET, authorized as `get pods/exec` until Kubernetes 1.35,
 -- which authorizes it as `create` as SPDY's POST always was.
 local function exec_verb(ctx)
-	local v = ctx.cluster:k8s():get("/version")
+	local v = ctx.cluster.server_version or ctx.cluster:k8s():get("/version") -- read by the first contact
 	local minor = tonumber(tostring(v and v.minor or ""):match("^%d+"))
 	return (minor and minor >= 35) and "create" or "get"
 end
@@ -183,7 +178,7 @@ function checks.ready_peer(ctx)
 		if pod then return "working through " .. pod.metadata.name end
 		if host.now() >= deadline then break end
 		ctx:say("no Ready etcd pod on another node yet; looking again")
-		sleep(ctx, math.max(1, ctx.opts.poll_interval))
+		ctx:sleep(math.max(1, ctx.opts.poll_interval))
 	end
 	ctx:stop("refused", "no Ready etcd pod on another node to work through: this needs the disaster recovery procedure")
 end
@@ -206,7 +201,7 @@ local function read_settled(ctx)
 				ctx.journal.member_id and " (the operator may be restarting members)" or "")
 		end
 		if host.now() >= deadline then break end
-		sleep(ctx, math.max(1, ctx.opts.poll_interval))
+		ctx:sleep(math.max(1, ctx.opts.poll_interval))
 	end
 	return members, health, healthy
 end

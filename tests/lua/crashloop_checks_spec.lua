@@ -33,6 +33,7 @@ local function fake_ctx(readings, cr)
 		get = function() return cr end,
 	}
 	ctx.cluster = { k8s = function() return kc end }
+	function ctx.sleep(_, seconds) require("medic.host").sleep(seconds) end
 	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
 	function ctx.stop(_, outcome, msg)
 		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)

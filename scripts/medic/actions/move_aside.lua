@@ -11,10 +11,7 @@ local aside = {}
 local function basename(path) return path:match("([^/]+)/*$") end
 local function parent(path) return path:match("^(.*)/[^/]+/*$") or "/" end
 
-local function check(ctx, value, message, code)
-	if value == nil then ctx:stop("failed", tostring(message) .. (code and (" (" .. code .. ")") or "")) end
-	return value
-end
+local check = require("medic.procedure.failure").check
 
 -- A new directory `into` (or into-2, into-3, ... when it exists).
 local function fresh_dir(handle, into)
@@ -41,7 +38,7 @@ local function moves_of(ctx, handle, src, dir)
 	if not is_mount_point(handle, src, st) then return { { src = src, dst = dir .. "/" .. basename(src) } } end
 	local inner, list = src .. "/" .. basename(dir), {}
 	ctx:say("%s is a mount point (a disk of its own): its contents go to %s, on the same disk", src, inner)
-	for _, name in ipairs(check(ctx, handle:list(src))) do
+	for _, name in ipairs(check(handle:list(src))) do
 		if name ~= basename(dir) then list[#list + 1] = { src = src .. "/" .. name, dst = inner .. "/" .. name } end
 	end
 	return list, inner
@@ -77,14 +74,14 @@ function aside.run(a, ctx)
 	local handle = ctx:node(a.node)
 	local dir = a.dir_key and ctx.journal[a.dir_key]
 	if not dir then
-		dir = check(ctx, fresh_dir(handle, a.into))
+		dir = check(fresh_dir(handle, a.into))
 		if a.dir_key then ctx.journal[a.dir_key] = dir end
 	end
 	local moves, dirs = decide(ctx, handle, a, dir)
-	for _, d in ipairs(dirs) do check(ctx, handle:mkdir(d, { parents = true })) end
+	for _, d in ipairs(dirs) do check(handle:mkdir(d, { parents = true })) end
 	a.dir, a.moved = dir, {}
 	for _, m in ipairs(moves) do
-		check(ctx, handle:move(m.src, m.dst))
+		check(handle:move(m.src, m.dst))
 		a.moved[#a.moved + 1] = m
 		ctx:say("moved %s to %s", m.src, m.dst)
 	end

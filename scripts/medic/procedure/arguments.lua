@@ -147,10 +147,13 @@ function arguments.help(proc)
 	return table.concat(lines, "\n")
 end
 
-local function quote(a)
-	if a:find("^[%w%-%._/=:,@]+$") then return a end
+-- A word as a shell reads it back: as it is when it can be, else in single quotes.
+function arguments.quote(a)
+	a = tostring(a)
+	if a:find("^[%w%-%._/=:,@+]+$") then return a end
 	return "'" .. a:gsub("'", "'\\''") .. "'"
 end
+local quote = arguments.quote
 
 -- The global options this process was given (medic.options), as etcd-medic's command line says them.
 local function global_options()

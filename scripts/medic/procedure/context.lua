@@ -7,7 +7,8 @@
 --   ctx.cluster   the cluster (medic.cluster): ctx.cluster:k8s(), :etcd_client(), :read_members(), ...
 --   ctx.dry_run, ctx.resuming
 --   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
---   ctx:say(fmt, ...)   ctx:wait{...}   ctx:now()   ctx:node(name)   ctx:finished(step)   ctx:planned(step)
+--   ctx:say(fmt, ...)   ctx:wait{...}   ctx:sleep(s)   ctx:now()   ctx:node(name)
+--   ctx:finished(step)   ctx:planned(step)
 local declared = require "medic.procedure.declared"
 local failure = require "medic.procedure.failure"
 local journal = require "medic.journal"
@@ -40,6 +41,12 @@ function Ctx.stop(_, outcome, message) failure.raise(outcome, message) end
 function Ctx.say(_, fmt, ...) ui.say("      " .. fmt, ...) end
 
 function Ctx.now() return host.now() end
+
+-- Sleeps `seconds`; Ctrl-C ends the run ("interrupted", exit 130).
+function Ctx.sleep(_, seconds)
+	local slept, why = host.sleep(seconds)
+	if not slept then failure.raise("interrupted", why or "interrupted") end
+end
 
 function Ctx:state_dir()
 	local dir, err = journal.state_dir(self.opts.state_dir)
@@ -96,8 +103,7 @@ function Ctx:wait(w)
 		if done then return true end
 		if host.now() >= deadline then break end
 		lease.keep(self)
-		local slept, why = host.sleep(interval)
-		if not slept then failure.raise("interrupted", why or "interrupted") end
+		self:sleep(interval)
 	end
 	return nil, string.format("timed out after %ds waiting for %s (last: %s)", timeout, w.what or "a condition",
 		tostring(progress or "nothing"))

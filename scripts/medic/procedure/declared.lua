@@ -30,16 +30,4 @@ function declared.table(what, names, store, on_set)
 	})
 end
 
--- Copies `defaults` and overlays `changes`, refusing a key that `defaults` does not have.
--- Returns the merged table, or nil and the unknown key.
-function declared.overlay(defaults, changes)
-	local merged = {}
-	for k, v in pairs(defaults) do merged[k] = v end
-	for k, v in pairs(changes or {}) do
-		if defaults[k] == nil then return nil, k end
-		merged[k] = v
-	end
-	return merged
-end
-
 return declared

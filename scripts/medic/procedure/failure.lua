@@ -30,6 +30,12 @@ function failure.usage(message) failure.raise("usage", message) end
 function failure.refuse(message) failure.raise("refused", message) end
 function failure.fail(message) failure.raise("failed", message) end
 
+-- value, or (a nil, message, code return) a "failed" stop that says the message and code.
+function failure.check(value, message, code)
+	if value == nil then failure.fail(tostring(message) .. (code and (" (" .. code .. ")") or "")) end
+	return value
+end
+
 function failure.message(err)
 	if type(err) == "table" then return tostring(err.message or err.msg or err.code or "error") end
 	return tostring(err)
