@@ -22,7 +22,8 @@
 	X(curl_global_init) X(curl_global_cleanup) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset)  \
 	X(curl_easy_perform) X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror)                  \
 	X(curl_easy_send) X(curl_easy_recv) X(curl_slist_append) X(curl_slist_free_all) X(curl_url)          \
-	X(curl_url_set) X(curl_url_get) X(curl_url_cleanup) X(curl_free)
+	X(curl_url_set) X(curl_url_get) X(curl_url_cleanup) X(curl_free) X(curl_share_init)        \
+	X(curl_share_setopt) X(curl_share_cleanup)
 
 LAZYLIB_TABLE(CURL_FUNCTIONS);
 
@@ -182,4 +183,28 @@ FORWARDER void curl_free(void *p)
 {
 	if (lib.loaded)
 		REAL(curl_free)(p);
+}
+
+FORWARDER CURLSH *curl_share_init(void)
+{
+	return ready() ? REAL(curl_share_init)() : NULL;
+}
+
+/* The options the code uses (CURLSHOPT_SHARE, CURLSHOPT_UNSHARE) take an int. */
+FORWARDER CURLSHcode curl_share_setopt(CURLSH *sh, CURLSHoption opt, ...)
+{
+	va_list ap;
+	CURLSHcode rc;
+
+	if (!ready())
+		return CURLSHE_NOT_BUILT_IN;
+	va_start(ap, opt);
+	rc = REAL(curl_share_setopt)(sh, opt, va_arg(ap, int));
+	va_end(ap);
+	return rc;
+}
+
+FORWARDER CURLSHcode curl_share_cleanup(CURLSH *sh)
+{
+	return lib.loaded ? REAL(curl_share_cleanup)(sh) : CURLSHE_OK;
 }

@@ -47,6 +47,21 @@ static int copy_blob(const char *src, size_t len, char **dst, size_t *dstlen)
 	return *dst ? 0 : -1;
 }
 
+/* One TLS session cache for all of a client's connections: a WebSocket exec opens a connection of its own
+ * (http_raw.c), and resuming the session skips the server's certificate chain (its parsing and signature
+ * checks), most of a full handshake's CPU time. */
+static CURLSH *new_share(void)
+{
+	CURLSH *sh = curl_share_init();
+
+	if (sh && (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+		   curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
+		curl_share_cleanup(sh);
+		return NULL;
+	}
+	return sh;
+}
+
 struct http_client *http_client_new(const struct http_client_opts *opts, char *errmsg, size_t errlen)
 {
 	struct http_client *c = calloc(1, sizeof *c);
@@ -66,7 +81,8 @@ struct http_client *http_client_new(const struct http_client_opts *opts, char *e
 	c->max_body = opts->max_body > 0 ? opts->max_body : DEFAULT_MAX_BODY;
 	c->insecure = t->insecure;
 	c->easy = curl_easy_init();
-	if (!c->easy || copy_blob(t->ca_pem, t->ca_len, &c->ca, &c->ca_len) ||
+	c->share = c->easy ? new_share() : NULL;
+	if (!c->easy || !c->share || copy_blob(t->ca_pem, t->ca_len, &c->ca, &c->ca_len) ||
 	    copy_blob(t->cert_pem, t->cert_len, &c->cert, &c->cert_len) ||
 	    copy_blob(t->key_pem, t->key_len, &c->key, &c->key_len) ||
 	    (t->server_name && !(c->server_name = dup_str(t->server_name))) ||
@@ -84,6 +100,8 @@ void http_client_free(struct http_client *c)
 		return;
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
+	if (c->share)
+		curl_share_cleanup(c->share);
 	free(c->ca);
 	free(c->cert);
 	if (c->key) {
@@ -237,6 +255,7 @@ out:
 void http_apply_client(struct http_client *c, CURL *e)
 {
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);

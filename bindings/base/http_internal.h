@@ -6,6 +6,7 @@
 /* Shared by http.c and http_raw.c only; callers use http.h. */
 struct http_client {
 	CURL *easy;
+	CURLSH *share; /* TLS sessions and DNS, shared with the client's raw connections (http_raw.c) */
 	char *ca, *cert, *key;
 	size_t ca_len, cert_len, key_len;
 	char *server_name, *proxy;

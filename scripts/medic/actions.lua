@@ -9,7 +9,9 @@
 --   actions.secret_delete{namespace=, name=, uid=, resource_version=}   oc delete secret, with preconditions
 --   actions.merge_patch{path=, object=, body=}         oc patch OBJECT --type=merge -p BODY
 --   actions.set_field{path=, object=, field={...}, value=, retry=, on_failure=}   make one field exactly VALUE again
---   actions.wait{what=, timeout=, interval=, settle=, poll=}   wait until poll() -> done, progress
+--   actions.wait{what=, timeout=, interval=, settle=, poll=}   wait until poll() -> done, progress[, steady];
+--                                                      with settle=S also until steady (default: done; or the
+--                                                      ctx:now() time since when it is) has held S s
 --   actions.command{argv={...}}                        a program on this machine (a site's own tool)
 --
 -- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
@@ -223,9 +225,11 @@ define("wait", {
 	run = function(a, ctx)
 		local since
 		local ok, err = ctx:wait { what = a.what, timeout = a.timeout, interval = a.interval, poll = function()
-			local done, line = a.poll(ctx)
-			if not done or not a.settle or a.settle <= 0 then since = nil; return done, line end
-			since = since or ctx:now()
+			local done, line, steady = a.poll(ctx)
+			if steady == nil then steady = done end
+			if type(steady) == "number" then since = steady else since = steady and (since or ctx:now()) or nil end
+			if not done or not a.settle or a.settle <= 0 then return done, line end
+			if not since then return false, line end
 			local held = ctx:now() - since
 			if held >= a.settle then return true, line end
 			-- the count on a terminal; piped, one line (the same line 15 times reads as a log of nothing)

@@ -113,16 +113,31 @@ function Cluster:etcd_client(fresh)
 	return self.client
 end
 
+-- The health reading's options for these members: every client URL; those of the member on node IP down_ip (one
+-- expected down) brief.
+local function health_opts(members, opts)
+	local endpoints, brief = {}, {}
+	for _, m in ipairs(members) do
+		local down = opts.down_ip and openshift.has_peer_ip(m, opts.down_ip)
+		for _, url in ipairs(openshift.client_urls(m)) do
+			endpoints[#endpoints + 1] = url
+			if down then brief[#brief + 1] = url end
+		end
+	end
+	return { endpoints = endpoints, brief = brief, timeout = opts.timeout }
+end
+
 -- Members and health, read live (never ETCDCTL_ENDPOINTS, which lags), through another pod if the first fails.
--- Returns members, health, healthy_by_id; or nil, message.
-function Cluster:read_members()
+-- opts: down_ip= the IP of a node whose member is expected down (its health is given 1 s, not 5), timeout= seconds
+-- for the others. Returns members, health, healthy_by_id; or nil, message.
+function Cluster:read_members(opts)
 	local last
 	for attempt = 1, 2 do
 		local c, err = self:etcd_client(attempt > 1)
 		if c then
 			local members, merr = c:members()
 			local health, herr = nil, nil
-			if members then health, herr = c:health { cluster = true } end
+			if members then health, herr = c:health(health_opts(members, opts or {})) end
 			if members and health then return members, health, openshift.health_by_member(members, health) end
 			last = merr or herr
 		else

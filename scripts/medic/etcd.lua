@@ -279,8 +279,10 @@ local function client_urls(members)
 	return urls
 end
 
--- The endpoints of health/status: the configured ones, or with cluster=true every member's client URLs.
+-- The endpoints of health/status: endpoints= if given; with cluster=true every member's client URLs; else the
+-- configured ones.
 function Gateway:targets(opts)
+	if opts and opts.endpoints then return strings(opts.endpoints) end
 	if not (opts and opts.cluster) then return strings(self.endpoints) end
 	local members, msg, code, def = self:members()
 	if not members then return nil, msg, code, def end
@@ -294,16 +296,26 @@ function Gateway:alarms()
 	return mapped(map.alarms, doc)
 end
 
--- health{cluster=true [, timeout=]} -> { {endpoint=, healthy=, took=seconds, error=} ... } (sorted by endpoint),
--- alarms (as alarms() returns them).
+-- health{cluster=true | endpoints={url...} [, timeout=, brief={url...}]} -> { {endpoint=, healthy=, took=seconds,
+-- error=} ... } (sorted by endpoint), alarms (as alarms() returns them).
 -- Healthy as etcdctl endpoint health: a linearizable read of key "health" succeeds (permission denied counts
--- as healthy), and no alarm is active.
+-- as healthy), and no alarm is active. timeout: seconds per endpoint (default 5, etcdctl's). brief: endpoints of a
+-- member expected down (stopped, crash-looping), given BRIEF_S seconds, so that it does not hold the reading up.
+local BRIEF_S = 1
+
+local function brief_set(opts)
+	local set = {}
+	for _, url in ipairs(opts and opts.brief or {}) do set[url] = true end
+	return set
+end
+
 function Gateway:health(opts)
 	local targets, msg, code, def = self:targets(opts)
 	if not targets then return nil, msg, code, def end
-	local out = {}
+	local out, brief = {}, brief_set(opts)
 	for _, ep in ipairs(targets) do
-		local doc, took_or_msg, c, _, seconds = self:post(ep, "/v3/kv/range", { key = HEALTH_KEY }, opts and opts.timeout)
+		local timeout = brief[ep] and BRIEF_S or (opts and opts.timeout)
+		local doc, took_or_msg, c, _, seconds = self:post(ep, "/v3/kv/range", { key = HEALTH_KEY }, timeout)
 		local healthy = doc ~= nil or c == "Forbidden"
 		out[#out + 1] = { endpoint = ep, healthy = healthy, took = doc and took_or_msg or seconds,
 			error = not healthy and took_or_msg or nil }
@@ -423,16 +435,21 @@ function Exec:run(argv, allow_fail, timeout)
 	return r.stdout or "", r.stderr or "", r.exit_code
 end
 
-function Exec:etcdctl(args, allow_fail)
-	local argv = { "etcdctl" }
+-- etcdctl ARGS in the pod; opts: endpoints={url...} (through the environment: etcdctl refuses an --endpoints flag
+-- that shadows the pod's ETCDCTL_ENDPOINTS), timeout= (--command-timeout, default the client's).
+function Exec:etcdctl(args, allow_fail, opts)
+	local argv, timeout = { "etcdctl" }, opts and opts.timeout or self.timeout
+	if opts and opts.endpoints then
+		argv = { "env", "ETCDCTL_ENDPOINTS=" .. table.concat(opts.endpoints, ","), "etcdctl" }
+	end
 	for _, a in ipairs(args) do argv[#argv + 1] = a end
-	if self.timeout then argv[#argv + 1] = ("--command-timeout=%ds"):format(math.ceil(self.timeout)) end
+	if timeout then argv[#argv + 1] = ("--command-timeout=%ds"):format(math.ceil(timeout)) end
 	return self:run(argv, allow_fail)
 end
 
 -- etcdctl ... -w json, decoded (64-bit numbers exact through medic.json).
-function Exec:json(args, allow_fail)
-	local out, msg, code, def = self:etcdctl(args, allow_fail)
+function Exec:json(args, allow_fail, opts)
+	local out, msg, code, def = self:etcdctl(args, allow_fail, opts)
 	if not out then return nil, msg, code, def end
 	local doc, err = json.decode(out)
 	if doc == nil then
@@ -482,16 +499,44 @@ function Exec:alarms()
 	return mapped(map.alarms, doc)
 end
 
--- etcdctl endpoint health exits 1 when an endpoint is unhealthy but still prints the JSON list.
-function Exec:health(opts)
+-- One `etcdctl endpoint health` (it exits 1 when an endpoint is unhealthy but still prints the JSON list); its
+-- entries are added to out.
+function Exec:health_into(out, opts)
 	local args = { "endpoint", "health", "-w", "json" }
-	if opts and opts.cluster then args[#args + 1] = "--cluster" end
-	local list, msg, code, def = self:json(args, true)
+	if opts.cluster then args[#args + 1] = "--cluster" end
+	local list, msg, code, def = self:json(args, true, opts)
 	if not list then return nil, msg, code, def end
-	local out = {}
 	for _, h in ipairs(list) do
 		out[#out + 1] = { endpoint = h.endpoint, healthy = h.health == true, took = map.duration(h.took),
 			error = (h.error ~= nil and h.error ~= "") and h.error or nil }
+	end
+	return out
+end
+
+-- brief= endpoints go to an etcdctl of their own with BRIEF_S seconds (etcdctl has one timeout for all).
+function Exec:health(opts)
+	opts = opts or {}
+	local brief, out = brief_set(opts), {}
+	if not next(brief) then
+		local ok, msg, code, def = self:health_into(out, opts)
+		if not ok then return nil, msg, code, def end
+		return with_alarms(self, out)
+	end
+	local all = opts.endpoints
+	if not all then
+		local members, msg, code, def = self:members()
+		if not members then return nil, msg, code, def end
+		all = client_urls(members)
+	end
+	local rest, down = {}, {}
+	for _, ep in ipairs(all) do
+		table.insert(brief[ep] and down or rest, ep)
+	end
+	for _, part in ipairs { { endpoints = rest, timeout = opts.timeout }, { endpoints = down, timeout = BRIEF_S } } do
+		if #part.endpoints > 0 then
+			local ok, msg, code, def = self:health_into(out, part)
+			if not ok then return nil, msg, code, def end
+		end
 	end
 	return with_alarms(self, out)
 end

@@ -155,6 +155,30 @@ function M.match_member(members, node, ip)
 	return nil, "none"
 end
 
+-- A Kubernetes timestamp ("2026-12-03T12:46:27Z", UTC) in seconds since the epoch, as os.time() counts; nil if it
+-- is not one. (Days from the civil date: H. Hinnant's algorithm.)
+function M.epoch(ts)
+	local y, mo, d, h, mi, s = tostring(ts):match("^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)")
+	if not y then return nil end
+	y, mo = math.tointeger(y), math.tointeger(mo)
+	if mo <= 2 then y = y - 1 end
+	local era = y // 400
+	local yoe = y - era * 400
+	local doy = (153 * (mo > 2 and mo - 3 or mo + 9) + 2) // 5 + math.tointeger(d) - 1
+	local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+	return days * 86400 + math.tointeger(h) * 3600 + math.tointeger(mi) * 60 + math.tointeger(s)
+end
+
+-- A member's client URLs that a health check can reach: etcd 3.4.14 (OpenShift 4.8) also lists a unixs://IP:0 URL
+-- per member, which is no socket anyone can dial.
+function M.client_urls(m)
+	local urls = {}
+	for _, u in ipairs(m.client_urls or {}) do
+		if not u:match("^unixs?://") then urls[#urls + 1] = u end
+	end
+	return urls
+end
+
 -- Health per member ID: true when one of the member's client URLs reported healthy. A member without
 -- client URLs (added, never started) is unhealthy.
 function M.health_by_member(members, health)

@@ -190,7 +190,7 @@ local function read_settled(ctx)
 	local deadline = host.now() + (ctx.resuming and math.min(120, ctx.opts.wait_timeout) or 6)
 	local members, health, healthy
 	for _ = 1, 200 do
-		members, health, healthy = ctx.cluster:read_members()
+		members, health, healthy = ctx.cluster:read_members { down_ip = ctx.state.node_ip }
 		if members then
 			local others = 0
 			for _, m in ipairs(members) do
@@ -291,7 +291,7 @@ end
 
 -- Right before the removal: the member is still there and still the only unhealthy one.
 function checks.still_unhealthy(ctx)
-	local members, health, healthy = ctx.cluster:read_members()
+	local members, health, healthy = ctx.cluster:read_members { down_ip = ctx.state.node_ip }
 	if not members then ctx:stop("failed", "cannot read the member list: " .. tostring(health)) end
 	local id = ctx.journal.member_id or ctx.state.target.id
 	local found = false

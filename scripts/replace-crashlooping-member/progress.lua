@@ -121,12 +121,51 @@ local function endpoints_final(ctx, latest, members)
 	return n == 0
 end
 
-local function ready_pods(ctx)
-	local ready = 0
+-- The etcd pods: how many are Ready, and the one on the node.
+local function etcd_pods(ctx)
+	local ready, on_node = 0, nil
 	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)) do
 		if openshift.pod_ready(p) then ready = ready + 1 end
+		if p.spec.nodeName == ctx.state.node then on_node = p end
 	end
-	return ready
+	return ready, on_node
+end
+
+-- Has the node's etcd crashed since the last look: its container restarted (or is backing off) in the pod seen
+-- last; a pod not seen before that has restarted at all. A container that the installer stops to replace its pod
+-- by the next revision's is no crash: that pod comes with a new uid and a count of its own.
+local function etcd_crashed(ctx, pod)
+	local seen = ctx.state.new_member
+	if not pod then return false end -- between two revisions
+	local status = openshift.container_status(pod, "etcd") or {}
+	local uid, restarts = pod.metadata.uid, status.restartCount or 0
+	local before = (seen.uid == uid) and seen.restarts or 0
+	seen.uid, seen.restarts = uid, restarts
+	local waiting = (status.state or {}).waiting
+	return restarts > before or (waiting ~= nil and waiting.reason == "CrashLoopBackOff")
+end
+
+-- When (ctx:now() seconds) the node's etcd container started, by its startedAt (the node's clock); now if unknown.
+local function started_at(ctx, pod)
+	local status = pod and openshift.container_status(pod, "etcd") or {}
+	local started = openshift.epoch(((status.state or {}).running or {}).startedAt)
+	if not started then return ctx:now() end
+	return ctx:now() - math.max(0, os.time() - started)
+end
+
+-- Since when (ctx:now() seconds) the node's new member has been steady: voting, its etcd running without a crash.
+-- From the start of the etcd container seen at the first look that finds it voting; kept across the installer's
+-- replacements of the pod; reset by a crash or by a look that finds it not voting. false while not steady. A look
+-- that could not read the member list changes nothing.
+local function steady_since(ctx, pod, members, voting)
+	ctx.state.new_member = ctx.state.new_member or {}
+	local seen = ctx.state.new_member
+	if etcd_crashed(ctx, pod) or (members and not voting) then
+		seen.since = nil
+	elseif voting and not seen.since then
+		seen.since = started_at(ctx, pod)
+	end
+	return seen.since or false
 end
 
 local function member_state(ctx, members, m, healthy)
@@ -137,27 +176,30 @@ local function member_state(ctx, members, m, healthy)
 end
 
 -- Converged: a newer revision, the node's member added and promoted, every member healthy, every etcd pod Running
--- and Ready, every node at the latest revision. Returns done, a progress line.
+-- and Ready, every node at the latest revision. Returns done, a progress line, and since when the node's new member
+-- has been steady (the wait's --settle clock), or false.
 function progress.converged(ctx)
 	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
 	if not cr then return false, "cannot read etcd/cluster" end
 	local r, before, want = openshift.rollout(cr), ctx.journal.revision_before or 0, ctx.state.etcd_nodes
-	local ready = ready_pods(ctx)
-	local members, _, healthy = ctx.cluster:read_members()
+	local ready, pod = etcd_pods(ctx)
+	local members, _, healthy = ctx.cluster:read_members { timeout = 2 } -- a look, not the verification
 	local m, counts = nil, { healthy = 0, voting = 0, learners = 0 }
 	if members then m, counts = node_member(ctx, members), openshift.member_counts(members, healthy) end
 	local endpoints = members ~= nil and endpoints_final(ctx, r.latest, members)
-	local done = r.latest > before and not r.in_progress and ready >= want and m ~= nil
-		and m.id ~= ctx.journal.member_id and not m.is_learner and counts.healthy == #members
-		and counts.voting == want and endpoints
+	local voting = m ~= nil and m.id ~= ctx.journal.member_id and not m.is_learner
+	local since = steady_since(ctx, pod, members, voting)
+	local done = since ~= false and voting and r.latest > before and not r.in_progress and ready >= want
+		and counts.healthy == #members and counts.voting == want and endpoints
 	local coming = endpoints and "" or " (a revision with the new endpoints is still to come)"
 	return done, string.format("revision %d (was %d)%s, %d/%d nodes at latest; pods ready %d/%d; %s: %s; members "
 		.. "healthy %d/%d", r.latest, before, coming, r.at_latest, r.total, ready, want, ctx.state.node,
-		member_state(ctx, members, m, healthy), counts.healthy, members and #members or 0)
+		member_state(ctx, members, m, healthy), counts.healthy, members and #members or 0), since
 end
 
--- The verification's first check: everything stays converged for --settle seconds. The wait step of this run held
--- it already, and nothing changes after it (the overrides are restored before it): then it is not waited twice.
+-- The verification's first check: the node's new member ran --settle seconds without a crash, voting, and everything
+-- converged. The wait step of this run held it already, and nothing changes after it (the overrides are restored
+-- before it): then it is not waited twice.
 function progress.settled(ctx)
 	if not ctx.journal.reason then return nil end
 	if ctx:planned("wait") and ctx:finished("wait") then return "held for " .. ctx.opts.settle .. "s by the wait" end
