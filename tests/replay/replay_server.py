@@ -91,9 +91,9 @@ class ReplayServer(ApiServer):
         user = self._authenticate(req)
         if user is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
+        req.user = user
         if m and int(self.kube_version.split(".")[1]) < SELF_SUBJECT_REVIEW_SINCE[m.group(1)]:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        req.user = user
         if me:
             self.send_json(req, 200, {"kind": "User", "apiVersion": "user.openshift.io/v1",
                                       "metadata": {"name": user}, "identities": None,

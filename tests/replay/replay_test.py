@@ -135,7 +135,11 @@ class ReplayCase:
     def test_status_pods(self):
         rc, out = self.status
         self.assertEqual(rc, 0, "%s: etcd-status exit code:\n%s" % (self.REL, out))
-        for p in fidelity.etcd_pods(self.cap.loaded["pods"]):
+        pods = fidelity.etcd_pods(self.cap.loaded["pods"])
+        section = out.split("etcd pods (openshift-etcd):\n", 1)[-1].split("\n\n", 1)[0]
+        self.assertEqual(len(section.splitlines()), len(pods), "%s: the etcd pods alone (no guard, installer, "
+                         "pruner):\n%s" % (self.REL, section))
+        for p in pods:
             self.assertHas(out, r"(?m)^  %s +%s .*, %s$" % (re.escape(p["metadata"]["name"]),
                                                            re.escape(p["spec"]["nodeName"]),
                                                            "Ready" if pod_ready(p) else "not Ready"),
