@@ -6,7 +6,9 @@
     cap.kube_version, cap.masters, ...
 
 The captures are read in place through the testbed's fidelity loader (tests/testbed/fidelity.py), never copied."""
+import copy
 import glob
+import json
 import os
 import re
 import sys
@@ -30,6 +32,9 @@ CAPTURES = [
     ("resourcewatch-3nodes/install-rollout", "the same cluster during install: master-0's etcd pod Pending"),
     ("resourcewatch-sno/final", "4.13 single-node OpenShift; no Etcd CR, no secrets, no etcdctl output"),
 ]
+
+# The captures with etcdctl output and secrets: a crash-looping member is made from each (crashloop()).
+WITH_ETCDCTL = [rel for rel, _ in CAPTURES if rel.startswith("must-gather-clean/")]
 
 
 class Capture:
@@ -106,3 +111,40 @@ def root():
 def load(rel):
     base = os.path.join(root(), rel)
     return Capture(rel, fidelity.load_capture(root(), rel), _extra(base))
+
+
+# ---------------------------------------------------------------- a crash-looping member, made from a real capture
+
+def _crashloop_pod(pod):
+    st = pod["status"]
+    for c in st.get("conditions") or []:
+        if c["type"] in ("Ready", "ContainersReady"):
+            c.update(status="False", reason="ContainersNotReady", message="containers with unready status: [etcd]")
+    for cs in st.get("containerStatuses") or []:
+        if cs["name"] == "etcd":
+            cs.update(ready=False, started=False, restartCount=7,
+                      state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed "
+                                         "container=etcd pod=%s" % pod["metadata"]["name"]}},
+                      lastState={"terminated": {"exitCode": 1, "reason": "Error"}})
+
+
+def crashloop(cap, node):
+    """cap as it would look with the etcd pod on `node` crash-looping: its etcd container waiting in
+    CrashLoopBackOff (the pod not Ready), its member unhealthy in endpoint health ("context deadline exceeded",
+    as etcdctl reports a member that does not answer) and missing from endpoint status; the member list, the
+    secrets and everything else as captured. etcdctl's text is re-encoded as etcdctl prints JSON (compact)."""
+    out = copy.deepcopy(cap)
+    out.rel = cap.rel + " (etcd on %s crash-looping)" % node
+    for plural, obj in out.objects:
+        if plural == "pods" and obj["metadata"].get("labels", {}).get("app") == "etcd" \
+                and obj["spec"].get("nodeName") == node:
+            _crashloop_pod(obj)
+    member = next(m for m in out.etcdctl["member_list"]["members"] if m["name"] == node)
+    urls = set(member["clientURLs"])
+    for e in out.etcdctl["endpoint_health"]:
+        if e["endpoint"] in urls:
+            e.update(health=False, took="5.000257113s", error="context deadline exceeded")
+    out.etcdctl["endpoint_status"] = [e for e in out.etcdctl["endpoint_status"] if e["Endpoint"] not in urls]
+    for name in ("endpoint_health", "endpoint_status"):
+        out.etcdctl_text[name] = json.dumps(out.etcdctl[name], separators=(",", ":")) + "\n"
+    return out

@@ -5,7 +5,9 @@ It is the testbed's API server (tests/testbed/apiserver.py: HTTPS, bearer token,
 pods/exec over WebSocket v4 or SPDY) over a store holding the capture's objects exactly as captured, with:
   - every write refused (403) and recorded in server.writes: POST/PUT/PATCH/DELETE of any object (a debug pod
     too), also with dryRun=All; only the access reviews (SelfSubjectAccessReview, SelfSubjectReview, which store
-    nothing) and pods/exec are POSTs it answers;
+    nothing) and pods/exec are POSTs it answers. With answer_dry_runs=True a request with dryRun=All (and only
+    those) is answered as the API server would (checked, preconditions too, and not stored), and recorded in
+    server.dry_runs;
   - pods/exec of etcdctl answered from the captured etcdctl output (etcdctl_replay.py); each exec's answer kind
     is recorded in server.execs, and a membership change in server.writes;
   - /version from the masters' kubelet (the capture's Kubernetes), exec over v4 only (OpenShift <= 4.15).
@@ -14,6 +16,7 @@ pods/exec over WebSocket v4 or SPDY) over a store holding the capture's objects 
     server.kubeconfig  (a file in workdir); server.writes; server.execs; server.stop()
 
 By hand: tests/replay/replay_server.py must-gather-clean/aws DIR  (serves until interrupted; DIR/kubeconfig)."""
+import json
 import os
 import re
 import subprocess
@@ -51,9 +54,10 @@ class CaptureStore(Store):
 
 
 class ReplayServer(ApiServer):
-    def __init__(self, cap, workdir):
+    def __init__(self, cap, workdir, answer_dry_runs=False):
         self.capture, self.workdir = cap, workdir
-        self.writes, self.execs = [], []
+        self.answer_dry_runs = answer_dry_runs
+        self.writes, self.execs, self.dry_runs = [], [], []
         self._log_lock = threading.Lock()
         store = CaptureStore()
         for plural, obj in cap.objects:
@@ -75,12 +79,26 @@ class ReplayServer(ApiServer):
 
     def _route(self, req):
         if req.method not in READ_METHODS and not req.path.rstrip("/").endswith(NOT_STORED_POSTS):
+            if self.answer_dry_runs and self._is_dry_run(req):
+                self._record(self.dry_runs, "%s %s" % (req.method, req.h.path))
+                return super()._route(req)
             self._record(self.writes, "%s %s" % (req.method, req.h.path))
             raise ApiError(403, "Forbidden", "the replay of %s is read-only: %s %s refused"
                            % (self.capture.rel, req.method, req.path))
         if self._openshift_user(req):
             return None
         return super()._route(req)
+
+    @staticmethod
+    def _is_dry_run(req):
+        """dryRun=All in the query (POST, PUT, PATCH) or in the DeleteOptions body (DELETE), and nothing else."""
+        values = list(req.query.get("dryRun", []))
+        if req.method == "DELETE":
+            try:
+                values += json.loads(req.body or b"{}").get("dryRun") or []
+            except (ValueError, AttributeError):
+                return False
+        return bool(values) and all(v == "All" for v in values)
 
     def _openshift_user(self, req):
         """The user API of OpenShift (users/~) and the Kubernetes releases without SelfSubjectReview."""

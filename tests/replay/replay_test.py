@@ -213,6 +213,71 @@ class ReplayCase:
             self.assertHas(out, r"(?m)^\{\}$", "no alarms")
 
 
+class CrashloopCase:
+    """A capture with etcdctl output, made to show one crash-looping member (capture.crashloop: its pod in
+    CrashLoopBackOff, its member unhealthy; the member list and the secrets as captured). etcd-status must send the
+    admin to this procedure for that node, and the dry run must plan the removal of that member and the deletion
+    of that node's captured secrets (their uid and resourceVersion as preconditions), and send only dryRun=All
+    requests, which the server answers without storing (the rehearsal): the captured secrets' names and
+    preconditions, and the real Etcd CR, are what the API checks."""
+    REL = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="replay-")
+        real = capture.load(cls.REL)
+        cls.node = real.masters[1]["metadata"]["name"]
+        cls.cap = capture.crashloop(real, cls.node)
+        cls.server = ReplayServer(cls.cap, cls.tmp, answer_dry_runs=True).start()
+        cls.status = run(cls.server, cls.tmp, ["run", "etcd-status"])
+        cls.dry = run(cls.server, cls.tmp, ["run", "replace-crashlooping-member", "--node", cls.node, "--dry-run"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    assertHas = ReplayCase.assertHas
+
+    def secrets(self):
+        names = [f % self.node for f in ("etcd-peer-%s", "etcd-serving-%s", "etcd-serving-metrics-%s")]
+        by_name = {s["metadata"]["name"]: s for s in self.cap.loaded["secrets"]}
+        return [by_name[n] for n in names]
+
+    def test_status_sends_to_this_procedure(self):
+        rc, out = self.status
+        self.assertEqual(rc, 0, out)
+        self.assertHas(out, r"(?m)^  etcd-%s +%s +CrashLoopBackOff .*, not Ready$" % ((re.escape(self.node),) * 2),
+                       "the crash-looping pod")
+        self.assertHas(out, re.escape("verdict: ONE MEMBER UNHEALTHY (%s, etcd pod crash-looping): run etcd-medic run "
+                                      "replace-crashlooping-member --node %s" % (self.node, self.node)), "the verdict")
+
+    def test_dry_run_plans_this_member_and_these_secrets(self):
+        rc, out = self.dry
+        self.assertEqual(rc, 0, "%s: dry run exit code:\n%s" % (self.REL, out))
+        self.assertNotIn("traceback", out.lower(), out)
+        mid, _, peer, _ = next(m for m in members(self.cap) if m[1] == self.node)
+        node = next(n for n in self.cap.masters if n["metadata"]["name"] == self.node)
+        self.assertHas(out, r"node: %s, InternalIP %s\n" % (re.escape(self.node), re.escape(internal_ip(node))), "IP")
+        self.assertHas(out, r"member to remove: %s \(%s\)" % (mid, re.escape(peer)), "the member")
+        self.assertHas(out, r"etcdctl member remove %s " % mid, "the plan's member remove")
+        for sec in self.secrets():
+            meta = sec["metadata"]
+            self.assertHas(out, r"accepted \(dryRun=All\): oc delete secret -n openshift-etcd %s +\(preconditions: "
+                           r"uid %s, resourceVersion %s\)" % (re.escape(meta["name"]), meta["uid"],
+                                                              meta["resourceVersion"]),
+                           "the rehearsed delete of " + meta["name"])
+        self.assertHas(out, "dry run: nothing was changed", "the end of the dry run")
+
+    def test_only_dry_run_requests(self):
+        self.assertEqual(self.server.writes, [], "%s: writes without dryRun=All" % self.REL)
+        want = sorted(["PATCH /apis/operator.openshift.io/v1/etcds/cluster?dryRun=All"] * 3
+                      + ["DELETE /api/v1/namespaces/openshift-etcd/secrets/" + s["metadata"]["name"]
+                         for s in self.secrets()])
+        self.assertEqual(sorted(self.server.dry_runs), want)
+        self.assertEqual([e for e in self.server.execs if e[0] != "read"], [], "execs other than reads")
+
+
 class WritesAreCaught(unittest.TestCase):
     """The replay itself: a write through the API (with dryRun=All too) and an etcd membership change through
     exec are refused and recorded, so test_no_write_no_traceback fails when the tool attempts one."""
@@ -249,6 +314,9 @@ def _case(rel):
 
 for _rel, _ in capture.CAPTURES:
     globals()["Replay_" + re.sub(r"\W", "_", _rel)] = _case(_rel)
+for _rel in capture.WITH_ETCDCTL:
+    _name = "Crashloop_" + re.sub(r"\W", "_", _rel)
+    globals()[_name] = type(_name, (CrashloopCase, unittest.TestCase), {"REL": _rel})
 
 
 if __name__ == "__main__":
