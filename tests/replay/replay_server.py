@@ -19,10 +19,10 @@ By hand: tests/replay/replay_server.py must-gather-clean/aws DIR  (serves until 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
-import time
 
 import capture
 from apiserver import ApiServer, FaultTable  # noqa: E402  (tests/testbed, on sys.path through capture)
@@ -159,11 +159,10 @@ def main(argv):
     os.makedirs(argv[2], exist_ok=True)
     server = ReplayServer(capture.load(argv[1]), argv[2]).start()
     print("serving %s at %s; KUBECONFIG=%s" % (argv[1], server.url, server.kubeconfig), flush=True)
-    try:
-        for _ in range(24 * 3600):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait(24 * 3600)
     server.stop()
     print("writes refused: %d %s" % (len(server.writes), server.writes))
     return 0
