@@ -87,7 +87,8 @@ test-repl: $(BUILD)/etcd-medic
 
 test-asan:
 	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-unit test-lua
-	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" MEDIC_SANITIZED=1 test-integration
+	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" MEDIC_SANITIZED=1 test-integration \
+		test-replay
 
 test-testbed:
 	@tests/run-tests testbed $(sort $(wildcard tests/testbed/*_test.py tests/testbed/*_test.sh))
