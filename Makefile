@@ -26,8 +26,8 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
-.PHONY: all deps install lint test test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e \
-        demo bench reliability test-reliability-quick test-security fuzz clean
+.PHONY: all deps install lint test test-unit test-lua test-repl test-asan test-testbed test-replay test-integration \
+        test-e2e demo bench reliability test-reliability-quick test-security fuzz clean
 all: $(BUILD)/etcd-medic
 
 deps: $(DEPS_STAMP)
@@ -71,8 +71,9 @@ LINT_LUA = $(sort $(shell find scripts tests/lua bench/lua -name '*.lua' 2>/dev/
 lint: | $(DEPS_STAMP)
 	@luacheck -q --codes --no-color $(LINT_LUA)
 
-# The whole suite: lint, unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, integration, e2e.
-test: lint test-unit test-lua test-repl test-asan test-testbed test-integration test-e2e test-security \
+# The whole suite: lint, unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, replays of real
+# clusters, integration, e2e.
+test: lint test-unit test-lua test-repl test-asan test-testbed test-replay test-integration test-e2e test-security \
       test-reliability-quick
 
 test-unit: $(UNIT_BIN)
@@ -86,10 +87,15 @@ test-repl: $(BUILD)/etcd-medic
 
 test-asan:
 	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" test-unit test-lua
-	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" MEDIC_SANITIZED=1 test-integration
+	$(MAKE) BUILD=build/asan CC=clang CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" MEDIC_SANITIZED=1 test-integration \
+		test-replay
 
 test-testbed:
 	@tests/run-tests testbed $(sort $(wildcard tests/testbed/*_test.py tests/testbed/*_test.sh))
+
+# The tool against read-only replays of real clusters' captures (../shared/realdata; docs/replay.md).
+test-replay: $(BUILD)/etcd-medic
+	@MEDIC=$(BUILD)/etcd-medic tests/run-tests replay tests/replay/replay_test.py
 
 test-integration: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic MEDIC_SANITIZED=$(MEDIC_SANITIZED) tests/integration/run

@@ -85,9 +85,13 @@ local function operator(ctx)
 	section("operator (etcd/cluster):")
 	if not cr then say("  cannot read etcd/cluster"); return end
 	local r = openshift.rollout(cr)
-	ctx.state.rollout = r
-	say("  latest revision %d; %d of %d nodes at it%s", r.latest, r.at_latest, r.total,
-		r.in_progress and " (rollout in progress)" or "")
+	if r.total > 0 then
+		ctx.state.rollout = r
+		say("  latest revision %d; %d of %d nodes at it%s", r.latest, r.at_latest, r.total,
+			r.in_progress and " (rollout in progress)" or "")
+	else -- no status yet (a new cluster), or a copy without it (an Insights archive)
+		say("  no node revisions reported (etcd/cluster has no status.nodeStatuses)")
+	end
 	for _, st in ipairs((cr.status or {}).nodeStatuses or {}) do
 		say("    %-40s current %s%s", st.nodeName, tostring(st.currentRevision),
 			(st.targetRevision or 0) ~= 0 and (" target " .. tostring(st.targetRevision)) or "")
@@ -123,8 +127,8 @@ local function all_healthy(ctx, count)
 	if c.voting ~= #ctx.state.nodes then
 		return string.format("DEGRADED: %d voting members for %d control-plane nodes", c.voting, #ctx.state.nodes)
 	end
-	local latest = r and r.latest or 0
-	return string.format("HEALTHY: %d of %d members healthy, every node at revision %d", count, count, latest)
+	return string.format("HEALTHY: %d of %d members healthy, %s", count, count,
+		r and ("every node at revision " .. r.latest) or "node revisions unknown")
 end
 
 local function one_unhealthy(ctx, m)

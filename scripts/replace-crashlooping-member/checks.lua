@@ -168,9 +168,14 @@ end
 ------------------------------------------------------------------------------------------------ etcd
 
 -- An etcd pod on another node, Ready, to work through; the pods are read again for up to 10 s, since right after
--- a member fails the others can fail their readiness probe for a moment (a leader election).
+-- a member fails the others can fail their readiness probe for a moment (a leader election). With no other node
+-- that runs etcd (single-node OpenShift) none can appear: refused at once.
 function checks.ready_peer(ctx)
 	if gopts.etcd_endpoints then return "direct: " .. gopts.etcd_endpoints end
+	if ctx.state.etcd_nodes == 1 then
+		ctx:stop("refused", "node " .. tostring(ctx.state.node) .. " is the only node that runs etcd (single-node "
+			.. "OpenShift?): there is no other member to work through; this needs the disaster recovery procedure")
+	end
 	local deadline = host.now() + 10
 	for _ = 1, 100 do
 		local pods = openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)

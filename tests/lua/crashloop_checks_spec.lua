@@ -71,6 +71,14 @@ spec.it("ready_peer: the named node's own Ready pod does not count", function()
 	spec.eq(os.time() - start <= 12, true, "bounded in time")
 end)
 
+spec.it("ready_peer: the only node that runs etcd (single-node OpenShift): refused at once, no waiting", function()
+	local ctx = fake_ctx({ { pod("n-1", true) } })
+	ctx.state.etcd_nodes = 1
+	spec.contains(refusal(function() checks.ready_peer(ctx) end), "only node that runs etcd", "refusal")
+	spec.eq(ctx.lists, 0, "no pod list read")
+	spec.eq(#ctx.said, 0, "no looking again")
+end)
+
 local function cr(latest, revisions)
 	local statuses = {}
 	for node, rev in pairs(revisions) do statuses[#statuses + 1] = { nodeName = node, currentRevision = rev } end

@@ -1,0 +1,89 @@
+"""etcdctl as a capture saw it: the answer (stdout, stderr, exit code) to one argv run in an etcd pod.
+
+Reads are answered from the captured `etcdctl ... -w json` outputs (must-gather's etcd_info/*.json, taken with
+ETCDCTL_ENDPOINTS = every member's client URLs, which is what --cluster uses), with etcdctl's own exit codes
+and stderr (etcd-io/etcd etcdctl/ctlv3/command/ep_command.go, 3.4 and 3.5 alike):
+  - endpoint health: the JSON list; "Error: unhealthy cluster" and exit 1 when an endpoint is unhealthy;
+  - endpoint status: the JSON list; every member client URL missing from it named on stderr
+    ("Failed to get the status of endpoint URL (context deadline exceeded)"), exit 1;
+  - a read the capture lacks: "Error: context deadline exceeded", exit 1 (etcdctl reaching no endpoint).
+Anything else (a membership change, a snapshot, a shell) is refused with exit 1 and reported by kind:
+"write" for what changes the cluster, "unanswered" for the rest."""
+
+READS = {("member", "list"): "member_list", ("endpoint", "health"): "endpoint_health",
+         ("endpoint", "status"): "endpoint_status", ("alarm", "list"): "alarm_list"}
+WRITES = {("member", "add"), ("member", "remove"), ("member", "promote"), ("member", "update"),
+          ("alarm", "disarm"), ("defrag",), ("put",), ("del",), ("compaction",), ("move-leader",),
+          ("lease", "grant"), ("lease", "revoke"), ("txn",)}
+FLAGS_WITH_VALUE = {"-w", "--write-out", "--endpoints", "--command-timeout", "--dial-timeout"}
+DEADLINE = "Error: context deadline exceeded\n"
+
+
+class Answer:
+    def __init__(self, stdout="", stderr="", code=0, kind="read", name=None):
+        self.stdout, self.stderr, self.code = stdout, stderr, code
+        self.kind = kind          # read | missing | write | unanswered
+        self.name = name          # the capture's output name (member_list ...) or the command
+
+
+def _strip_env(argv):
+    """argv without a leading `env NAME=VALUE ...` (how the tool sets ETCDCTL_ENDPOINTS)."""
+    if argv and argv[0] == "env":
+        argv = argv[1:]
+        while argv and "=" in argv[0] and not argv[0].startswith("-"):
+            argv = argv[1:]
+    return argv
+
+
+def _split(args):
+    """(positional words, {flag: value}) of etcdctl's arguments."""
+    words, flags, i = [], {}, 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-"):
+            name, eq, value = a.partition("=")
+            if not eq and name in FLAGS_WITH_VALUE and i + 1 < len(args):
+                i, value = i + 1, args[i + 1]
+            flags[name] = value
+        else:
+            words.append(a)
+        i += 1
+    return words, flags
+
+
+def _status_stderr(outputs, listed):
+    """etcdctl's stderr line for every member client URL endpoint status could not reach."""
+    seen = {e.get("Endpoint") for e in listed or []}
+    urls = [u for m in (outputs.get("member_list") or {}).get("members") or [] for u in m.get("clientURLs") or []]
+    return "".join("Failed to get the status of endpoint %s (context deadline exceeded)\n" % u
+                   for u in urls if u not in seen)
+
+
+def _read(outputs, name, raw):
+    if name not in outputs:
+        return Answer(stderr=DEADLINE, code=1, kind="missing", name=name)
+    doc, stdout = outputs[name], raw[name]
+    if name == "endpoint_health" and any(not e.get("health") for e in doc or []):
+        return Answer(stdout, "Error: unhealthy cluster\n", 1, name=name)
+    if name == "endpoint_status":
+        err = _status_stderr(outputs, doc)
+        return Answer(stdout, err, 1 if err else 0, name=name)
+    return Answer(stdout, name=name)
+
+
+def answer(outputs, raw, argv):
+    """The answer to argv. outputs: {name: decoded JSON}; raw: {name: the captured text, as etcdctl printed it}."""
+    argv = _strip_env(list(argv))
+    if not argv or argv[0].rsplit("/", 1)[-1] != "etcdctl":
+        prog = argv[0] if argv else ""
+        return Answer(stderr="replay: %s: not answered from a capture\n" % prog, code=127, kind="unanswered",
+                      name=" ".join(argv))
+    words, flags = _split(argv[1:])
+    key = tuple(words[:2])
+    if key in WRITES or tuple(words[:1]) in WRITES:
+        return Answer(stderr="Error: replay: %s refused (read-only)\n" % " ".join(words), code=1, kind="write",
+                      name=" ".join(words))
+    if key in READS and flags.get("-w", flags.get("--write-out")) == "json":
+        return _read(outputs, READS[key], raw)
+    return Answer(stderr="Error: replay: etcdctl %s: no captured output\n" % " ".join(argv[1:]), code=1,
+                  kind="unanswered", name=" ".join(words))
