@@ -124,6 +124,7 @@ FUZZ_SRC_etcd_snapshot = bindings/etcd/etcd_snapshot.c bindings/etcd/etcd_snapsh
 FUZZ_SRC_json          = bindings/json/json.c bindings/json/json_encode.c
 FUZZ_SRC_k8s_exec      = bindings/k8s/k8s_exec.c bindings/k8s/k8s.c bindings/k8s/k8s_auth.c bindings/k8s/websocket.c \
                          $(FUZZ_SRC_kubeconfig) bindings/base/http.c bindings/base/http_raw.c \
+                         bindings/base/tls_material.c \
                          bindings/base/curl_lazy.c bindings/base/clock.c $(FUZZ_SRC_json) $(FUZZ_CRYPTO)
 FUZZ_SRC_kubeconfig    = bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c \
                          bindings/k8s/kubeconfig_doc.c

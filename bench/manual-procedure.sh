@@ -6,7 +6,8 @@
 #   manifest, mv the data dir) · member list / remove / list · open the quorum gate (4.8+) · delete the three
 #   secrets · force a redeployment · wait for the rollout · restore the overrides · endpoint health --cluster.
 # What an operator does by eye (pick the ID, see that it is done) is done with jsonpath and grep.
-# Prints "bench: patch EPOCH" at the redeploy patch. Every wait is bounded (WAIT_S, default 600 s).
+# Prints "bench: backup SECONDS" (what the backup took) and "bench: patch EPOCH" at the redeploy patch.
+# Every wait is bounded (WAIT_S, default 600 s).
 set -eu
 node=${1:?usage: manual-procedure.sh NODE BACKUP_DIR}
 backup_dir=${2:?usage: manual-procedure.sh NODE BACKUP_DIR}
@@ -33,8 +34,10 @@ ctl() { $k exec -n "$ns" "$healthy" -c etcdctl -- etcdctl "$@"; }
 # prerequisite: an etcd backup
 # (snapshot save takes one endpoint: the healthy pod's own member)
 mkdir -p "$backup_dir"
+t_backup=$(date +%s.%N)
 url=$(ctl member list | awk -F', ' -v n="${healthy#etcd-}" '$3 == n {print $5}')
 $k exec -n "$ns" "$healthy" -c etcdctl -- env ETCDCTL_ENDPOINTS="$url" etcdctl snapshot save "$backup_dir/snapshot.db" >/dev/null
+awk -v a="$(date +%s.%N)" -v b="$t_backup" 'BEGIN { printf "bench: backup %.3f\n", a - b }'
 
 # 1. stop the crash-looping pod: oc debug node/NODE; chroot /host; mkdir; mv manifest; mv data dir
 dns=bench-debug-$$

@@ -91,6 +91,8 @@ struct http_client *http_client_new(const struct http_client_opts *opts, char *e
 		http_client_free(c);
 		return NULL;
 	}
+	if (!c->insecure && (c->ca || c->cert))
+		c->tls = tls_material_new(c->ca, c->ca_len, c->cert, c->cert_len, c->key, c->key_len);
 	return c;
 }
 
@@ -102,6 +104,7 @@ void http_client_free(struct http_client *c)
 		curl_easy_cleanup(c->easy);
 	if (c->share)
 		curl_share_cleanup(c->share);
+	tls_material_free(c->tls);
 	free(c->ca);
 	free(c->cert);
 	if (c->key) {
@@ -266,9 +269,13 @@ void http_apply_client(struct http_client *c, CURL *e)
 		struct curl_blob b = {c->ca, c->ca_len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		if (!c->tls)
+			curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
 	}
-	if (c->cert) {
+	if (c->tls) {
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, tls_material_install);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c->tls);
+	} else if (c->cert) {
 		struct curl_blob cb = {c->cert, c->cert_len, CURL_BLOB_NOCOPY};
 		struct curl_blob kb = {c->key, c->key_len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cb);

@@ -2,11 +2,13 @@
 #define MEDIC_HTTP_INTERNAL_H
 #include <curl/curl.h>
 #include "base/http.h"
+#include "base/tls_material.h"
 
 /* Shared by http.c and http_raw.c only; callers use http.h. */
 struct http_client {
 	CURL *easy;
 	CURLSH *share; /* TLS sessions and DNS, shared with the client's raw connections (http_raw.c) */
+	struct tls_material *tls; /* ca/cert/key parsed once (tls_material.h), or NULL: libcurl parses the blobs */
 	char *ca, *cert, *key;
 	size_t ca_len, cert_len, key_len;
 	char *server_name, *proxy;

@@ -124,12 +124,12 @@ local function health_opts(members, opts)
 			if down then brief[#brief + 1] = url end
 		end
 	end
-	return { endpoints = endpoints, brief = brief, timeout = opts.timeout }
+	return { endpoints = endpoints, brief = brief, timeout = opts.timeout, alarms = opts.alarms }
 end
 
 -- Members and health, read live (never ETCDCTL_ENDPOINTS, which lags), through another pod if the first fails.
 -- opts: down_ip= the IP of a node whose member is expected down (its health is given 1 s, not 5), timeout= seconds
--- for the others. Returns members, health, healthy_by_id; or nil, message.
+-- for the others, alarms=false (not read). Returns members, health, healthy_by_id; or nil, message.
 function Cluster:read_members(opts)
 	local last
 	for attempt = 1, 2 do

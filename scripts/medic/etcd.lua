@@ -130,9 +130,10 @@ end
 
 local function by_endpoint(a, b) return a.endpoint < b.endpoint end
 
--- Finishes health(): sorted entries, alarms applied; returns entries, alarms.
-local function with_alarms(conn, entries)
+-- Finishes health(): sorted entries, alarms applied (unless opts.alarms is false); returns entries, alarms.
+local function with_alarms(conn, entries, opts)
 	table.sort(entries, by_endpoint)
+	if opts and opts.alarms == false then return entries, {} end
 	local alarms, msg = conn:alarms()
 	if not alarms then
 		for _, e in ipairs(entries) do
@@ -301,6 +302,7 @@ end
 -- Healthy as etcdctl endpoint health: a linearizable read of key "health" succeeds (permission denied counts
 -- as healthy), and no alarm is active. timeout: seconds per endpoint (default 5, etcdctl's). brief: endpoints of a
 -- member expected down (stopped, crash-looping), given BRIEF_S seconds, so that it does not hold the reading up.
+-- alarms=false: the alarm list is not read (a look while waiting; a verdict reads it).
 local BRIEF_S = 1
 
 local function brief_set(opts)
@@ -320,7 +322,7 @@ function Gateway:health(opts)
 		out[#out + 1] = { endpoint = ep, healthy = healthy, took = doc and took_or_msg or seconds,
 			error = not healthy and took_or_msg or nil }
 	end
-	return with_alarms(self, out)
+	return with_alarms(self, out, opts)
 end
 
 -- status{cluster=true} -> { {endpoint=, id=, version=, db_size=, db_size_in_use=, leader=, is_leader=,
@@ -520,7 +522,7 @@ function Exec:health(opts)
 	if not next(brief) then
 		local ok, msg, code, def = self:health_into(out, opts)
 		if not ok then return nil, msg, code, def end
-		return with_alarms(self, out)
+		return with_alarms(self, out, opts)
 	end
 	local all = opts.endpoints
 	if not all then
@@ -538,7 +540,7 @@ function Exec:health(opts)
 			if not ok then return nil, msg, code, def end
 		end
 	end
-	return with_alarms(self, out)
+	return with_alarms(self, out, opts)
 end
 
 -- etcdctl endpoint status leaves out endpoints it cannot reach and names them on stderr.

@@ -60,6 +60,7 @@ function progress.revision_made(ctx)
 	local kc = ctx.cluster:k8s()
 	local cr = kc:get(ctx.facts.etcd_cr)
 	local latest, before = cr and (cr.status or {}).latestAvailableRevision or 0, ctx.journal.revision_before or 0
+	if latest <= before then return false, string.format("revision %d (was %d)", latest, before) end
 	local deleted, issued, total, newest = ctx.journal.secrets or {}, 0, 0, ""
 	for name, old_uid in pairs(deleted) do
 		total = total + 1
@@ -72,7 +73,7 @@ function progress.revision_made(ctx)
 	end
 	local line = string.format("revision %d (was %d); %d of %d deleted secrets issued again", latest, before, issued,
 		total)
-	if latest <= before or issued < total then return false, line end
+	if issued < total then return false, line end
 	local revision = kc:get(openshift.ns_path(ctx.opts.namespace, "configmaps", "etcd-pod-" .. latest))
 	local made = revision ~= nil and (revision.metadata.creationTimestamp or "") >= newest
 	return made, line .. (made and "; the revision carries them" or "; a revision that carries them is to come")
@@ -183,7 +184,7 @@ function progress.converged(ctx)
 	if not cr then return false, "cannot read etcd/cluster" end
 	local r, before, want = openshift.rollout(cr), ctx.journal.revision_before or 0, ctx.state.etcd_nodes
 	local ready, pod = etcd_pods(ctx)
-	local members, _, healthy = ctx.cluster:read_members { timeout = 2 } -- a look, not the verification
+	local members, _, healthy = ctx.cluster:read_members { timeout = 2, alarms = false } -- a look, not the verdict
 	local m, counts = nil, { healthy = 0, voting = 0, learners = 0 }
 	if members then m, counts = node_member(ctx, members), openshift.member_counts(members, healthy) end
 	local endpoints = members ~= nil and endpoints_final(ctx, r.latest, members)

@@ -23,8 +23,9 @@ local function fresh_dir(handle, into)
 end
 
 local function is_mount_point(handle, path, st)
+	if st.type ~= "directory" then return false end
 	local up = handle:stat(parent(path))
-	return st.type == "directory" and up ~= nil and up.dev ~= nil and up.dev ~= st.dev
+	return up ~= nil and up.dev ~= nil and up.dev ~= st.dev
 end
 
 -- The moves for one path: { {src=, dst=}, ... }, or {} when it is not there (a note says why).
@@ -44,14 +45,16 @@ local function moves_of(ctx, handle, src, dir)
 	return list, inner
 end
 
--- Every move decided, every destination free, before the first move.
-local function decide(ctx, handle, a, dir)
+-- Every move decided, every destination free, before the first move. fresh: dir was just found not to exist, so
+-- nothing is in it yet.
+local function decide(ctx, handle, a, dir, fresh)
 	local all, dirs = {}, { dir }
 	for _, path in ipairs(a.paths) do
 		local list, inner = moves_of(ctx, handle, path, dir)
 		if inner then dirs[#dirs + 1] = inner end
 		for _, m in ipairs(list) do
-			if handle:exists(m.dst) ~= false then
+			local free = fresh and parent(m.dst) == dir
+			if not free and handle:exists(m.dst) ~= false then
 				ctx:stop("failed", m.dst .. " exists on " .. a.node .. ": nothing was moved; move it away and run again")
 			end
 			all[#all + 1] = m
@@ -73,11 +76,12 @@ end
 function aside.run(a, ctx)
 	local handle = ctx:node(a.node)
 	local dir = a.dir_key and ctx.journal[a.dir_key]
-	if not dir then
+	local fresh = dir == nil
+	if fresh then
 		dir = check(fresh_dir(handle, a.into))
 		if a.dir_key then ctx.journal[a.dir_key] = dir end
 	end
-	local moves, dirs = decide(ctx, handle, a, dir)
+	local moves, dirs = decide(ctx, handle, a, dir, fresh)
 	for _, d in ipairs(dirs) do check(handle:mkdir(d, { parents = true })) end
 	a.dir, a.moved = dir, {}
 	for _, m in ipairs(moves) do
