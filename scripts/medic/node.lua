@@ -43,7 +43,7 @@ local STDERR_CODES = {
 	{ "Is a directory", "IsADirectory" },
 	{ "No space left", "NoSpace" },
 	{ "Read%-only file system", "ReadOnly" },
-	{ "Device or resource busy", "Busy" },
+	{ "[Rr]esource busy", "Busy" }, -- coreutils: "Device or resource busy"; busybox: "Resource busy"
 }
 
 local function failure(what, res)

@@ -5,7 +5,8 @@
 -- A path that is a mount point (a disk of its own: /var/lib/etcd on the documented "move etcd to a different
 -- disk") cannot be renamed (EBUSY). Its contents move instead into a new directory inside it, named like DIR, on
 -- that same disk; etcd starts a new member there as from an empty data dir (it only looks for `member`). Every
--- move is decided, and its destination checked free, before the first one is made.
+-- move is decided, and its destination checked free, before the first one is made. A bind mount of the same file
+-- system shows no device change: its rename fails with EBUSY, and then its contents move the same way.
 local aside = {}
 
 local function basename(path) return path:match("([^/]+)/*$") end
@@ -28,6 +29,15 @@ local function is_mount_point(handle, path, st)
 	return up ~= nil and up.dev ~= nil and up.dev ~= st.dev
 end
 
+-- The moves of a mount point's contents into a new directory inside it, named like dir; and that directory.
+local function contents_moves(handle, src, dir)
+	local inner, list = src .. "/" .. basename(dir), {}
+	for _, name in ipairs(check(handle:list(src))) do
+		if name ~= basename(dir) then list[#list + 1] = { src = src .. "/" .. name, dst = inner .. "/" .. name } end
+	end
+	return list, inner
+end
+
 -- The moves for one path: { {src=, dst=}, ... }, or {} when it is not there (a note says why).
 local function moves_of(ctx, handle, src, dir)
 	local st = handle:stat(src)
@@ -37,12 +47,25 @@ local function moves_of(ctx, handle, src, dir)
 		return {}
 	end
 	if not is_mount_point(handle, src, st) then return { { src = src, dst = dir .. "/" .. basename(src) } } end
-	local inner, list = src .. "/" .. basename(dir), {}
+	local list, inner = contents_moves(handle, src, dir)
 	ctx:say("%s is a mount point (a disk of its own): its contents go to %s, on the same disk", src, inner)
-	for _, name in ipairs(check(handle:list(src))) do
-		if name ~= basename(dir) then list[#list + 1] = { src = src .. "/" .. name, dst = inner .. "/" .. name } end
-	end
 	return list, inner
+end
+
+-- One move; a directory the kernel will not rename (EBUSY) is a mount point that its device number did not show
+-- (a bind mount of the same file system): its contents move into it instead, as for any mount point.
+local function move_one(ctx, handle, m, dir)
+	local ok, msg, code = handle:move(m.src, m.dst)
+	if ok or code ~= "Busy" then return check(ok, msg, code) end
+	local list, inner = contents_moves(handle, m.src, dir)
+	ctx:say("%s cannot be renamed (busy: a mount point): its contents go to %s, on the same disk", m.src, inner)
+	for _, c in ipairs(list) do
+		if handle:exists(c.dst) ~= false then
+			ctx:stop("failed", c.dst .. " exists: " .. m.src .. " was not moved; move it away and run again")
+		end
+	end
+	check(handle:mkdir(inner, { parents = true }))
+	for _, c in ipairs(list) do check(handle:move(c.src, c.dst)) end
 end
 
 -- Every move decided, every destination free, before the first move. fresh: dir was just found not to exist, so
@@ -85,7 +108,7 @@ function aside.run(a, ctx)
 	for _, d in ipairs(dirs) do check(handle:mkdir(d, { parents = true })) end
 	a.dir, a.moved = dir, {}
 	for _, m in ipairs(moves) do
-		check(handle:move(m.src, m.dst))
+		move_one(ctx, handle, m, dir)
 		a.moved[#a.moved + 1] = m
 		ctx:say("moved %s to %s", m.src, m.dst)
 	end
@@ -96,7 +119,7 @@ function aside.verify(a, ctx)
 	local handle = ctx:node(a.node)
 	for _, src in ipairs(a.paths) do
 		local st = handle:stat(src)
-		if st and not is_mount_point(handle, src, st) then return false, src .. " is still there on " .. a.node end
+		if st and st.type ~= "directory" then return false, src .. " is still there on " .. a.node end
 		local left = st and handle:list(src) or {}
 		if #left > 1 or (left[1] and left[1] ~= basename(a.dir)) then
 			return false, src .. " (a mount point) still holds " .. table.concat(left, ", ") .. " on " .. a.node
