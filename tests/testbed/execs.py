@@ -119,12 +119,12 @@ def prepare_etcd_image(layout, etcd_version):
     os.chmod(path, 0o755)
 
 
-def read_only_argv(layout, node, pod, argv):
+def read_only_argv(layout, node, pod_uid, argv):
     """argv run as in a container whose root file system is read-only and whose /tmp is the pod's emptyDir
     (4.20+): in a private mount namespace, / remounted read-only, the emptyDir bind-mounted on /tmp. The
     testbed's own directory stays where it is (under /tmp, it is bind-mounted again inside the emptyDir)."""
     empty = layout.host(node, "/var/lib/kubelet/pods/%s/volumes/kubernetes.io~empty-dir/tmp-dir"
-                        % pod["metadata"]["uid"])
+                        % pod_uid)
     os.makedirs(empty, exist_ok=True)
     os.chmod(empty, 0o1777)
     keep = layout.dir[len("/tmp/"):] if layout.dir.startswith("/tmp/") else ""
@@ -334,7 +334,7 @@ def make_exec_handler(ctx):
                 return subprocess.Popen(["/bin/sh", "-c", 'echo "$1" >&2; exit 127', "sh", msg], **pipes)
             argv = [exe] + list(argv[1:])
             if (c.get("securityContext") or {}).get("readOnlyRootFilesystem"):
-                argv = read_only_argv(ctx.layout, node, kubelet.pod, argv)
+                argv = read_only_argv(ctx.layout, node, kubelet.pod_uid, argv)
             return subprocess.Popen(argv, env=env, cwd=ctx.layout.root(node), **pipes)
         run = kubelet.pod_run(pod["metadata"]["uid"])
         if run is None or not run.running(container):
