@@ -198,7 +198,8 @@ def main(argv):
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
                             execs.make_exec_handler(ctx), permissions,
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
-                            kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"], log_handler=ctx.log_handler)
+                            kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"],
+                            log_handler=ctx.log_handler)
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
         for node in cfg["names"]:

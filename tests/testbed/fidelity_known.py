@@ -98,16 +98,19 @@ CHECKS = [
 ] + [check for release in ("4.14", "4.16", "4.20") for check in (
     {"testbed": release, "capture": OKD412, "kinds": ["node", "pod", "clusterversion", "clusteroperator"],
      "known": NODE + POD + CV + CO + CLOUD_LABELS + READ_ONLY.get(release, []) + [
-         ('Node conditions.types: capture ["NetworkUnavailable",*', "GCP's route controller adds NetworkUnavailable"),
+         ('Node conditions.types: capture ["NetworkUnavailable",*',
+          "GCP's route controller adds NetworkUnavailable"),
          ('Node nodeInfo.kubeletVersion.minor: capture "v1.25", testbed "v%s"' % KUBE[release],
           "the capture is 4.12 (Kubernetes 1.25); the profile is %s (%s)" % (release, KUBE[release])),
          ("ClusterVersion spec.keys: *", "OKD sets spec.upstream"),
-         ('ClusterOperator status.conditions.types: *"RecentBackup"*', "RecentBackup (4.10+ backup controller) is not modelled"),
+         ('ClusterOperator status.conditions.types: *"RecentBackup"*',
+          "RecentBackup (4.10+ backup controller) is not modelled"),
      ]},
     {"testbed": release, "capture": METAL, "kinds": ["etcd", "secrets", "etcdctl"],
      "known": SA_SECRETS + [
-         ('Etcd spec: capture {*"observedConfig":"object"*', "the config observer's servingInfo (cipher suites) is not modelled"),
-         ("Etcd status: capture *", "status.observedGeneration and controlPlaneHardwareSpeed (4.13+) exist in %s, not in 4.9"
-          % release),
+         ('Etcd spec: capture {*"observedConfig":"object"*',
+          "the config observer's servingInfo (cipher suites) is not modelled"),
+         ("Etcd status: capture *",
+          "status.observedGeneration and controlPlaneHardwareSpeed (4.13+) exist in %s, not in 4.9" % release),
          ("Etcd status.conditions.sorted: capture false, testbed true", SORTED),
      ]})]
