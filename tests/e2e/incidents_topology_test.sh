@@ -14,7 +14,7 @@ check "upgrade: unsupportedConfigOverrides as before" \
 check "upgrade: the gate was decided by the etcd operator's version" \
 	grep -q 'version: OpenShift 4.14.20 (the etcd operator): the quorum gate is opened' "$TB/medic.log"
 
-tb_up arbiter --names a-0,a-1 --arbiter a-2 --profile 4.14
+tb_up arbiter --names a-0,a-1 --arbiter a-2 --profile 4.20
 crashloop a-2
 snap "$E2E_TMP/a-before.json"
 expect "arbiter topology: the arbiter's member replaced" 0 medic --node a-2 --yes

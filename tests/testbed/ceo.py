@@ -442,7 +442,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
                 url = "https://%s:2380" % self.ips[node]
                 if url in peers or not self.waiting_to_join(node):
                     continue
-                learner = self.cfg["profile"] != "4.7"
+                learner = self.profile["learners"]
                 try:
                     mid = client.member_add(url, learner=learner)
                     log.info("added %s as %s %x", node, "learner" if learner else "member", mid)

@@ -6,7 +6,7 @@ from ceo_util import NS, now
 import tbconfig
 
 # the release an --upgrading cluster comes from (the Completed history entry)
-PREVIOUS_RELEASE = {"4.14": "4.13.38", "4.7": "4.6.48", "4.20": "4.19.14"}
+PREVIOUS_RELEASE = {"4.7": "4.6.48", "4.8": "4.7.60", "4.14": "4.13.38", "4.16": "4.15.45", "4.20": "4.19.14"}
 
 
 class BootstrapMixin:
@@ -140,7 +140,7 @@ class BootstrapMixin:
         observedConfig or unsupportedConfigOverrides keys until something sets them (4.9 shows
         unsupportedConfigOverrides: null); the API server keeps keys as written, so none is written as null."""
         spec = {"logLevel": "Normal", "managementState": "Managed", "operatorLogLevel": "Normal"}
-        if self.cfg["profile"] != "4.7":
+        if self.profile["cr_null_overrides"]:
             spec["unsupportedConfigOverrides"] = None
         if self.cfg.get("arbiter"):
             # the 4.20 operator's ControlPlaneReplicasCount observer: controlPlane + arbiter replicas

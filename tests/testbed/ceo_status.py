@@ -119,7 +119,7 @@ class StatusMixin:
             o["status"]["conditions"] = conditions
             o["status"]["observedGeneration"] = o["metadata"].get("generation", 1)
             o["status"]["readyReplicas"] = 0
-            if self.cfg["profile"] != "4.7":     # a 4.13+ field
+            if self.profile["hardware_speed"]:     # a 4.13+ field
                 o["status"]["controlPlaneHardwareSpeed"] = "Standard"
         self.store.update("etcds", None, "cluster", fn)
         self.write_clusteroperator(conds)

@@ -191,13 +191,15 @@ def main(argv):
             tbmount.own_disk(d)
             log.info("%s: /var/lib/etcd is a mount point", node)
         execs.prepare_tools_image(layout)
+        execs.prepare_etcd_image(layout, mf.PROFILES[cfg["profile"]]["etcd_version"])
         pk = layout.pki
         tokens = {cfg["tokens"]["admin"]: ADMIN_USER, cfg["tokens"]["limited"]: LIMITED_USER}
         ctx.api = ApiServer(ctx.store, ctx.faults, cfg["api"]["host"], cfg["api"]["port"],
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
                             execs.make_exec_handler(ctx), permissions,
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
-                            kube_version=cfg.get("kube_version") or "1.32.4", log_handler=ctx.log_handler)
+                            kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"],
+                            log_handler=ctx.log_handler)
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
         for node in cfg["names"]:

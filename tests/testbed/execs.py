@@ -100,6 +100,40 @@ def prepare_node_root(layout, node):
                 'PRETTY_NAME="Testbed node %s"\n' % node)
 
 
+def etcd_bin(layout):
+    """The directory the etcd pods' containers find first in their PATH: etcdctl as the profile's etcd prints."""
+    return layout.p("images", "etcd", "bin")
+
+
+def prepare_etcd_image(layout, etcd_version):
+    """etcd_bin()/etcdctl: etcdctl_as.py for this etcd version, unless it is the testbed's own (3.4.23)."""
+    d = etcd_bin(layout)
+    os.makedirs(d, exist_ok=True)
+    if etcd_version == "3.4.23":
+        return
+    path = os.path.join(d, "etcdctl")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\nexec %s %s %s %s "$@"\n' % (
+            shutil.which("python3") or "/usr/bin/python3", os.path.join(HERE, "etcdctl_as.py"), etcd_version,
+            shutil.which("etcdctl") or "/usr/bin/etcdctl"))
+    os.chmod(path, 0o755)
+
+
+def read_only_argv(layout, node, pod_uid, argv):
+    """argv run as in a container whose root file system is read-only and whose /tmp is the pod's emptyDir
+    (4.20+): in a private mount namespace, / remounted read-only, the emptyDir bind-mounted on /tmp. The
+    testbed's own directory stays where it is (under /tmp, it is bind-mounted again inside the emptyDir)."""
+    empty = layout.host(node, "/var/lib/kubelet/pods/%s/volumes/kubernetes.io~empty-dir/tmp-dir"
+                        % pod_uid)
+    os.makedirs(empty, exist_ok=True)
+    os.chmod(empty, 0o1777)
+    keep = layout.dir[len("/tmp/"):] if layout.dir.startswith("/tmp/") else ""
+    script = ('e=$1 k=$2; shift 2; '
+              'if [ -n "$k" ]; then mkdir -p "$e/$k" && mount --bind "/tmp/$k" "$e/$k" || exit 126; fi; '
+              'mount --rbind "$e" /tmp && mount -o remount,bind,ro / || exit 126; exec "$@"')
+    return ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", empty, keep] + list(argv)
+
+
 def prepare_tools_image(layout):
     root = layout.tools_root
     for d in ("host", "tmp", "root", "etc", "proc", "dev"):
@@ -291,13 +325,17 @@ def make_exec_handler(ctx):
                     raise _not_running(container)
                 c = container_of(kubelet.pod, container) or spec
                 env = kubelet.container_env(c)
-            env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOSTNAME": node, "HOME": "/root"})
+            env.update({"PATH": etcd_bin(ctx.layout) + ":/usr/local/bin:/usr/bin:/bin", "HOSTNAME": node,
+                        "HOME": "/root"})
             exe = shutil.which(argv[0], path=env["PATH"]) if "/" not in argv[0] else argv[0]
             if exe is None or not os.path.exists(exe):
                 msg = ('OCI runtime exec failed: exec failed: unable to start container process: exec: '
                        '"%s": executable file not found in $PATH: unknown' % argv[0])
                 return subprocess.Popen(["/bin/sh", "-c", 'echo "$1" >&2; exit 127', "sh", msg], **pipes)
-            return subprocess.Popen([exe] + list(argv[1:]), env=env, cwd=ctx.layout.root(node), **pipes)
+            argv = [exe] + list(argv[1:])
+            if (c.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+                argv = read_only_argv(ctx.layout, node, kubelet.pod_uid, argv)
+            return subprocess.Popen(argv, env=env, cwd=ctx.layout.root(node), **pipes)
         run = kubelet.pod_run(pod["metadata"]["uid"])
         if run is None or not run.running(container):
             raise _not_running(container)

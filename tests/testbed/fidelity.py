@@ -170,10 +170,22 @@ def etcd_pods(pods):
     return sorted(out, key=lambda p: (p.get("status", {}).get("phase") != "Running", p["metadata"]["name"]))
 
 
+def _probe(probe):
+    """A probe; an exec probe's script without its comment lines and with the node's NODE_<name>_IP variable
+    as ${NODE_IP} (comments change nothing it does; the variable names the node)."""
+    if "exec" not in probe:
+        return probe
+    def plain(arg):
+        kept = "\n".join(line for line in arg.split("\n") if not line.lstrip().startswith("#"))
+        return re.sub(r"\$\{NODE_\w+?_IP\}", "${NODE_IP}", kept)
+    cmd = [plain(a) for a in probe["exec"]["command"]]
+    return dict(probe, exec=dict(probe["exec"], command=cmd))
+
+
 def _container(c, prefix, f):
     f[prefix + ".keys"] = sorted(c)
     if "readinessProbe" in c:
-        f[prefix + ".readinessProbe"] = c["readinessProbe"]
+        f[prefix + ".readinessProbe"] = _probe(c["readinessProbe"])
     if "ports" in c:
         f[prefix + ".ports"] = [(p.get("name"), p.get("containerPort"), p.get("protocol")) for p in c["ports"]]
     if "securityContext" in c:

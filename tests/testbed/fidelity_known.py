@@ -6,8 +6,12 @@ difference (the list must stay true). docs/testbed-profiles.md explains them."""
 # testbed key -> `testbed up` options (each runs at --speed 10)
 TESTBEDS = {
     "4.7": ["--profile", "4.7"],
+    "4.8": ["--profile", "4.8", "--address-order", "aws"],
+    "4.8-vsphere": ["--profile", "4.8", "--address-order", "vsphere"],
+    "4.8-azure": ["--profile", "4.8", "--address-order", "azure"],
     "4.14": ["--profile", "4.14", "--address-order", "gcp"],
-    "4.14-vsphere": ["--profile", "4.14", "--address-order", "vsphere"],
+    "4.16": ["--profile", "4.16", "--address-order", "gcp"],
+    "4.20": ["--profile", "4.20", "--address-order", "gcp"],
 }
 
 R47 = "insights-operator/sample-4.7/docs/insights-archive-sample/config"
@@ -15,6 +19,7 @@ AWS = "must-gather-clean/aws/must-gather-aws"
 METAL = "must-gather-clean/metal/must-gather-metal"
 OKD412 = "resourcewatch-3nodes/final"
 VSPHERE = "must-gather-clean/vsphere/must-gather-vsphere"
+AZURE = "must-gather-clean/azure/must-gather-azure"
 
 # shared by every check of a kind
 NODE = [
@@ -46,6 +51,18 @@ CV = [
      "Upgradeable, ReleaseAccepted, ImplicitlyEnabledCapabilities)"),
 ]
 CO = [("ClusterOperator status.keys: *", "no status.extension (always null on real clusters)")]
+CLOUD_LABELS = [("Node labels.keys: capture *", "the cloud provider's instance-type, region, zone and topology labels: "
+                 "no cloud provider")]
+SORTED = "conditions are written sorted by type; real ones in the order the controllers first set them"
+KUBE = {"4.14": "1.27", "4.16": "1.29", "4.20": "1.33"}
+# 4.20 renders read-only root file systems and a fifth container, etcd-rev (release-4.20 bindata/etcd/pod.gotpl.yaml)
+READ_ONLY = {"4.20": [
+    ("Pod spec.containers: capture *, testbed [*\"etcd-rev\"]", "etcd-rev (4.18+) is not in the 4.12 capture"),
+    ("Pod status.containerStatuses: capture *, testbed [*\"etcd-rev\"*]", "etcd-rev (4.18+), see above"),
+    ("Pod containers[etcd-rev].securityContext: only in testbed: *", "etcd-rev (4.18+), see above"),
+    ('Pod containers[*].securityContext: capture {"privileged":true}, testbed {"privileged":true,'
+     '"readOnlyRootFilesystem":true}', "4.20 renders read-only root file systems (the capture is 4.12)"),
+]}
 
 CHECKS = [
     {"testbed": "4.7", "capture": R47, "kinds": ["node", "pod", "etcd", "clusterversion", "clusteroperator"],
@@ -69,28 +86,31 @@ CHECKS = [
          ("etcdctl endpoint_health errors: *", "same: no unixs:// URL to time out"),
          ("etcdctl endpoint_health endpoint schemes: *", "same: no unixs:// URL"),
      ]},
-    {"testbed": "4.14", "capture": OKD412, "kinds": ["node", "pod", "clusterversion", "clusteroperator"],
-     "known": NODE + POD + CV + CO + [
-         ("Node labels.keys: *", "GCP instance-type/region/zone and topology labels: no cloud provider"),
-         ('Node conditions.types: capture ["NetworkUnavailable",*', "GCP's route controller adds NetworkUnavailable"),
-         ('Node nodeInfo.kubeletVersion.minor: capture "v1.25", testbed "v1.27"',
-          "the capture is 4.12 (Kubernetes 1.25); the profile is 4.14 (1.27)"),
+    {"testbed": "4.8", "capture": AWS, "kinds": ["node", "pod", "etcd", "clusterversion", "secrets", "etcdctl"],
+     "known": NODE + POD + CV + SA_SECRETS + CLOUD_LABELS + [
+         ("Etcd status: capture *", "the testbed's operator writes status.observedGeneration, which 4.8's does not"),
+         ("Etcd status.conditions.sorted: capture false, testbed true", SORTED),
+         ('ClusterVersion spec.keys: capture ["clusterID"], testbed ["channel","clusterID"]',
+          "the captured CI cluster follows no update channel; the testbed sets stable-4.8"),
+     ]},
+    {"testbed": "4.8-azure", "capture": AZURE, "kinds": ["node", "pod"], "known": NODE + POD + CLOUD_LABELS},
+    {"testbed": "4.8-vsphere", "capture": VSPHERE, "kinds": ["node"], "known": NODE},
+] + [check for release in ("4.14", "4.16", "4.20") for check in (
+    {"testbed": release, "capture": OKD412, "kinds": ["node", "pod", "clusterversion", "clusteroperator"],
+     "known": NODE + POD + CV + CO + CLOUD_LABELS + READ_ONLY.get(release, []) + [
+         ('Node conditions.types: capture ["NetworkUnavailable",*',
+          "GCP's route controller adds NetworkUnavailable"),
+         ('Node nodeInfo.kubeletVersion.minor: capture "v1.25", testbed "v%s"' % KUBE[release],
+          "the capture is 4.12 (Kubernetes 1.25); the profile is %s (%s)" % (release, KUBE[release])),
          ("ClusterVersion spec.keys: *", "OKD sets spec.upstream"),
-         ('ClusterOperator status.conditions.types: *"RecentBackup"*', "RecentBackup (4.10+ backup controller) is not modelled"),
+         ('ClusterOperator status.conditions.types: *"RecentBackup"*',
+          "RecentBackup (4.10+ backup controller) is not modelled"),
      ]},
-    {"testbed": "4.14-vsphere", "capture": VSPHERE, "kinds": ["node"],
-     "known": NODE + [
-         ("Node labels.keys: capture *", "4.8 labels masters only master; the 4.14 profile adds control-plane (4.10+)"),
-         ('Node nodeInfo.kubeletVersion.minor: capture "v1.21", testbed "v1.27"', "4.8 capture vs the 4.14 profile"),
-     ]},
-    {"testbed": "4.14", "capture": METAL, "kinds": ["etcd", "secrets", "etcdctl"],
+    {"testbed": release, "capture": METAL, "kinds": ["etcd", "secrets", "etcdctl"],
      "known": SA_SECRETS + [
-         ('Etcd spec: capture {*"observedConfig":"object"*', "the config observer's servingInfo (cipher suites) is not modelled"),
-         ("Etcd status: capture *", "status.observedGeneration and controlPlaneHardwareSpeed (4.13+) exist in 4.14, not in 4.9"),
-         ("Etcd status.conditions.sorted: capture false, testbed true", "conditions are written sorted by type; "
-          "real ones in the order the controllers first set them"),
-         ("etcdctl alarm_list*", "etcd 3.4's etcdctl prints {} for no alarms; 3.5 prints the response header "
-          "(the testbed runs etcd 3.4.23)"),
-         ('etcdctl endpoint_status version.minor: capture ["3.5"], testbed ["3.4"]', "etcd 3.4.23 stands for 3.5"),
-     ]},
-]
+         ('Etcd spec: capture {*"observedConfig":"object"*',
+          "the config observer's servingInfo (cipher suites) is not modelled"),
+         ("Etcd status: capture *",
+          "status.observedGeneration and controlPlaneHardwareSpeed (4.13+) exist in %s, not in 4.9" % release),
+         ("Etcd status.conditions.sorted: capture false, testbed true", SORTED),
+     ]})]

@@ -16,7 +16,8 @@ js() { status "$D" | tbjson "$1"; }
 
 [ "$(js '[d["nodes"][n]["mounts"] for n in ("m0", "m1", "m2")]')" = '[[], ["/var/lib/etcd"], []]' ] || fail "status mounts"
 grep -q " $D/nodes/m1/root/var/lib/etcd " /proc/self/mountinfo || fail "not a mount point on this machine"
-out=$(kc "$D" debug node/m1 --profile=sysadmin --image=registry.redhat.io/rhel9/support-tools -- chroot /host sh -c 'mv /var/lib/etcd /tmp/etcd-moved 2>&1; echo "rc=$?"' 2>&1)
+# (kubectl 1.27, which /usr/bin/kubectl runs for 4.14's Kubernetes 1.27, knows no profile sysadmin)
+out=$(kc "$D" debug node/m1 --profile=general --image=registry.redhat.io/rhel9/support-tools -- chroot /host sh -c 'mv /var/lib/etcd /tmp/etcd-moved 2>&1; echo "rc=$?"' 2>&1)
 pod=$(echo "$out" | sed -n 's/.*debugging pod \([^ ]*\) .*/\1/p')
 [ -n "$pod" ] || fail "no debug pod: $out"
 wait_for 30 "debug pod $pod to finish" phase_is "$D" default "$pod" Succeeded

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -292,9 +293,14 @@ class Kubelet(threading.Thread):
             NS, self.node, self.pod_uid))
         os.makedirs(logdir, exist_ok=True)
         e.log_path = os.path.join(logdir, "%d.log" % e.restart_count)
+        # the container's working directory, new at each start (a container's own file system): 4.8's
+        # unixs://IP:0 client URL is a socket file there that etcdctl in the etcdctl container cannot reach
+        cwd = os.path.join(self.ctx.layout.kubelet_dir(self.node), "etcd-cwd")
+        shutil.rmtree(cwd, ignore_errors=True)
+        os.makedirs(cwd)
         with open(e.log_path, "ab") as logf:
             e.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=logf,
-                                      stderr=subprocess.STDOUT, cwd=self.ctx.layout.root(self.node))
+                                      stderr=subprocess.STDOUT, cwd=cwd)
         self._write_pid(e.proc.pid)
         e.started_mono = time.monotonic()
         e.created_epoch = time.time()

@@ -122,10 +122,14 @@ healthy_cluster() { # DIR N
 }
 
 # on_node DIR NODE SCRIPT : runs SCRIPT with `chroot /host sh -c` in a debug pod made by `kubectl debug
-# node/NODE` and waits for it to succeed
+# node/NODE` and waits for it to succeed (profile sysadmin, as `oc debug node`; kubectl before 1.30, which
+# /usr/bin/kubectl runs for the Kubernetes 1.27 and 1.29 of profiles 4.14 and 4.16, knows it as general)
 on_node() {
 	local d=$1 node=$2 script=$3 out pod
-	out=$(kc "$d" debug "node/$node" --profile=sysadmin --image=registry.redhat.io/rhel9/support-tools -- chroot /host sh -c "$script") ||
+	local image=registry.redhat.io/rhel9/support-tools
+	out=$(kc "$d" debug "node/$node" --profile=sysadmin --image=$image -- chroot /host sh -c "$script" 2>&1) ||
+		{ [ "$out" = "error: unknown profile: sysadmin" ] &&
+			out=$(kc "$d" debug "node/$node" --profile=general --image=$image -- chroot /host sh -c "$script"); } ||
 		fail "kubectl debug node/$node: $out"
 	pod=$(echo "$out" | sed -n 's/.*debugging pod \([^ ]*\) .*/\1/p')
 	[ -n "$pod" ] || fail "no debug pod name in: $out"

@@ -8,45 +8,68 @@ import json
 
 CERTS = "/etc/kubernetes/static-pod-certs"
 
+# the etcd container's readiness probe as 4.12 and later render it (the readyz sidecar on 9980)
+READYZ_PROBE = {"failureThreshold": 3, "httpGet": {"path": "readyz", "port": 9980, "scheme": "HTTPS"},
+                "periodSeconds": 5, "successThreshold": 1, "timeoutSeconds": 10}
+# 4.8-4.9: etcdctl endpoint health over the member's own unixs:// client URL (4.8's command, its comments left out)
+UNIXS_PROBE = {"exec": {"command": ["/bin/bash", "-c", (
+    "set -xe\n\n"
+    "unset ETCDCTL_ENDPOINTS\n/usr/bin/etcdctl \\\n  --command-timeout=2s \\\n  --dial-timeout=2s \\\n"
+    "  --endpoints=unixs://${NODE_NODE_ENVVAR_NAME_IP}:0 \\\n  endpoint health -w json | grep \\\"health\\\":true\n")]},
+    "failureThreshold": 3, "initialDelaySeconds": 3, "periodSeconds": 5, "successThreshold": 1, "timeoutSeconds": 5}
+ALL_CERTS = {"etcd-all-certs": ("peer", "serving", "serving-metrics")}
+
+# One entry per release the testbed stands for (docs/testbed-profiles.md: what each is checked against).
+# kube_version: what /version reports (and the kubelets, as nodeInfo.kubeletVersion); etcd_version: what
+# etcdctl reports (the etcd binary is 3.4.23; "3.5.x" puts etcdctl35.py, which prints etcdctl 3.5's shapes, in
+# front of it in the etcd pod's containers); unixs: members advertise a second client URL unixs://IP:0 (4.8-4.9);
+# read_only: read-only root file systems and an emptyDir at /tmp (4.20+; modelled for exec); learners: new
+# members join as learners (4.11+); cr_null_overrides: the Etcd CR's spec.unsupportedConfigOverrides is an
+# explicit null at install (4.9+); hardware_speed: status.controlPlaneHardwareSpeed (4.13+).
 PROFILES = {
-    "4.14": {
-        "version": "4.14.20",
-        "containers": ["etcdctl", "etcd", "etcd-metrics", "etcd-readyz"],
-        "ca_path": CERTS + "/configmaps/etcd-serving-ca/ca-bundle.crt",
-        "cert_secret_dir": CERTS + "/secrets/etcd-all-certs",
-        "aggregates": {"etcd-all-certs": ("peer", "serving", "serving-metrics")},
-        "quorum_gate": True,
-        "guard": "guard-pods",
-        "default_container": True,
-        "exec_protocols": ["v5.channel.k8s.io", "v4.channel.k8s.io"],
-        "init_containers": ["setup", "etcd-ensure-env-vars", "etcd-resources-copy"],
-        # the etcd container's readiness probe as 4.12-4.14 render it (the readyz sidecar on 9980)
-        "readiness_probe": {"failureThreshold": 3, "httpGet": {"path": "readyz", "port": 9980, "scheme": "HTTPS"},
-                            "periodSeconds": 5, "successThreshold": 1, "timeoutSeconds": 10},
-        "control_plane_label": True,
-        "kubelet_version": "v1.27.10+testbed",
-        "crio_version": "cri-o://1.27.0",
-    },
     "4.7": {
-        "version": "4.7.60",
+        "version": "4.7.60", "kube_version": "1.20.0", "etcd_version": "3.4.23",
         "containers": ["etcdctl", "etcd", "etcd-metrics"],
-        "ca_path": CERTS + "/configmaps/etcd-serving-ca/ca-bundle.crt",
-        "cert_secret_dir": CERTS + "/secrets/etcd-all-peer",
         "aggregates": {"etcd-all-peer": ("peer",), "etcd-all-serving": ("serving",),
                        "etcd-all-serving-metrics": ("serving-metrics",)},
-        "quorum_gate": False,
-        "guard": "quorum-guard",
-        "default_container": False,
-        "exec_protocols": ["v4.channel.k8s.io"],
+        "quorum_gate": False, "guard": "quorum-guard", "default_container": False, "learners": False,
+        "cr_null_overrides": False, "hardware_speed": False, "exec_protocols": ["v4.channel.k8s.io"],
         "init_containers": ["etcd-ensure-env-vars", "etcd-resources-copy"],
         # real 4.7.16 (Insights capture): a TCP check of the peer port
         "readiness_probe": {"tcpSocket": {"port": 2380}, "initialDelaySeconds": 3, "timeoutSeconds": 5,
                             "periodSeconds": 5, "successThreshold": 1, "failureThreshold": 3},
-        "control_plane_label": False,
-        "kubelet_version": "v1.20.0+testbed",
-        "crio_version": "cri-o://1.20.3",
+        "control_plane_label": False, "crio_version": "cri-o://1.20.3",
+    },
+    "4.8": {
+        "version": "4.8.11", "kube_version": "1.21.1", "etcd_version": "3.4.14", "unixs": True,
+        "containers": ["etcdctl", "etcd", "etcd-metrics", "etcd-health-monitor"],
+        "aggregates": ALL_CERTS,
+        "quorum_gate": True, "guard": "quorum-guard", "default_container": False, "learners": False,
+        "cr_null_overrides": False, "hardware_speed": False, "exec_protocols": ["v4.channel.k8s.io"],
+        "init_containers": ["setup", "etcd-ensure-env-vars", "etcd-resources-copy"],
+        "readiness_probe": UNIXS_PROBE,
+        "control_plane_label": False, "crio_version": "cri-o://1.21.2-12.rhaos4.8",
+    },
+    "4.14": {
+        "version": "4.14.20", "kube_version": "1.27.16", "etcd_version": "3.5.9",
+        "containers": ["etcdctl", "etcd", "etcd-metrics", "etcd-readyz"],
+        "aggregates": ALL_CERTS,
+        "quorum_gate": True, "guard": "guard-pods", "default_container": True, "learners": True,
+        "cr_null_overrides": True, "hardware_speed": True, "exec_protocols": ["v4.channel.k8s.io"],
+        "init_containers": ["setup", "etcd-ensure-env-vars", "etcd-resources-copy"],
+        "readiness_probe": READYZ_PROBE,
+        "control_plane_label": True, "crio_version": "cri-o://1.27.0",
     },
 }
+PROFILES["4.16"] = dict(PROFILES["4.14"], version="4.16.30", kube_version="1.29.10", etcd_version="3.5.14",
+                        exec_protocols=["v5.channel.k8s.io", "v4.channel.k8s.io"], crio_version="cri-o://1.29.10")
+PROFILES["4.20"] = dict(PROFILES["4.16"], version="4.20.8", kube_version="1.33.5", etcd_version="3.5.21",
+                        containers=["etcdctl", "etcd", "etcd-metrics", "etcd-readyz", "etcd-rev"], read_only=True,
+                        crio_version="cri-o://1.33.5")
+for _p in PROFILES.values():
+    _p.update(ca_path=CERTS + "/configmaps/etcd-serving-ca/ca-bundle.crt",
+              cert_secret_dir=CERTS + "/secrets/" + next(iter(_p["aggregates"])),
+              kubelet_version="v%s+testbed" % _p["kube_version"])
 
 INIT_COMMANDS = {"setup": ["/bin/sh", "-c", "true"],
                  "etcd-ensure-env-vars": ["cluster-etcd-operator", "ensure-env"],
@@ -103,6 +126,8 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
     if bootstrap:
         etcd_env.append(_env("TESTBED_BOOTSTRAP_INITIAL_CLUSTER", bootstrap))
     ip_var = "${NODE_NODE_ENVVAR_NAME_IP}"
+    # 4.8-4.9: a second client URL, a unix socket named IP:0 in the etcd container's working directory
+    unixs = ",unixs://%s:0" % ip_var if p.get("unixs") else ""
     args = [
         "--logger=zap", "--log-level=info",
         "--name=${NODE_NODE_ENVVAR_NAME_ETCD_NAME}",
@@ -115,8 +140,8 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
         "--peer-key-file=%s/etcd-peer-NODE_NAME.key" % peer_dir,
         "--peer-trusted-ca-file=" + p["ca_path"],
         "--peer-client-cert-auth=true",
-        "--advertise-client-urls=https://%s:2379" % ip_var,
-        "--listen-client-urls=https://%s:2379" % ip_var,
+        "--advertise-client-urls=https://%s:2379" % ip_var + unixs,
+        "--listen-client-urls=https://%s:2379" % ip_var + unixs,
         "--listen-peer-urls=https://%s:2380" % ip_var,
         "--initial-cluster-token=" + cluster_token,
     ]
@@ -125,12 +150,18 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
               {"name": "cert-dir", "mountPath": CERTS},
               {"name": "data-dir", "mountPath": "/var/lib/etcd"},
               {"name": "log-dir", "mountPath": "/var/log/etcd"}]
+    security = {"privileged": True}
+    if p.get("read_only"):      # 4.20+: read-only root file systems, /tmp an emptyDir
+        mounts.append({"name": "tmp-dir", "mountPath": "/tmp"})
+        security["readOnlyRootFilesystem"] = True
     containers = []
     for name in p["containers"]:
         c = {"name": name, "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:testbed",
              "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "FallbackToLogsOnError",
              "env": etcd_env if name == "etcd" else list(common), "volumeMounts": mounts,
-             "securityContext": {"privileged": True}, "resources": {"requests": {"cpu": "10m"}}}
+             "resources": {"requests": {"cpu": "10m"}}}
+        if name != "etcd-health-monitor":     # 4.8's monitor is not privileged
+            c["securityContext"] = dict(security)
         if name == "etcdctl":
             c["command"] = ["/bin/bash", "-c", "trap TERM INT; sleep infinity & wait"]
         elif name == "etcd":
@@ -144,6 +175,8 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
         elif name == "etcd-readyz":
             c["command"] = ["cluster-etcd-operator", "readyz", "--listen-port=9980"]
             c["ports"] = [{"containerPort": 9980, "name": "readyz", "protocol": "TCP"}]
+        elif name == "etcd-rev":
+            c["command"] = ["cluster-etcd-operator", "rev", "--endpoints=$(ALL_ETCD_ENDPOINTS)"]
         else:
             c["command"] = ["cluster-etcd-operator", "monitor"]
         containers.append(c)
@@ -166,7 +199,7 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
                 {"name": "cert-dir", "hostPath": {"path": "/etc/kubernetes/static-pod-resources/etcd-certs"}},
                 {"name": "data-dir", "hostPath": {"path": "/var/lib/etcd"}},
                 {"name": "log-dir", "hostPath": {"path": "/var/log/etcd"}},
-            ],
+            ] + ([{"name": "tmp-dir", "emptyDir": {}}] if p.get("read_only") else []),
         },
     }
 

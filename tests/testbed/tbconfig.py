@@ -14,7 +14,7 @@ ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 API_PORT = 6443
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-PROFILES = ("4.14", "4.7")
+PROFILES = ("4.7", "4.8", "4.14", "4.16", "4.20")   # manifest.PROFILES holds what each is
 # status.addresses of a Node, in the order the platform's cloud provider / kubelet lists them
 # (captures in ../shared/realdata: 4.7 lab and 4.9 bare metal, 4.8 AWS, Azure and vSphere, 4.12 GCP).
 ADDRESS_ORDERS = {
