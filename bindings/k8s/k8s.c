@@ -293,6 +293,19 @@ static void push_result(lua_State *L, struct http_response *r, int stopped)
 	lua_setfield(L, -2, "stopped");
 }
 
+/* A write must reach the server at most once (see http_request.fresh_connection): a fresh connection, never one
+ * that libcurl may resend it on. A review (access, self subject) stores nothing: it may go on a kept connection. */
+static int needs_fresh_connection(const char *method, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (!method || strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return 0;
+	return !(strcmp(method, "POST") == 0 && n > 7 && strcmp(path + n - 7, "reviews") == 0 &&
+		 (strncmp(path, "/apis/authorization.k8s.io/", 27) == 0 ||
+		  strncmp(path, "/apis/authentication.k8s.io/", 28) == 0));
+}
+
 /* Performs one request with the client's credentials; after a 401 it refreshes them (exec plugin,
  * token file) and tries once more. No other retries: medic.k8s decides those. */
 static enum http_error perform(lua_State *L, struct k8s_client *c, struct http_request *req, struct http_header *h,
@@ -356,8 +369,7 @@ static int client_raw(lua_State *L)
 	req.timeout_ms = opt_ms(L, 2, "timeout");
 	if (!path)
 		return luaL_argerror(L, 2, "path is required");
-	/* a write must reach the server at most once (see http_request.fresh_connection) */
-	req.fresh_connection = req.method && strcmp(req.method, "GET") != 0 && strcmp(req.method, "HEAD") != 0;
+	req.fresh_connection = needs_fresh_connection(req.method, path);
 	if (req.body) {
 		lua_getfield(L, 2, "body");
 		lua_tolstring(L, -1, &body_len);
