@@ -9,13 +9,6 @@ local test, eq = spec.it, spec.eq
 
 local function sh(cmd) assert(os.execute(cmd), cmd) end
 
-local function tmpdir()
-	local p = io.popen("mktemp -d /tmp/medic-aside-spec-XXXXXX")
-	local dir = p:read("l")
-	p:close()
-	return dir
-end
-
 local function exists(path)
 	local f = io.open(path, "rb")
 	if f then f:close() end
@@ -25,7 +18,7 @@ end
 -- A node root with a manifest and a data dir, and a handle on it whose move of `busy` fails as rename(2) of a
 -- mount point does.
 local function world(busy)
-	local root = tmpdir()
+	local root = spec.tmpdir()
 	sh(("mkdir -p %s/etc/kubernetes/manifests %s/var/lib/etcd/member %s/var/lib/aside"):format(root, root, root))
 	sh(("echo pod > %s/etc/kubernetes/manifests/etcd-pod.yaml; echo wal > %s/var/lib/etcd/member/wal"):format(root, root))
 	local h = assert(node.open_local { root = root })
