@@ -52,8 +52,8 @@ local P = procedure.new {
 		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 3600, -- a repair rolls 2 or 3 revisions
 			help = "how long to wait for the redeployment" },
 		{ name = "settle", arg = "SECONDS", number = true, default = 10,
-			help = "how long the node's new member must run voting without a crash (from its promotion; the rest of "
-				.. "the rollout goes on meanwhile) before the wait ends" },
+			help = "how long the node's new etcd must have run without a crash (counted from its start: the rest "
+				.. "of the rollout goes on meanwhile) before the wait ends" },
 		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2,
 			help = "how often to look while waiting" },
 	},
@@ -68,8 +68,8 @@ local P = procedure.new {
 		member_removed = "true when the node's member was removed before this run (by hand)",
 		healthy_endpoints = "the members' client URLs that answered health checks (the snapshot is taken from them)",
 		etcd_nodes = "how many nodes run etcd (voting members wanted at the end)",
-		new_member = "while waiting: {uid=, restarts=} of the node's etcd pod at the last look; steady= true while the "
-			.. "new member has been voting without a crash",
+		new_member = "while waiting: {uid=, restarts=} of the node's etcd pod at the last look; since= when its etcd "
+			.. "started running without a crash since",
 	},
 
 	-- What the journal keeps across runs: what cannot be read again once it has been changed.
@@ -271,7 +271,7 @@ P:step { name = "wait", title = "Wait for the operator: new revision, member add
 ------------------------------------------------------------------------------------------------ verification
 
 P:verification {
-	{ "settled", "the operator has finished, and the new member ran --settle seconds without a crash",
+	{ "settled", "the operator has finished, and the new etcd ran --settle seconds without a crash",
 		progress.settled },
 	{ "members", "every member healthy and voting, one per etcd node, no learner", checks.all_healthy },
 }

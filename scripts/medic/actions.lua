@@ -219,8 +219,8 @@ define("set_field", {
 
 define("wait", {
 	lines = function(a)
-		return { string.format("wait up to %ds for %s%s", a.timeout, a.what,
-			a.settle and a.settle > 0 and string.format(" (stable for %ds)", a.settle) or "") }
+		return { string.format("wait up to %gs for %s%s", a.timeout, a.what,
+			a.settle and a.settle > 0 and string.format(" (stable for %gs)", a.settle) or "") }
 	end,
 	run = function(a, ctx)
 		local since
@@ -233,8 +233,8 @@ define("wait", {
 			local held = ctx:now() - since
 			if held >= a.settle then return true, line end
 			-- the count on a terminal; piped, one line (the same line 15 times reads as a log of nothing)
-			if not host.isatty("stdout") then return false, string.format("%s; settling for %ds", line, a.settle) end
-			return false, string.format("%s; settling (%ds of %ds)", line, math.floor(held), a.settle)
+			if not host.isatty("stdout") then return false, string.format("%s; settling for %gs", line, a.settle) end
+			return false, string.format("%s; settling (%ds of %gs)", line, math.floor(held), a.settle)
 		end }
 		if not ok then ctx:stop("failed", err) end
 	end,

@@ -134,7 +134,12 @@ local function by_endpoint(a, b) return a.endpoint < b.endpoint end
 local function with_alarms(conn, entries, opts)
 	table.sort(entries, by_endpoint)
 	if opts and opts.alarms == false then return entries, {} end
-	local alarms, msg = conn:alarms()
+	local answered = {}
+	for _, e in ipairs(entries) do
+		if e.healthy then answered[#answered + 1] = e.endpoint end
+	end
+	-- asked of the members that just answered: etcdctl's client may wait its whole timeout on a dead one
+	local alarms, msg = conn:alarms(#answered > 0 and { endpoints = answered } or nil)
 	if not alarms then
 		for _, e in ipairs(entries) do
 			if e.healthy then e.healthy, e.error = false, "Unable to fetch the alarm list: " .. msg end
@@ -290,7 +295,8 @@ function Gateway:targets(opts)
 	return client_urls(members)
 end
 
--- alarms() -> { {member_id=, alarm="NOSPACE"|"CORRUPT"} ... }
+-- alarms([{endpoints=}]) -> { {member_id=, alarm="NOSPACE"|"CORRUPT"} ... }  (the gateway tries its endpoints in
+-- turn; endpoints= matters through a pod)
 function Gateway:alarms()
 	local doc, msg, code, def = self:read("/v3/maintenance/alarm", { action = "GET" })
 	if not doc then return nil, msg, code, def end
@@ -495,8 +501,9 @@ end
 function Exec:member_remove(id) return exec_change(self, "member_remove", "remove", id) end
 function Exec:member_promote(id) return exec_change(self, "member_promote", "promote", id) end
 
-function Exec:alarms()
-	local doc, msg, code, def = self:json { "alarm", "list", "-w", "json" }
+-- opts.endpoints: ask these (etcdctl's client may otherwise wait its timeout on a member that is down).
+function Exec:alarms(opts)
+	local doc, msg, code, def = self:json({ "alarm", "list", "-w", "json" }, false, opts)
 	if not doc then return nil, msg, code, def end
 	return mapped(map.alarms, doc)
 end

@@ -57,6 +57,7 @@ end
 -- again, so that it carries them (its revision controller copies etcd-all-certs into each revision; from 4.18 it
 -- makes no revision at all while the gate is closed). Until then the gate must stay open. Returns done, a line.
 function progress.revision_made(ctx)
+	progress.watch_etcd(ctx)
 	local kc = ctx.cluster:k8s()
 	local cr = kc:get(ctx.facts.etcd_cr)
 	local latest, before = cr and (cr.status or {}).latestAvailableRevision or 0, ctx.journal.revision_before or 0
@@ -154,19 +155,24 @@ local function started_at(ctx, pod)
 	return ctx:now() - math.max(0, os.time() - started)
 end
 
--- Since when (ctx:now() seconds) the node's new member has been steady: voting, its etcd running without a crash.
--- From the start of the etcd container seen at the first look that finds it voting; kept across the installer's
--- replacements of the pod; reset by a crash or by a look that finds it not voting. false while not steady. A look
--- that could not read the member list changes nothing.
-local function steady_since(ctx, pod, members, voting)
+-- Since when (ctx:now() seconds) the node's new etcd has run without a crash: from the start of its container at the
+-- first look that finds it running (new-revision's looks count too), kept across the installer's replacements of
+-- the pod, reset by a crash; false before.
+local function crash_free_since(ctx, pod)
 	ctx.state.new_member = ctx.state.new_member or {}
 	local seen = ctx.state.new_member
-	if etcd_crashed(ctx, pod) or (members and not voting) then
+	if etcd_crashed(ctx, pod) then
 		seen.since = nil
-	elseif voting and not seen.since then
+	elseif not seen.since and pod and openshift.container_running(pod, "etcd") then
 		seen.since = started_at(ctx, pod)
 	end
 	return seen.since or false
+end
+
+-- A look at the node's etcd pod for crash_free_since, outside the wait.
+function progress.watch_etcd(ctx)
+	local path = openshift.ns_path(ctx.opts.namespace, "pods", ctx.facts.pod:format(ctx.state.node))
+	crash_free_since(ctx, (ctx.cluster:k8s():get(path)))
 end
 
 local function member_state(ctx, members, m, healthy)
@@ -177,8 +183,8 @@ local function member_state(ctx, members, m, healthy)
 end
 
 -- Converged: a newer revision, the node's member added and promoted, every member healthy, every etcd pod Running
--- and Ready, every node at the latest revision. Returns done, a progress line, and since when the node's new member
--- has been steady (the wait's --settle clock), or false.
+-- and Ready, every node at the latest revision. Returns done, a progress line, and since when the node's new etcd
+-- has run without a crash (the wait's --settle clock), or false.
 function progress.converged(ctx)
 	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
 	if not cr then return false, "cannot read etcd/cluster" end
@@ -189,7 +195,7 @@ function progress.converged(ctx)
 	if members then m, counts = node_member(ctx, members), openshift.member_counts(members, healthy) end
 	local endpoints = members ~= nil and endpoints_final(ctx, r.latest, members)
 	local voting = m ~= nil and m.id ~= ctx.journal.member_id and not m.is_learner
-	local since = steady_since(ctx, pod, members, voting)
+	local since = crash_free_since(ctx, pod)
 	local done = since ~= false and voting and r.latest > before and not r.in_progress and ready >= want
 		and counts.healthy == #members and counts.voting == want and endpoints
 	local coming = endpoints and "" or " (a revision with the new endpoints is still to come)"
@@ -198,7 +204,7 @@ function progress.converged(ctx)
 		member_state(ctx, members, m, healthy), counts.healthy, members and #members or 0), since
 end
 
--- The verification's first check: the node's new member ran --settle seconds without a crash, voting, and everything
+-- The verification's first check: the node's new etcd ran --settle seconds without a crash, and everything
 -- converged. The wait step of this run held it already, and nothing changes after it (the overrides are restored
 -- before it): then it is not waited twice.
 function progress.settled(ctx)

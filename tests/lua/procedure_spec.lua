@@ -370,6 +370,35 @@ test("ctx:wait is bounded and reports progress", function()
 	assert(msg:find("timed out"), msg)
 end)
 
+test("actions.wait with settle: done only once steady (a ctx:now() time, or true) has held that long", function()
+	local actions = require "medic.actions"
+	local p = procedure.new { name = "s" }
+	local ctx
+	p:prerequisites { { "look", "keeps the ctx", function(c) ctx = c end } }
+	p:step { name = "noop", done = function() return "nothing to do" end, actions = function() return {} end }
+	eq(exit_of(p, "--state-dir", fresh_dir()), 0, "exit")
+	-- steady since long ago (a time): done at the first poll that is done
+	local polls, t0 = 0, ctx:now()
+	actions.wait { what = "w", timeout = 5, interval = 0.01, settle = 0.3,
+		poll = function() polls = polls + 1; return polls >= 2, "p", t0 - 1 end }:run(ctx)
+	eq(polls, 2, "polls with steadiness from the past")
+	-- a crash resets it (steady false): not done before settle seconds from the new start
+	polls = 0
+	local start, restart = ctx:now(), nil
+	actions.wait { what = "w", timeout = 5, interval = 0.02, settle = 0.3, poll = function()
+		polls = polls + 1
+		if polls == 3 then return true, "crashed", false end
+		restart = restart or (polls > 3 and ctx:now()) or nil
+		return true, "p", restart or start
+	end }:run(ctx)
+	assert(ctx:now() - restart >= 0.3, "held the settle time after the crash")
+	-- steady = true (no time): the clock starts at the first steady poll
+	local first
+	actions.wait { what = "w", timeout = 5, interval = 0.02, settle = 0.2,
+		poll = function() first = first or ctx:now(); return true, "p" end }:run(ctx)
+	assert(ctx:now() - first >= 0.2, "held from the first steady poll")
+end)
+
 test("by hand: a session runs the preflight, then one step at a time, sharing the journal", function()
 	local world, calls, dir = {}, {}, fresh_dir()
 	local p = fake(world, calls)
