@@ -23,7 +23,7 @@ function checks.cluster_id(ctx) return ctx.cluster:id() end
 
 local PERMISSIONS = {
 	{ verb = "list", resource = "pods", ns = true },
-	{ verb = "exec", resource = "pods", subresource = "exec", ns = true }, -- the verb: exec_verb()
+	{ verb = "exec", resource = "pods", subresource = "exec", ns = true }, -- the verb: cluster:exec_verb()
 	{ verb = "get", resource = "leases", group = "coordination.k8s.io", ns = true },
 	{ verb = "create", resource = "leases", group = "coordination.k8s.io", ns = true },
 	{ verb = "update", resource = "leases", group = "coordination.k8s.io", ns = true },
@@ -34,16 +34,8 @@ local PERMISSIONS = {
 	{ verb = "patch", resource = "etcds", group = "operator.openshift.io" },
 }
 
--- An exec over WebSocket (what medic.k8s speaks) is a GET, authorized as `get pods/exec` until Kubernetes 1.35,
--- which authorizes it as `create` as SPDY's POST always was.
-local function exec_verb(ctx)
-	local v = ctx.cluster.server_version or ctx.cluster:k8s():get("/version") -- read by the first contact
-	local minor = tonumber(tostring(v and v.minor or ""):match("^%d+"))
-	return (minor and minor >= 35) and "create" or "get"
-end
-
 local function wanted_permissions(ctx)
-	local wanted, exec = {}, exec_verb(ctx)
+	local wanted, exec = {}, ctx.cluster:exec_verb()
 	for _, p in ipairs(PERMISSIONS) do
 		wanted[#wanted + 1] = { verb = p.verb == "exec" and exec or p.verb, resource = p.resource,
 			subresource = p.subresource, group = p.group, namespace = p.ns and ctx.opts.namespace or false }
