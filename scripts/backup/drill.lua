@@ -157,7 +157,8 @@ drill.action = {
 	kind = "restore_drill",
 	lines = function(a)
 		return { "etcdutl (or etcdctl) snapshot restore " .. a.snapshot .. " into a temporary dir; etcd on 127.0.0.1; "
-			.. "compare revision and keys (on this machine)", "tar -tzf " .. a.tarball .. "; tar -xzOf each <component>-pod.yaml" }
+			.. "compare revision and keys (on this machine)",
+			"tar -tzf " .. a.tarball .. "; tar -xzOf each <component>-pod.yaml" }
 	end,
 	run = function(a, ctx)
 		local f = io.open(a.manifest, "rb")
