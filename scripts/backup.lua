@@ -72,9 +72,20 @@ local P = procedure.new {
 
 ------------------------------------------------------------------------------------------------ before starting
 
+-- A new stamp, never one a backup in the directory has (two runs within a second: the second waits for the next).
+local function fresh_stamp(ctx, dir)
+	for _ = 1, 3 do
+		local stamp, taken = backup.stamp(), false
+		for _, b in ipairs(backup.backups(dir)) do taken = taken or b.stamp:sub(1, #stamp) == stamp end
+		if not taken then return stamp end
+		ctx:sleep(1)
+	end
+	ctx:stop("failed", "no free name for a backup in " .. dir)
+end
+
 local function names(ctx)
 	ctx.state.dir = ctx.journal.dir or ctx.opts.dir or (ctx:state_dir() .. "/backups")
-	ctx.state.stamp = ctx.journal.stamp or backup.stamp()
+	ctx.state.stamp = ctx.journal.stamp or fresh_stamp(ctx, ctx.state.dir)
 	local snapshot, tarball = backup.names(ctx.state.stamp, ctx.state.dirty)
 	return ctx.state.dir .. "/{" .. snapshot .. "," .. tarball .. "}"
 end
