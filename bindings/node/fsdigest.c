@@ -40,7 +40,8 @@ int fs_sha256_file(const char *path, char hex[65], uint64_t *size, char *errmsg,
 		return -1;
 	}
 	if ((sha = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))
-		snprintf(errmsg, errlen, "%.300s: %s", path, medic_crypto_error() ? medic_crypto_error() : "no SHA-256");
+		snprintf(errmsg, errlen, "%.300s: %s", path,
+			 medic_crypto_error() ? medic_crypto_error() : "no SHA-256");
 	else if (hash_all(fd, sha, md, size) != 0)
 		snprintf(errmsg, errlen, "%.300s: %s", path, strerror(errno));
 	else
