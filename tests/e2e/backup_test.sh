@@ -2,7 +2,8 @@
 # `etcd-medic run backup` on one testbed (issue 17): the platform's pair at the pods' revisions, mode 0600, that
 # `etcdctl snapshot status` accepts, proved by a restore drill; a Progressing ClusterOperator refuses (exit 3) and
 # --force marks the pair __POSSIBLY_DIRTY__; --keep 2 after three runs leaves two; a run killed (SIGKILL) during the
-# tarball leaves nothing that looks complete and the same command finishes it; --on-node and --local.
+# tarball leaves nothing that looks complete and the same command finishes it; --on-node and --local; behind a
+# proxy (HTTPS_PROXY).
 . "$(dirname "$0")/lib.sh"
 tb_up backup --names b-0,b-1,b-2
 BC="python3 $E2E_REPO/tests/e2e/backupcheck.py"
@@ -62,6 +63,16 @@ check "--on-node: the pair is also in /home/core/assets/backup on b-1" \
 	$BC node-pair "$E2E_TMP/s4.json" /home/core/assets/backup "$root"
 expect "--on-node through a debug pod" 0 backup --dir "$E2E_TMP/remote" --node b-2 --on-node --node-dir /var/backup
 check "--on-node: the pair is in /var/backup on b-2" $BC node-pair "$E2E_TMP/s4.json" /var/backup "$TB/nodes/b-2/root"
+# behind a proxy: every request (and the exec streams) through HTTPS_PROXY's CONNECT tunnels
+python3 tests/e2e/connect_proxy.py "$E2E_TMP/proxy.port" "$E2E_TMP/proxy.log" &
+proxy=$!
+wait_for "the proxy to listen" 20 test -s "$E2E_TMP/proxy.port"
+api=$(sed -n 's|.*server: https://||p' "$TB/kubeconfig" | head -1)
+HTTPS_PROXY=http://127.0.0.1:$(cat "$E2E_TMP/proxy.port") NO_PROXY= no_proxy= expect "behind HTTPS_PROXY" 0 \
+	backup --dir "$E2E_TMP/proxied"
+kill "$proxy" 2>/dev/null; wait "$proxy" 2>/dev/null
+check "behind HTTPS_PROXY: the API server ($api) was reached through the proxy" grep -qx "CONNECT $api" "$E2E_TMP/proxy.log"
+check "behind HTTPS_PROXY: one pair" test "$($BC count "$E2E_TMP/proxied")" = 1
 snap "$E2E_TMP/s5.json"
 check "no lease left" tbq no-lease "$E2E_TMP/s5.json"
 finish
