@@ -73,9 +73,11 @@ end
 
 ------------------------------------------------------------------------------------------------ the node
 
+-- The first node with a Ready etcd pod that runs all four static pods (an arbiter runs etcd alone).
 local function ready_etcd_node(ctx)
-	for _, p in ipairs(openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)) do
-		if openshift.pod_ready(p) then return p.spec.nodeName end
+	local kc = ctx.cluster:k8s()
+	for _, p in ipairs(openshift.etcd_pods(kc, ctx.opts.namespace)) do
+		if openshift.pod_ready(p) and backup.revisions(kc, p.spec.nodeName) then return p.spec.nodeName end
 	end
 end
 
@@ -85,7 +87,9 @@ function checks.node(ctx)
 		ctx:stop("refused", "--local reads this machine's files: name the node they belong to with --node NODE")
 	end
 	name = name or ready_etcd_node(ctx)
-	if not name then ctx:stop("refused", "no etcd pod is Ready: no node to take the static pod resources from") end
+	if not name then
+		ctx:stop("refused", "no control-plane node with a Ready etcd pod and its static pods: nothing to take a backup from")
+	end
 	local n, err = ctx.cluster:k8s():get("/api/v1/nodes/" .. name)
 	if not n then ctx:stop("refused", "cannot read node " .. name .. ": " .. tostring(err)) end
 	if not openshift.runs_etcd(n) then ctx:stop("refused", "node " .. name .. " is not a control-plane node") end

@@ -381,13 +381,15 @@ end
 -- --force does.
 local function backup_plan(ctx)
 	local kc, o = ctx.cluster:k8s(), ctx.opts
-	local from = o["local"] and ctx.state.node
-	if not from then
-		local pod = openshift.healthy_pod(openshift.etcd_pods(kc, o.namespace), ctx.state.node)
-		from = pod and pod.spec.nodeName
+	local candidates = { o["local"] and ctx.state.node or nil }
+	for _, p in ipairs(o["local"] and {} or openshift.etcd_pods(kc, o.namespace)) do
+		if p.spec.nodeName ~= ctx.state.node and openshift.pod_ready(p) then candidates[#candidates + 1] = p.spec.nodeName end
 	end
-	local revisions, err = nil, "no Ready etcd pod on another node"
-	if from then revisions, err = backup.revisions(kc, from) end
+	local from, revisions, err = nil, nil, "no Ready etcd pod on another node"
+	for _, name in ipairs(candidates) do -- the first that runs all four (an arbiter runs etcd alone)
+		revisions, err = backup.revisions(kc, name)
+		if revisions then from = name break end
+	end
 	if not revisions then
 		ctx:stop("refused", "cannot take the platform's backup: " .. tostring(err)
 			.. "; take one by hand and pass --backup DIR")
