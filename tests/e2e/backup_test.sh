@@ -49,6 +49,10 @@ tarball_started() { compgen -G "$X/.etcd-medic-partial-*/static_kuberesources_*.
 wait_for "the tarball to start" 60 tarball_started
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 check "killed during the tarball: no file looks complete" $BC incomplete "$X"
+KUBECONFIG=$TB/kubeconfig "$MEDIC" run etcd-status --state-dir "$TB/state" >"$E2E_TMP/status.txt" 2>&1
+check "etcd-status lists the unfinished backup with its resume command" \
+	grep -q "backup of b-.*resume with etcd-medic run backup" "$E2E_TMP/status.txt"
+check "etcd-status: an unfinished backup is no repair in progress" grep -q "^verdict: HEALTHY" "$E2E_TMP/status.txt"
 "$TESTBED" fault "$TB" --clear >/dev/null
 expect "the same command again finishes it" 0 backup --dir "$X"
 snap "$E2E_TMP/s3.json"
