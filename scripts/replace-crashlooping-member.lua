@@ -66,13 +66,13 @@ local P = procedure.new {
 	state = {
 		node = "the node whose etcd pod is crash-looping",
 		node_ip = "its InternalIP",
+		backup_plan = "what the backup step saves: {dir=, stamp=, node=, revisions=, dirty=}",
 		version = "the OpenShift version",
 		gate = "true when the quorum gate is opened for the redeployment",
 		target = "the member to remove: {id=, name=, peer_urls=}",
 		member_removed = "true when the node's member was removed before this run (by hand)",
 		healthy_endpoints = "the members' client URLs that answered health checks (the snapshot is taken from them)",
 		etcd_nodes = "how many nodes run etcd (voting members wanted at the end)",
-		backup_plan = "what the backup step saves: {dir=, stamp=, node=, revisions=, dirty=}",
 	},
 
 	-- What the journal keeps across runs: what cannot be read again once it has been changed.

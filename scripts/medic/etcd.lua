@@ -485,14 +485,6 @@ end
 function Exec:member_remove(id) return exec_change(self, "member_remove", "remove", id) end
 function Exec:member_promote(id) return exec_change(self, "member_promote", "promote", id) end
 
-function Exec:count_keys(opts)
-	local args = { "get", "", "--prefix", "--keys-only", "--limit=1", "-w", "json" }
-	if opts and opts.revision then args[#args + 1] = "--rev=" .. opts.revision end
-	local doc, msg, code, def = self:json(args)
-	if not doc then return nil, msg, code, def end
-	return math.tointeger(tonumber(doc.count or 0))
-end
-
 function Exec:alarms()
 	local doc, msg, code, def = self:json { "alarm", "list", "-w", "json" }
 	if not doc then return nil, msg, code, def end
@@ -529,6 +521,14 @@ function Exec:status(opts)
 	end
 	table.sort(out, by_endpoint)
 	return out
+end
+
+function Exec:count_keys(opts)
+	local args = { "get", "", "--prefix", "--keys-only", "--limit=1", "-w", "json" }
+	if opts and opts.revision then args[#args + 1] = "--rev=" .. opts.revision end
+	local doc, msg, code, def = self:json(args)
+	if not doc then return nil, msg, code, def end
+	return math.tointeger(tonumber(doc.count or 0))
 end
 
 -- snapshot(path [, {endpoints={url...}, timeout=1800}]): `etcdctl snapshot save` in the pod, to a temporary
