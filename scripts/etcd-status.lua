@@ -20,6 +20,7 @@ local P = procedure.new {
 			.. "is not ready\"",
 		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
+		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
 	},
 
 	options = {
@@ -166,7 +167,7 @@ local function repairs(ctx)
 	local dir = require("medic.journal").state_dir(ctx.opts.state_dir)
 	ctx.state.repairs = dir and require("medic.journal").unfinished(dir, ctx.cluster:id()) or {}
 	if #ctx.state.repairs == 0 then return end
-	section("repairs in progress (journals in " .. dir .. "):")
+	section("runs left unfinished (journals in " .. dir .. "):")
 	for _, r in ipairs(ctx.state.repairs) do
 		say("  %s of %s, started %s: resume with etcd-medic run %s --node %s", r.procedure, tostring(r.node),
 			tostring(r.started), r.procedure, tostring(r.node))
@@ -174,7 +175,10 @@ local function repairs(ctx)
 end
 
 local function verdict(ctx)
-	local r = ctx.state.repairs[1]
+	local r
+	for _, x in ipairs(ctx.state.repairs) do
+		if not r and not ctx.facts.not_repairs[x.procedure] then r = x end
+	end
 	if r then
 		section(string.format("verdict: REPAIR IN PROGRESS (%s): a %s run stopped before its end; resume with "
 			.. "etcd-medic run %s --node %s", tostring(r.node), r.procedure, r.procedure, tostring(r.node)))

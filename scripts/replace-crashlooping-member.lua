@@ -7,6 +7,7 @@
 -- (facts, option defaults, hooks, a replaced step), or copy it out with `etcd-medic eject`.
 local procedure = require "medic.procedure"
 local actions = require "medic.actions"
+local backup = require "medic.backup"
 local openshift = require "medic.openshift"
 local json = require "medic.json"
 local gopts = require "medic.options"
@@ -31,9 +32,13 @@ local P = procedure.new {
 		{ name = "node", arg = "NODE", check = checks.node_name,
 			help = "the node whose etcd pod is crash-looping (default: the only such node)" },
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
-		{ name = "backup", arg = "PATH",
-			help = "an etcd snapshot already taken: verified and used instead of taking one" },
-		{ name = "backup-dir", arg = "DIR", help = "where the snapshot is saved (default: STATE_DIR/backups)" },
+		{ name = "backup", arg = "DIR",
+			help = "a backup already taken (the directory cluster-backup.sh or `etcd-medic run backup` wrote: a snapshot "
+				.. "and a static_kuberesources tarball): both checked and used instead of taking one" },
+		{ name = "snapshot-only", flag = true,
+			help = "accept a bare snapshot as --backup (cluster-restore.sh cannot restore from it alone)" },
+		{ name = "backup-dir", arg = "DIR",
+			help = "where the backup (snapshot + static pod resources) is saved (default: STATE_DIR/backups)" },
 		{ name = "aside-dir", arg = "DIR", default = "/var/lib/etcd-backup",
 			help = "on the node: the manifest and data dir go to a new subdirectory of this (same file system)" },
 		{ name = "manifest", arg = "PATH", default = "/etc/kubernetes/manifests/etcd-pod.yaml",
@@ -62,6 +67,7 @@ local P = procedure.new {
 	state = {
 		node = "the node whose etcd pod is crash-looping",
 		node_ip = "its InternalIP",
+		backup_plan = "what the backup step saves: {dir=, stamp=, node=, revisions=, dirty=}",
 		version = "the OpenShift version",
 		gate = "true when the quorum gate is opened for the redeployment",
 		target = "the member to remove: {id=, name=, peer_urls=}",
@@ -76,6 +82,7 @@ local P = procedure.new {
 	journal = {
 		node = "the node this run repairs",
 		backup = "the snapshot taken (or given with --backup)",
+		backup_pair = "the backup taken: {dir=, stamp=, node=, revisions=, dirty=} (its tarball beside the snapshot)",
 		aside = "the directory on the node that holds the moved manifest and data dir",
 		member_id = "the removed member's ID",
 		member_peer_urls = "the removed member's peer URLs",
@@ -108,13 +115,22 @@ P:prerequisites {
 
 ------------------------------------------------------------------------------------------------ backup
 
-P:step { name = "backup", title = "Take an etcd backup (a verified snapshot)",
-	done = function(ctx) return ctx.opts.backup or ctx.journal.backup end,
+-- The platform's backup, as cluster-backup.sh (and `etcd-medic run backup`) writes it: the snapshot and the static pod
+-- resources of a healthy node, checked, in one directory that cluster-restore.sh restores from.
+P:step { name = "backup", title = "Take an etcd backup the platform can restore (snapshot + static pod resources)",
+	done = function(ctx)
+		if ctx.opts.backup then return "given: " .. ctx.opts.backup end
+		if ctx:finished("backup") then return ctx.journal.backup end
+	end,
 	actions = function(ctx)
-		local dir = ctx.opts.backup_dir or (ctx:state_dir() .. "/backups")
-		local path = string.format("%s/snapshot-%s-%s.db", dir, ctx.state.node, os.date("!%Y%m%dT%H%M%SZ"))
-		return { actions.snapshot { to = path, endpoints = ctx.state.healthy_endpoints,
-			record = { node = ctx.state.node, backup = path } } }
+		local b = ctx.journal.backup_pair or ctx.state.backup_plan
+		local snapshot = b.dir .. "/" .. backup.names(b.stamp, b.dirty)
+		local list = backup.actions { dir = b.dir, stamp = b.stamp, dirty = b.dirty, node = b.node,
+			revisions = b.revisions, endpoints = ctx.state.healthy_endpoints, root = b.root,
+			record = { node = ctx.state.node, backup = snapshot, backup_pair = b },
+			fields = { node = b.node, taken = b.stamp, possibly_dirty = b.dirty,
+				by = "etcd-medic run replace-crashlooping-member" } }
+		return list
 	end,
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "base/errors.h"
+#include "node/fsdigest.h"
 #include "node/fsmove.h"
 #include "node/fsroot.h"
 
@@ -82,6 +83,24 @@ static int l_clean_path(lua_State *L)
 		return push_error(L, &e);
 	lua_pushstring(L, p);
 	return 1;
+}
+
+/* node.sha256_file(path) -> hex, size | nil, message, "IOError"   (a file of this machine: `sha256sum PATH`) */
+static int l_sha256_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char hex[65], err[512];
+	uint64_t size = 0;
+
+	if (fs_sha256_file(path, hex, &size, err, sizeof err) != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushstring(L, MEDIC_E_IO_ERROR);
+		return 3;
+	}
+	lua_pushstring(L, hex);
+	lua_pushinteger(L, (lua_Integer)size);
+	return 2;
 }
 
 /* node.valid_node_name(name) -> true | nil, message, "InvalidArgument"  (a DNS-1123 subdomain, at most 253) */
@@ -337,6 +356,7 @@ static const luaL_Reg functions[] = {
 	{"open_local", l_open_local},
 	{"clean_path", l_clean_path},
 	{"valid_node_name", l_valid_node_name},
+	{"sha256_file", l_sha256_file},
 	{NULL, NULL}
 };
 

@@ -13,6 +13,7 @@
 --                                                      with settle=S also until steady (default: done; or the
 --                                                      ctx:now() time since when it is) has held S s
 --   actions.command{argv={...}}                        a program on this machine (a site's own tool)
+--   actions.archive / seal / copy_to_node / prune       the platform's backup pair (medic/actions/backup.lua)
 --
 -- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
 -- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
@@ -51,6 +52,7 @@ define("snapshot", {
 		if dir then check(require("medic.journal").ensure_dir(dir)) end
 		local ok, err = ctx.cluster:etcd_client()
 		if ok then ok, err = ok:snapshot(a.to, { endpoints = a.endpoints }) end
+		if not ok and a.on_failure then ctx:stop("failed", "cannot take a snapshot: " .. tostring(err)) end
 		if not ok then
 			ctx:stop("refused", "no backup: cannot take a snapshot (" .. tostring(err) .. "); take one and pass "
 				.. "--backup PATH")
@@ -90,6 +92,10 @@ define("member_remove", {
 ------------------------------------------------------------------------------------------------ node files
 
 define("move_aside", require "medic.actions.move_aside")
+
+------------------------------------------------------------------------------------------------ the backup
+
+for kind, methods in pairs(require "medic.actions.backup") do define(kind, methods) end
 
 ------------------------------------------------------------------------------------------------ API objects
 

@@ -63,6 +63,14 @@ function Cluster:check_access()
 	return nil, string.format(fmt, tostring(info.server), tostring(msg), tostring(info.source or "default")), code
 end
 
+-- The verb that authorizes an exec: a WebSocket exec (what medic.k8s speaks) is a GET, authorized as `get
+-- pods/exec` until Kubernetes 1.35, which authorizes it as `create` as SPDY's POST always was.
+function Cluster:exec_verb()
+	local v = self.server_version or self:k8s():get("/version") -- read by the first contact
+	local minor = tonumber(tostring(v and v.minor or ""):match("^%d+"))
+	return (minor and minor >= 35) and "create" or "get"
+end
+
 -- The cluster's ID (ClusterVersion's spec.clusterID; else kube-system's uid; else the server): one journal per cluster.
 function Cluster:id()
 	if not self.cluster_id then

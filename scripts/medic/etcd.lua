@@ -251,6 +251,15 @@ function Gateway:members()
 	return mapped(map.members, doc)
 end
 
+-- count_keys([{revision=N}]) -> the number of keys in the whole key space (at revision N: as a snapshot taken then
+-- holds it) | nil, message, code, definite ("Compacted" style errors pass through as etcd words them)
+function Gateway:count_keys(opts)
+	local body = { key = "AA==", range_end = "AA==", count_only = true, revision = opts and opts.revision or nil }
+	local doc, msg, code, def = self:read("/v3/kv/range", body)
+	if not doc then return nil, msg, code, def end
+	return math.tointeger(tonumber(doc.count or 0))
+end
+
 -- member_add{peer_urls={url...}, learner=bool} -> member, members | nil, message, code, definite
 -- member is the new member (name "", started false until it starts); members the list after the change.
 function Gateway:member_add(opts)
@@ -566,6 +575,14 @@ function Exec:status(opts)
 	end
 	table.sort(out, by_endpoint)
 	return out
+end
+
+function Exec:count_keys(opts)
+	local args = { "get", "", "--prefix", "--keys-only", "--limit=1", "-w", "json" }
+	if opts and opts.revision then args[#args + 1] = "--rev=" .. opts.revision end
+	local doc, msg, code, def = self:json(args)
+	if not doc then return nil, msg, code, def end
+	return math.tointeger(tonumber(doc.count or 0))
 end
 
 -- snapshot(path [, {endpoints={url...}, timeout=1800}]): `etcdctl snapshot save` in the pod, to a temporary

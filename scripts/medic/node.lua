@@ -20,6 +20,7 @@ local M = {
 	open_local = core.open_local,
 	clean_path = core.clean_path,
 	valid_node_name = core.valid_node_name,
+	sha256_file = core.sha256_file, -- (path) -> hex, size: a file of this machine, as sha256sum prints it
 	-- the debug pod's defaults (to change them, set them in medic.debugpod)
 	fallback_image = debugpod.fallback_image,
 	tools_imagestream = debugpod.tools_imagestream,
@@ -62,9 +63,10 @@ local function check_open(self)
 	end
 end
 
---- h:run(argv [, {timeout=, max_output=}]) -> {stdout=, stderr=, exit_code=} | nil, message, code
+--- h:run(argv [, {timeout=, max_output=, stdin=, stdout_file=}]) -> {stdout=, stderr=, exit_code=} | nil, message, code
 --- Runs `chroot /host argv...` in the debug pod (kc:exec; a non-zero exit is a result). For what the
 --- methods do not cover, e.g. h:run{"crictl", "ps"}; argv words are never joined into a shell string.
+--- stdout_file=PATH streams stdout to PATH on this machine (kc:exec: 0600, there only when whole).
 function Remote:run(argv, opts)
 	check_open(self)
 	if type(argv) ~= "table" or #argv == 0 then
@@ -74,7 +76,8 @@ function Remote:run(argv, opts)
 	local command = { "chroot", "/host" }
 	table.move(argv, 1, #argv, 3, command)
 	return self.kc:exec { namespace = self.namespace, pod = self.pod, container = debugpod.container, command = command,
-		timeout = opts.timeout or self.exec_timeout, max_output = opts.max_output }
+		timeout = opts.timeout or self.exec_timeout, max_output = opts.max_output, stdin = opts.stdin,
+		stdout_file = opts.stdout_file }
 end
 
 -- runs argv; ok -> res; a non-zero exit -> nil, message, code (from stderr); API failure passes through

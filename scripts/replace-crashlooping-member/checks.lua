@@ -3,6 +3,7 @@
 -- removed, and the final verification. Each takes the procedure's ctx, puts what it finds in ctx.state, returns a
 -- note to show, and stops the run (ctx:stop) when the procedure does not apply or is not safe.
 local openshift = require "medic.openshift"
+local backup = require "medic.backup"
 local progress = require "replace-crashlooping-member.progress"
 local json = require "medic.json"
 local gopts = require "medic.options"
@@ -23,7 +24,7 @@ function checks.cluster_id(ctx) return ctx.cluster:id() end
 
 local PERMISSIONS = {
 	{ verb = "list", resource = "pods", ns = true },
-	{ verb = "exec", resource = "pods", subresource = "exec", ns = true }, -- the verb: exec_verb()
+	{ verb = "exec", resource = "pods", subresource = "exec", ns = true }, -- the verb: cluster:exec_verb()
 	{ verb = "get", resource = "leases", group = "coordination.k8s.io", ns = true },
 	{ verb = "create", resource = "leases", group = "coordination.k8s.io", ns = true },
 	{ verb = "update", resource = "leases", group = "coordination.k8s.io", ns = true },
@@ -31,22 +32,18 @@ local PERMISSIONS = {
 	{ verb = "get", resource = "nodes" }, { verb = "list", resource = "nodes" },
 	{ verb = "get", resource = "secrets", ns = true }, { verb = "delete", resource = "secrets", ns = true },
 	{ verb = "get", resource = "etcds", group = "operator.openshift.io" },
+	{ verb = "get", resource = "clusteroperators", group = "config.openshift.io" }, -- the backup's Progressing check
 	{ verb = "patch", resource = "etcds", group = "operator.openshift.io" },
 }
 
--- An exec over WebSocket (what medic.k8s speaks) is a GET, authorized as `get pods/exec` until Kubernetes 1.35,
--- which authorizes it as `create` as SPDY's POST always was.
-local function exec_verb(ctx)
-	local v = ctx.cluster.server_version or ctx.cluster:k8s():get("/version") -- read by the first contact
-	local minor = tonumber(tostring(v and v.minor or ""):match("^%d+"))
-	return (minor and minor >= 35) and "create" or "get"
-end
-
 local function wanted_permissions(ctx)
-	local wanted, exec = {}, exec_verb(ctx)
+	local wanted, exec = {}, ctx.cluster:exec_verb()
 	for _, p in ipairs(PERMISSIONS) do
 		wanted[#wanted + 1] = { verb = p.verb == "exec" and exec or p.verb, resource = p.resource,
 			subresource = p.subresource, group = p.group, namespace = p.ns and ctx.opts.namespace or false }
+	end
+	for _, c in ipairs(backup.COMPONENTS) do -- the backup reads the revisions of the static pods
+		wanted[#wanted + 1] = { verb = "list", resource = "pods", namespace = c.namespace }
 	end
 	if not ctx.opts["local"] then
 		local debug_ns = ctx.opts.debug_namespace or ctx.opts.namespace
@@ -354,16 +351,78 @@ function checks.crash_loop(ctx)
 	return stuck and (state .. "; " .. stuck) or state
 end
 
--- A backup given with --backup (or taken by the run this one resumes) must be a whole etcd snapshot: bbolt's
--- magic and the SHA-256 trailer `etcdctl snapshot save` appends.
-function checks.backup(ctx)
-	local path = ctx.opts.backup or ctx.journal.backup
-	if not path then return "none given: one is taken in the next step" end
+-- A backup given with --backup: the directory cluster-backup.sh (or `etcd-medic run backup`) wrote, whose newest pair
+-- cluster-restore.sh would take; both files checked (the snapshot's bolt magic and SHA-256 trailer, the tarball read
+-- to its end with the four components in it). A bare snapshot is refused unless --snapshot-only: the platform's
+-- restore needs the tarball too.
+local function given_backup(ctx, path)
+	local st = require("medic.node").open_local({ root = "/" }):stat(path)
+	if st and st.type == "directory" then
+		local snapshot, tarball = backup.find_pair(path)
+		if not snapshot or not tarball then
+			ctx:stop("refused", path .. " does not hold a backup cluster-restore.sh can use (a snapshot_*.db and a "
+				.. "static_kuberesources_*.tar.gz): take one with `etcd-medic run backup --dir " .. path .. "`")
+		end
+		local info, err = backup.check_pair(snapshot, tarball)
+		if not info then ctx:stop("refused", "the backup in " .. path .. " is not usable: " .. tostring(err)) end
+		return ("%s and %s (etcd revision %s)"):format(snapshot, tarball, tostring(info.snapshot.revision))
+	end
 	local ok, err = require("medic.etcd").check_snapshot(path)
 	if not ok then
-		ctx:stop("refused", "the backup is not usable: " .. tostring(err) .. "; take one and pass --backup PATH")
+		ctx:stop("refused", "the backup is not usable: " .. tostring(err) .. "; pass the directory of a backup "
+			.. "(`etcd-medic run backup`) as --backup DIR")
 	end
-	return path
+	if not ctx.opts.snapshot_only then
+		ctx:stop("refused", path .. " is a bare snapshot: cluster-restore.sh also needs the static pod resources "
+			.. "(static_kuberesources_*.tar.gz) to restore. Pass the directory of a whole backup (`etcd-medic run backup` "
+			.. "takes one), or add --snapshot-only to go on with the snapshot alone")
+	end
+	return path .. " (a snapshot only: --snapshot-only)"
+end
+
+-- What the backup step saves: the static pod resources of a node with a Ready etcd pod other than the crash-looping
+-- one (this node itself with --local) at the revisions its pods run, and a snapshot. A repair runs in an incident:
+-- a ClusterOperator Progressing does not stop it, it marks the backup __POSSIBLY_DIRTY__ as cluster-backup.sh's
+-- --force does.
+local function backup_plan(ctx)
+	local kc, o = ctx.cluster:k8s(), ctx.opts
+	local candidates = { o["local"] and ctx.state.node or nil }
+	for _, p in ipairs(o["local"] and {} or openshift.etcd_pods(kc, o.namespace)) do
+		if p.spec.nodeName ~= ctx.state.node and openshift.pod_ready(p) then candidates[#candidates + 1] = p.spec.nodeName end
+	end
+	local from, revisions, err = nil, nil, "no Ready etcd pod on another node"
+	for _, name in ipairs(candidates) do -- the first that runs all four (an arbiter runs etcd alone)
+		revisions, err = backup.revisions(kc, name)
+		if revisions then from = name break end
+	end
+	if not revisions then
+		ctx:stop("refused", "cannot take the platform's backup: " .. tostring(err)
+			.. "; take one by hand and pass --backup DIR")
+	end
+	local progressing = backup.progressing(kc)
+	local b = { dir = o.backup_dir or (ctx:state_dir() .. "/backups"), stamp = backup.stamp(), node = from,
+		revisions = revisions, dirty = #progressing > 0, root = o["local"] and o.root or nil }
+	ctx.state.backup_plan = b
+	local which = {}
+	for _, p in ipairs(progressing) do which[#which + 1] = p.name end
+	return ("none given: one is taken in the next step, from %s%s"):format(from, b.dirty and (" (" ..
+		table.concat(which, ", ") .. " Progressing: marked " .. backup.DIRTY .. ")") or "")
+end
+
+function checks.backup(ctx)
+	if ctx.opts.backup then return given_backup(ctx, ctx.opts.backup) end
+	local taken = ctx.journal.backup
+	if taken and ctx:finished("backup") then -- taken by the run this one resumes
+		local b = ctx.journal.backup_pair
+		local tarball = b and (b.dir .. "/" .. select(2, backup.names(b.stamp, b.dirty)))
+		local ok, err
+		if tarball then ok, err = backup.check_pair(taken, tarball, b.revisions)
+		else ok, err = require("medic.etcd").check_snapshot(taken) end -- a journal of an earlier etcd-medic
+		if not ok then ctx:stop("refused", "the backup taken is not usable any more: " .. tostring(err)) end
+		return taken .. (tarball and (" and " .. tarball) or "")
+	end
+	if ctx.journal.backup_pair then return "resuming the backup of " .. ctx.journal.backup_pair.stamp end
+	return backup_plan(ctx)
 end
 
 ------------------------------------------------------------------------------------------------ verification

@@ -46,7 +46,8 @@ snap "$E2E_TMP/after.json"
 check "the peer secret was re-issued" test "$(tbq secret-uid "$E2E_TMP/after.json" "etcd-peer-$node")" != "$old_peer"
 check "unsupportedConfigOverrides restored exactly" \
 	test "$(tbq overrides "$E2E_TMP/after.json")" = '{"site": {"keep": "me"}}'
-check "site file: the snapshot is in the site's backup dir" bash -c "ls '$E2E_TMP'/site-backups/snapshot-*.db"
+check "site file: the platform's pair (snapshot + static pod resources at the revisions before the repair, 0600) \
+is in the site's backup dir" python3 tests/e2e/backupcheck.py pair "$E2E_TMP/broken.json" "$E2E_TMP/site-backups"
 check "site file: the after hook saw the member removal" grep -qx "remove-member changed" "$E2E_TMP/site.log"
 check "journal kept as finished, mode 0600" \
 	bash -c "[ \"\$(stat -c %a '$TB'/state/*.done-*.journal)\" = 600 ]"

@@ -15,6 +15,14 @@ crashloop n-1
 refused "the named node's member is healthy, another is not" "member of n-0 is healthy" --node n-0 --yes
 E2E_KUBECONFIG=$TB/kubeconfig-limited refused "missing permissions (no secret delete, no exec)" "missing permissions" --node n-1 --yes
 refused "the given backup does not exist" "backup is not usable" --node n-1 --yes --backup "$E2E_TMP/no-such-snapshot.db"
+(. "$TB/env" && ETCDCTL_ENDPOINTS=${ETCDCTL_ENDPOINTS%%,*} etcdctl snapshot save "$E2E_TMP/bare.db" >/dev/null 2>&1) ||
+	die "etcdctl snapshot save"
+refused "a bare snapshot: cluster-restore.sh needs the tarball too" "also needs the static pod resources" \
+	--node n-1 --yes --backup "$E2E_TMP/bare.db"
+expect "--snapshot-only accepts a bare snapshot (dry run)" 0 medic --node n-1 --dry-run --backup "$E2E_TMP/bare.db" \
+	--snapshot-only
+mkdir -p "$E2E_TMP/empty"
+refused "a directory without the pair" "does not hold a backup" --node n-1 --yes --backup "$E2E_TMP/empty"
 
 k8s 'assert(kc:patch("/api/v1/nodes/n-1/status", {status = {addresses = {{type = "InternalIP", address = "127.0.0.99"},
 	{type = "Hostname", address = "n-1"}}}}, "merge"))' || die "patching the node address"
@@ -44,6 +52,8 @@ assert_repaired n-1 "$(tbq member-id "$E2E_TMP/r-before.json" n-1)" 3
 snap "$E2E_TMP/r-after.json"
 check "the override the admin set is left as it was" \
 	test "$(tbq overrides "$E2E_TMP/r-after.json")" = "$(tbq overrides "$E2E_TMP/r-before.json")"
+check "a repair during a rollout (etcd Progressing): its backup is marked __POSSIBLY_DIRTY__" \
+	bash -c "compgen -G '$TB/state/backups/snapshot_*__POSSIBLY_DIRTY__.db' >/dev/null"
 
 crashloop n-1
 crashloop n-2

@@ -112,6 +112,16 @@ else
 		assert(n3 and #n3.id >= 1 and n3.id:match("^[0-9a-f]+$"), "hex id")
 	end)
 
+	test("count_keys(): the key space now and at an earlier revision, as etcdctl counts it", function()
+		local before = assert(c:count_keys())
+		local rev = assert(json.decode(must(env .. " etcdctl endpoint status -w json")))[1].Status.header.revision
+		for i = 1, 3 do must(env .. " etcdctl put /count-keys/" .. i .. " v >/dev/null") end
+		local now = assert(c:count_keys())
+		eq(now, before + 3, "three keys more")
+		eq(now, math.tointeger(tonumber(must(env .. " etcdctl get '' --prefix --keys-only | grep -c ."))), "etcdctl")
+		eq(assert(c:count_keys { revision = rev }), before, "at the revision before the puts")
+	end)
+
 	test("health and status with one member down", function()
 		must(cluster .. " stop " .. q(dir) .. " 3")
 		local h, alarms = assert(c:health { cluster = true })

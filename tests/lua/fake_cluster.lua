@@ -21,9 +21,10 @@ local function container(name, ok)
 	return { name = name, ready = ok, restartCount = ok and 0 or 7, state = state }
 end
 
-local function pod(name)
-	local ok = name ~= fake.BROKEN
-	return { metadata = { name = "etcd-" .. name, labels = { ["k8s-app"] = "etcd" } }, spec = { nodeName = name },
+local function pod(name, prefix)
+	local ok = name ~= fake.BROKEN or prefix
+	return { metadata = { name = (prefix or "etcd") .. "-" .. name, labels = { ["k8s-app"] = "etcd", revision = "7" } },
+		spec = { nodeName = name },
 		status = { phase = "Running", conditions = { { type = "Ready", status = ok and "True" or "False" } },
 			containerStatuses = { container("etcd", ok), container("etcdctl", true) } } }
 end
@@ -65,13 +66,19 @@ function Client:get(path)
 	return nil, path .. " not found", "NotFound"
 end
 
-function Client.list(_, path)
+-- Pods: the etcd pods in openshift-etcd; the other control-plane static pods (the backup reads their revision
+-- label) in their namespaces, on the node a fieldSelector spec.nodeName=NODE names.
+function Client.list(_, path, opts)
 	fake.calls[#fake.calls + 1] = "LIST " .. path
 	local items = {}
+	local on = opts and opts.fieldSelector and opts.fieldSelector:match("^spec%.nodeName=(.+)$")
+	local other = path:match("^/api/v1/namespaces/openshift%-(kube%-[%w%-]+)/pods$")
 	if path == "/api/v1/nodes" then
 		for _, n in ipairs(sorted_names()) do items[#items + 1] = node(n) end
 	elseif path:match("/pods$") then
-		for _, n in ipairs(sorted_names()) do items[#items + 1] = pod(n) end
+		for _, n in ipairs(sorted_names()) do
+			if not on or on == n then items[#items + 1] = pod(n, other) end
+		end
 	end
 	return { items = items }
 end

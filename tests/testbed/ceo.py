@@ -394,6 +394,8 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
             f.write(bundle["data"]["ca-bundle.crt"])
         template = self.get("configmaps", NS, "etcd-pod-%d" % rev)["data"]["pod.yaml"]
         text = mf.for_node(template, node, rev)
+        with open(os.path.join(res, "etcd-pod.yaml"), "w") as f:   # the installer keeps it beside the resources
+            f.write(text)
         manifest = layout.manifest(node)
         os.makedirs(os.path.dirname(manifest), exist_ok=True)
         try:

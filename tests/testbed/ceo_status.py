@@ -2,6 +2,7 @@
 reference/openshift.md 1.7 names them) and clusteroperators/etcd (the union of the conditions, 1.8)."""
 from ceo_util import NS, OVERRIDE, now, plural
 from store import ApiError
+from staticpods import forced_progressing
 
 
 class StatusMixin:
@@ -140,6 +141,9 @@ class StatusMixin:
         return c
 
     def write_clusteroperator(self, conds):
+        forced = forced_progressing(self.ctx.layout).get("etcd")   # `testbed progressing DIR etcd`
+        if forced:
+            conds = dict(conds, NodeInstallerProgressing=("True", "InstallingRevision", forced))
         def union(suffix, bad):
             hits = [(k, v) for k, v in sorted(conds.items()) if k.endswith(suffix) and v[0] == bad]
             return hits

@@ -23,6 +23,7 @@ import execs  # noqa: E402
 import kubelet as kl  # noqa: E402
 import manifest as mf  # noqa: E402
 import pki  # noqa: E402
+import staticpods  # noqa: E402
 import tbconfig  # noqa: E402
 import tbmount  # noqa: E402
 from apiserver import ApiServer, FaultTable  # noqa: E402
@@ -202,6 +203,7 @@ def main(argv):
                             log_handler=ctx.log_handler)
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
+        staticpods.bootstrap(layout, ctx.store, cfg["names"], cfg["ips"], ctx.operator.profile["version"])
         for node in cfg["names"]:
             ctx.kubelets[node] = kl.Kubelet(ctx, node)
         ctx.api.start()

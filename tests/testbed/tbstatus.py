@@ -8,6 +8,7 @@ import os
 import ssl
 
 import etcdapi
+import staticpods
 import tbconfig
 import tbmount
 
@@ -163,6 +164,7 @@ def collect(layout, alive, pid):
             "mounts": tbmount.node_mounts(layout, node),
             "etcd_processes": etcd_processes(layout, node),
             "files": {rel: list_files(root, rel) for rel in FILE_GLOBS},
+            "static_pod_resources": staticpods.summary(layout, node),
         }
     doc["etcd"] = members(layout, cfg) if alive else {"error": "testbed not running"}
     if not alive:
@@ -182,6 +184,10 @@ def collect(layout, alive, pid):
         co = api_request(layout, "GET", "/apis/config.openshift.io/v1/clusteroperators/etcd")
         doc["clusteroperator"] = {c["type"]: {k: c.get(k) for k in ("status", "reason", "message")}
                                   for c in co.get("status", {}).get("conditions", [])}
+        cos = api_request(layout, "GET", "/apis/config.openshift.io/v1/clusteroperators")["items"]
+        doc["clusteroperators"] = {o["metadata"]["name"]: {c["type"]: {k: c.get(k) for k in ("status", "reason")}
+                                                           for c in o.get("status", {}).get("conditions", [])}
+                                   for o in cos}
         cv = api_request(layout, "GET", "/apis/config.openshift.io/v1/clusterversions/version")
         doc["clusterversion"] = {
             "desired": cv.get("status", {}).get("desired", {}).get("version"),
