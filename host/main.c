@@ -123,9 +123,9 @@ int main(int argc, char **argv)
 	int code;
 
 	if (medic_cli_parse(&cli, argc, argv) != 0) {
-		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | -e CHUNK | "
-			"scripts | eject NAME [DIR] [--libraries]\nTry 'etcd-medic --help' for the options.\n",
-			cli.error);
+		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | "
+			"-e CHUNK | scripts | eject NAME [DIR] [--libraries]\n"
+			"Try 'etcd-medic --help' for the options.\n", cli.error);
 		return 2;
 	}
 	if (cli.cmd == CMD_HELP)
