@@ -6,6 +6,7 @@
 --   ctx.journal   what is kept across runs (declared; an assignment is written to the journal file before it returns)
 --   ctx.cluster   the cluster (medic.cluster): ctx.cluster:k8s(), :etcd_client(), :read_members(), ...
 --   ctx.dry_run, ctx.resuming
+--   ctx.running   true once a step runs for real (the plan is over): a skip/done can tell "will it run?" from "did it?"
 --   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
 --   ctx:say(fmt, ...)   ctx:wait{...}   ctx:sleep(s)   ctx:now()   ctx:node(name)
 --   ctx:confirm(question)   a site's own approval, asked on the terminal (--yes answers it)
