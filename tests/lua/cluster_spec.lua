@@ -20,4 +20,19 @@ spec.it("cluster:step refuses an unknown step at once, naming the steps", functi
 	spec.contains(msg, "remove-member", "the steps")
 end)
 
+-- etcd-status with a namespace typo: said as such, not as a lost quorum.
+spec.it("etcd-status -n with a namespace that does not exist says so, not 'disaster recovery'", function()
+	local dir = spec.tmpdir()
+	spec.write(dir .. "/run.lua", [[
+package.path = "tests/lua/?.lua;" .. package.path
+require("fake_cluster").install()
+return assert(loadfile("scripts/etcd-status.lua"))(...)
+]])
+	local _, out, err = spec.medic("run " .. spec.q(dir .. "/run.lua") .. " -n opnshift-etcd --state-dir "
+		.. spec.q(dir .. "/state"))
+	spec.contains(out, "the namespace opnshift-etcd does not exist; is -n/--namespace right?", "verdict; " .. err)
+	spec.lacks(out, "disaster recovery", "verdict")
+	os.execute("rm -rf " .. spec.q(dir))
+end)
+
 spec.done()
