@@ -20,6 +20,15 @@ spec.it("cluster:step refuses an unknown step at once, naming the steps", functi
 	spec.contains(msg, "remove-member", "the steps")
 end)
 
+spec.it("cluster:node for a node that does not exist is refused at once, no debug pod made", function()
+	local before = #fake.writes
+	local h, msg, code = cluster:node("no-such-node")
+	spec.eq(h, nil, "no handle")
+	spec.contains(msg, "no node named no-such-node", "message")
+	spec.eq(code, "NotFound", "code")
+	spec.eq(#fake.writes, before, "nothing created")
+end)
+
 -- etcd-status with a namespace typo: said as such, not as a lost quorum.
 spec.it("etcd-status -n with a namespace that does not exist says so, not 'disaster recovery'", function()
 	local dir = spec.tmpdir()
