@@ -106,7 +106,7 @@ P:prerequisites {
 ------------------------------------------------------------------------------------------------ backup
 
 P:step { name = "backup", title = "Take an etcd backup (a verified snapshot)",
-	done = function(ctx) return ctx.opts.backup or ctx.journal.backup end,
+	done = checks.taken_backup,
 	actions = function(ctx)
 		local dir = ctx.opts.backup_dir or (ctx:state_dir() .. "/backups")
 		local path = string.format("%s/snapshot-%s-%s.db", dir, ctx.state.node, os.date("!%Y%m%dT%H%M%SZ"))

@@ -351,8 +351,17 @@ end
 
 -- A backup given with --backup (or taken by the run this one resumes) must be a whole etcd snapshot: bbolt's
 -- magic and the SHA-256 trailer `etcdctl snapshot save` appends.
+-- The backup to rely on: --backup, or the one the backup step of this run (or the one it resumes) finished. A path
+-- recorded by a backup step that did not finish (Ctrl-C during the snapshot) names a partial or missing file.
+function checks.taken_backup(ctx)
+	return ctx.opts.backup or (ctx:finished("backup") and ctx.journal.backup) or nil
+end
+
 function checks.backup(ctx)
-	local path = ctx.opts.backup or ctx.journal.backup
+	local path = checks.taken_backup(ctx)
+	if not path and ctx.journal.backup then
+		return "the snapshot of the run this one resumes was not finished: a new one is taken in the next step"
+	end
 	if not path then return "none given: one is taken in the next step" end
 	local ok, err = require("medic.etcd").check_snapshot(path)
 	if not ok then
