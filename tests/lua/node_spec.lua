@@ -149,8 +149,8 @@ local function fake_kc(root, opts)
 		if opts.raise_on_get and path:find("/pods/") then
 			error("interrupted", 0)
 		end
-		local node = path:match("^/api/v1/nodes/(.+)$")
-		if node and not opts.no_node then return { kind = "Node", metadata = { name = node } } end
+		local nodename = path:match("^/api/v1/nodes/(.+)$")
+		if nodename and not opts.no_node then return { kind = "Node", metadata = { name = nodename } } end
 		local obj = self.objects[path]
 		if not obj then
 			return nil, path .. " not found", "NotFound"
