@@ -13,7 +13,8 @@ const char medic_usage[] =
 	"  repl                     interactive Lua REPL (the default when stdin is a terminal)\n"
 	"  -e CHUNK                 run a chunk of Lua (repeatable; runs before COMMAND, if any)\n"
 	"  scripts                  list the shipped scripts with their descriptions\n"
-	"  eject NAME [DIR]         write a shipped script and its libraries to DIR (default .) for editing\n"
+	"  eject NAME [DIR] [--libraries]   write a shipped script (and its own NAME/ helpers) to DIR (default .)\n"
+	"                           for editing; --libraries: the engine's and bindings' Lua libraries too\n"
 	"  --version, --help\n"
 	"\n"
 	"options:\n"
@@ -31,7 +32,7 @@ const char medic_usage[] =
 	"See etcd-medic(1).\n";
 
 enum { OPT_KUBECONFIG = 256, OPT_CONTEXT, OPT_ENDPOINTS, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_LOG_JSON,
-       OPT_NO_COLOR, OPT_SCRIPT_PATH, OPT_VERSION };
+       OPT_NO_COLOR, OPT_SCRIPT_PATH, OPT_VERSION, OPT_LIBRARIES };
 
 static const struct option long_options[] = {
 	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
 	{"script-path", required_argument, NULL, OPT_SCRIPT_PATH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"libraries", no_argument, NULL, OPT_LIBRARIES}, /* eject's own */
 	{NULL, 0, NULL, 0}
 };
 
@@ -82,6 +84,7 @@ static int take_option(struct medic_cli *cli, int c, char **argv)
 	case OPT_NO_COLOR: o->no_color = 1; break;
 	case 'h': cli->cmd = CMD_HELP; break;
 	case OPT_VERSION: cli->cmd = CMD_VERSION; break;
+	case OPT_LIBRARIES: cli->eject_libraries = 1; break;
 	case OPT_SCRIPT_PATH:
 		if (add_to(o->script_path, &o->nscript_path, (int)(sizeof o->script_path / sizeof *o->script_path),
 			   optarg) < 0)
@@ -116,6 +119,21 @@ static const struct { const char *name; enum medic_command cmd; } commands[] = {
 	{"help", CMD_HELP}, {"version", CMD_VERSION},
 };
 
+/* eject NAME [DIR] --libraries: the flag after NAME too (getopt stops at NAME). Drops it from the operands,
+** keeping their order, and returns how many are left. */
+static int take_libraries_flag(struct medic_cli *cli)
+{
+	int kept = 0;
+
+	for (int i = 0; i < cli->noperands; i++) {
+		if (strcmp(cli->operands[i], "--libraries") == 0)
+			cli->eject_libraries = 1;
+		else
+			cli->operands[kept++] = cli->operands[i];
+	}
+	return kept;
+}
+
 static int command_operands(struct medic_cli *cli, int argc, char **argv)
 {
 	int n = argc - optind;
@@ -126,8 +144,12 @@ static int command_operands(struct medic_cli *cli, int argc, char **argv)
 		return usage_error(cli, "run needs a script NAME or FILE%s", "");
 	if (cli->cmd == CMD_RUN)
 		cli->script_index = optind;
+	if (cli->cmd == CMD_EJECT)
+		n = cli->noperands = take_libraries_flag(cli);
+	if (cli->eject_libraries && cli->cmd != CMD_EJECT)
+		return usage_error(cli, "--libraries is an option of eject%s", "");
 	if (cli->cmd == CMD_EJECT && (n < 1 || n > 2))
-		return usage_error(cli, "usage: etcd-medic eject NAME [DIR]%s", "");
+		return usage_error(cli, "usage: etcd-medic eject NAME [DIR] [--libraries]%s", "");
 	if ((cli->cmd == CMD_REPL || cli->cmd == CMD_SCRIPTS) && n > 0)
 		return usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	return 0;

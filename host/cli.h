@@ -16,6 +16,7 @@ struct medic_cli {
 	char **operands; /* run: NAME|FILE then the script's arguments; eject: NAME [DIR] */
 	int noperands;
 	int script_index; /* run: index in argv of NAME|FILE (the arg table's 0), else argc */
+	int eject_libraries; /* eject --libraries: the medic/ libraries too, not only the script and NAME/ */
 	char error[256]; /* usage error, when medic_cli_parse returns 2 */
 };
 

@@ -191,10 +191,24 @@ static int write_new_file(const char *path, const char *data, size_t len)
 	return close(fd);
 }
 
-/* The files to write, as a sequence of embedded names at -1 (script first). */
-static int eject_list(lua_State *L, const char *name)
+/* Adds the embedded file `name` to the list at -1 (a sequence, and a set of the names in it) unless it is in. */
+static void add_file(lua_State *L, const char *name)
+{
+	if (lua_getfield(L, -1, name) == LUA_TNIL) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -3, name);
+		lua_pushstring(L, name);
+		lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* The files to write, as a sequence of embedded names at -1: the script first, then its own helpers (every file
+** under NAME/), and with `libraries` every embedded library it requires, transitively. */
+static int eject_list(lua_State *L, const char *name, int libraries)
 {
 	const struct embedded_file *f = medic_embedded_find(lua_pushfstring(L, "%s.lua", name));
+	size_t n = strlen(name);
 
 	lua_pop(L, 1);
 	if (!f || strchr(name, '/')) {
@@ -202,9 +216,12 @@ static int eject_list(lua_State *L, const char *name)
 		return -1;
 	}
 	lua_newtable(L);
-	lua_pushstring(L, f->name);
-	lua_rawseti(L, -2, 1);
-	collect_requires(L, f->data, f->size);
+	add_file(L, f->name);
+	if (libraries)
+		collect_requires(L, f->data, f->size);
+	for (const struct embedded_file *h = embedded_files; h->name; h++)
+		if (strncmp(h->name, name, n) == 0 && h->name[n] == '/')
+			add_file(L, h->name);
 	return 0;
 }
 
@@ -228,9 +245,9 @@ static int refuse_existing(lua_State *L, const char *dir)
 	return clash ? -1 : 0;
 }
 
-int medic_cmd_eject(lua_State *L, const char *name, const char *dir)
+int medic_cmd_eject(lua_State *L, const char *name, const char *dir, int libraries)
 {
-	if (eject_list(L, name) != 0 || refuse_existing(L, dir) != 0)
+	if (eject_list(L, name, libraries) != 0 || refuse_existing(L, dir) != 0)
 		return 1;
 	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
 		const struct embedded_file *f = medic_embedded_find(lua_tostring(L, -1));
@@ -245,8 +262,15 @@ int medic_cmd_eject(lua_State *L, const char *name, const char *dir)
 		lua_pop(L, 3);
 	}
 	lua_pop(L, 1);
-	printf("Edit it, then run it with: etcd-medic run %s/%s.lua\n"
-	       "(its medic/ libraries there take precedence over the built-in ones)\n", dir, name);
+	if (libraries)
+		printf("The libraries written (medic/) take precedence over the ones built into etcd-medic: fixes\n"
+		       "that later versions ship in them do not reach this copy until you eject again.\n");
+	else
+		printf("Only the script (and its own %s/ helpers, if it has any) was written: it runs on the\n"
+		       "libraries built into etcd-medic (the procedure engine, the bindings' Lua halves), so fixes\n"
+		       "shipped later reach it. To copy and change those too: etcd-medic eject %s DIR --libraries\n",
+		       name, name);
+	printf("Edit it, then run it with: etcd-medic run %s/%s.lua\n", dir, name);
 	return 0;
 }
 /* }====== */

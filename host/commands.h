@@ -7,9 +7,10 @@
  * one-line description from its header comment. Returns the exit code. */
 int medic_cmd_scripts(lua_State *L, const struct medic_options *opts);
 
-/* `etcd-medic eject NAME [DIR]`: writes DIR/NAME.lua and DIR/medic/X.lua for every embedded library it
- * requires (transitively). Refuses (writing nothing) if any of those files exists. Returns the exit code. */
-int medic_cmd_eject(lua_State *L, const char *name, const char *dir);
+/* `etcd-medic eject NAME [DIR] [--libraries]`: writes DIR/NAME.lua and its own helpers (DIR/NAME/...), and with
+ * `libraries` DIR/medic/X.lua for every embedded library it requires (transitively). Refuses (writing nothing) if
+ * any of those files exists. Returns the exit code. */
+int medic_cmd_eject(lua_State *L, const char *name, const char *dir, int libraries);
 
 /* The description of a script: the first comment line of its header that is not the #! line or the
  * API tag, with a leading "NAME:" dropped. Pushes it (or "") onto the stack. */

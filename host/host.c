@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "json/json.h"
 #include "host.h"
+#include "state.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 
@@ -167,6 +168,7 @@ static const luaL_Reg host_funcs[] = {
 	{"now", host_now},
 	{"sleep", host_sleep},
 	{"uninterrupted", host_uninterrupted},
+	{"held", medic_held_call},
 	{"log", host_log},
 	{"audit", host_audit},
 	{"redact", host_redact},

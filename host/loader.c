@@ -154,6 +154,59 @@ static void add_script_dir(lua_State *L, const char *file)
 	lua_pop(L, 3);
 }
 
+/* Edit distance of a and b (names under 64 characters; longer ones are far from everything). */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], diag, up;
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			up = row[j];
+			size_t best = (up < row[j - 1] ? up : row[j - 1]) + 1;
+			size_t subst = diag + (a[i - 1] != b[j - 1]);
+			row[j] = best < subst ? best : subst;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* Pushes the unknown script's error: exit 2 (usage), with the closest shipped name (at most 3 edits away, or one
+** that contains the name given) as "did you mean". */
+static int no_such_script(lua_State *L, const char *name)
+{
+	size_t best_d = 4, d;
+	char base[64], best[64] = "";
+
+	for (const struct embedded_file *f = embedded_files; f->name; f++) {
+		size_t n = strlen(f->name);
+		if (strchr(f->name, '/') || n < 5 || n - 4 >= sizeof base || strcmp(f->name + n - 4, ".lua") != 0)
+			continue;
+		snprintf(base, sizeof base, "%.*s", (int)(n - 4), f->name);
+		d = *name && strstr(base, name) ? 3 : distance(name, base);
+		if (d < best_d) {
+			best_d = d;
+			snprintf(best, sizeof best, "%s", base);
+		}
+	}
+	lua_createtable(L, 0, 2);
+	lua_pushinteger(L, 2);
+	lua_setfield(L, -2, "exit_code");
+	if (*best)
+		lua_pushfstring(L, "no script named '%s'; did you mean '%s'? (see: etcd-medic scripts)", name, best);
+	else
+		lua_pushfstring(L, "no script named '%s' (see: etcd-medic scripts; a file path needs a '/' or .lua)",
+				name);
+	lua_setfield(L, -2, "message");
+	return LUA_ERRFILE;
+}
+
 int medic_load_script(lua_State *L, const char *name, const struct medic_options *opts)
 {
 	const struct embedded_file *f;
@@ -181,8 +234,7 @@ int medic_load_script(lua_State *L, const char *name, const struct medic_options
 		medic_log(MEDIC_LOG_DEBUG, "script", "running the built-in %s", f->name);
 		return load_embedded(L, f);
 	}
-	lua_pushfstring(L, "no script named '%s' (see: etcd-medic scripts; a file path needs a '/' or .lua)", name);
-	return LUA_ERRFILE;
+	return no_such_script(L, name);
 }
 
 /* package.searchers[2]: package.path first, then the embedded file "medic/x.lua" for "medic.x". */

@@ -75,7 +75,10 @@ static int dispatch(lua_State *L, struct run *r)
 	case CMD_RUN: return run_script(L, cli);
 	case CMD_REPL: return medic_repl(L);
 	case CMD_SCRIPTS: return medic_cmd_scripts(L, &cli->opts);
-	case CMD_EJECT: return medic_cmd_eject(L, cli->operands[0], cli->noperands > 1 ? cli->operands[1] : ".");
+	case CMD_EJECT: {
+		const char *dir = cli->noperands > 1 ? cli->operands[1] : ".";
+		return medic_cmd_eject(L, cli->operands[0], dir, cli->eject_libraries);
+	}
 	default: return cli->nchunks > 0 ? 0 : medic_repl(L);
 	}
 }
@@ -121,7 +124,8 @@ int main(int argc, char **argv)
 
 	if (medic_cli_parse(&cli, argc, argv) != 0) {
 		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | "
-			"-e CHUNK | scripts | eject NAME [DIR]\nTry 'etcd-medic --help' for the options.\n", cli.error);
+			"-e CHUNK | scripts | eject NAME [DIR] [--libraries]\n"
+			"Try 'etcd-medic --help' for the options.\n", cli.error);
 		return 2;
 	}
 	if (cli.cmd == CMD_HELP)

@@ -24,31 +24,29 @@
 /* Completion runs inside libedit's callback, which has no user pointer: the one state it completes in. */
 static lua_State *completion_L;
 
-/* Run once, before the first prompt: predefined globals for exploring by hand (scripts never see them).
-** A missing module is simply not predefined. `cluster` is made on first use: medic.cluster.new(), which
-** connects lazily itself (or .connect(options), or the module itself if it has neither). */
-static const char repl_prelude[] =
-	"for g, m in pairs{json = 'medic.json', etcd = 'medic.etcd', k8s = 'medic.k8s', node = 'medic.node',\n"
-	"                  ui = 'medic.ui'} do\n"
-	"  local ok, mod = pcall(require, m)\n"
-	"  if ok then rawset(_G, g, mod) end\n"
-	"end\n"
-	"local ok, cluster = pcall(require, 'medic.cluster')\n"
-	"if not ok then return end\n"
-	"setmetatable(_G, {__index = function(t, k)\n"
-	"  if k ~= 'cluster' then return nil end\n"
-	"  local make = type(cluster) == 'table' and (cluster.new or cluster.connect)\n"
-	"  local c, err = cluster, nil\n"
-	"  if make then c, err = make(require 'medic.options') end\n"
-	"  if not c then error('cluster: ' .. tostring(err), 2) end\n"
-	"  rawset(t, k, c)\n"
-	"  return c\n"
-	"end})\n";
+#define EXPLAIN_KEY "medic.repl.explain"
 
-/* Prints the values on the stack (results of a chunk) with medic.ui's pretty printer, or print. */
-static void print_results(lua_State *L)
+/* Run once, before the first prompt: medic.repl predefines the globals for exploring by hand (json, etcd, k8s,
+** node, ui, help, cluster; scripts never see them). Its explain is kept in the registry for the
+** errors typed at the prompt. */
+static int setup_globals(lua_State *L)
 {
-	int n = lua_gettop(L);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "medic.repl");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "explain");
+	lua_setfield(L, LUA_REGISTRYINDEX, EXPLAIN_KEY);
+	lua_getfield(L, -1, "setup");
+	lua_pushglobaltable(L);
+	lua_pushboolean(L, isatty(STDIN_FILENO));
+	lua_call(L, 2, 0);
+	return 0;
+}
+
+/* Prints the values on the stack from base up (results of a chunk) with medic.ui's pretty printer, or print. */
+static void print_results(lua_State *L, int base)
+{
+	int n = lua_gettop(L) - base + 1;
 
 	if (n == 0)
 		return;
@@ -58,24 +56,45 @@ static void print_results(lua_State *L)
 	if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1) && lua_getfield(L, -1, "print") == LUA_TFUNCTION)
 		lua_remove(L, -2);
 	else {
-		lua_settop(L, n);
+		lua_settop(L, base + n - 1);
 		lua_getglobal(L, "print");
 	}
-	lua_insert(L, 1);
+	lua_insert(L, base);
 	if (lua_pcall(L, n, 0, 0) != LUA_OK)
 		fprintf(stderr, "error calling the printer (%s)\n", lua_tostring(L, -1));
 	lua_settop(L, 0);
 }
 
-/* After a chunk: Ctrl-C is over. A signal that came after the chunk ended would leave a hook behind. */
+/* Replaces the error message at the top of the stack with medic.repl's explanation of it for the chunk typed
+** (text at index 1); a structured error, or an explain that cannot run, leaves it as it is. */
+static void explain_error(lua_State *L)
+{
+	int err = lua_gettop(L);
+
+	if (lua_type(L, err) != LUA_TSTRING || lua_getfield(L, LUA_REGISTRYINDEX, EXPLAIN_KEY) != LUA_TFUNCTION) {
+		lua_settop(L, err);
+		return;
+	}
+	lua_pushglobaltable(L);
+	lua_pushvalue(L, 1);
+	lua_pushvalue(L, err);
+	if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+		lua_replace(L, err);
+	lua_settop(L, err);
+}
+
+/* After a chunk typed at the prompt (its text at index 1, its results or error above): Ctrl-C is over. A
+** signal that came after the chunk ended would leave a hook behind. */
 static int finish_chunk(lua_State *L, int status)
 {
 	int code = 0;
 
 	if (status == LUA_OK)
-		print_results(L);
-	else
+		print_results(L, 2);
+	else {
+		explain_error(L);
 		code = medic_report(L, "");
+	}
 	lua_sethook(L, NULL, 0, 0);
 	medic_interrupt_set(0);
 	lua_settop(L, 0);
@@ -118,7 +137,7 @@ static int run_stdin(lua_State *L)
 		status = medic_docall(L, 0, LUA_MULTRET);
 	if (status != LUA_OK)
 		return medic_report(L, "etcd-medic: ");
-	print_results(L);
+	print_results(L, 1);
 	return 0;
 }
 /* }====== */
@@ -161,7 +180,7 @@ static void history_add(const char *path, const char *line)
 }
 /* }====== */
 
-/* {====== completion: "k8s.con" -> "k8s.connect", "kc:ge" -> "kc:get", globals otherwise */
+/* {====== completion: "k8s.con" -> "k8s.connect(", "kc:ge" -> "kc:get(", globals otherwise */
 
 /* Pushes the value named by the dotted/coloned expression s[0, n) ("a.b.c"), or nil. Run protected:
 ** __index metamethods may run (that is how handle methods are found) and may raise. */
@@ -196,8 +215,8 @@ static int is_identifier(const char *s)
 	return 1;
 }
 
-/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part;
-** after ':' only functions; "__" metamethods only when asked for. */
+/* Adds prefix..key to the result table (at res) for each string key of the table at -1 matching part, with a
+** "(" after a function's name; after ':' only functions; "__" metamethods only when asked for. */
 static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, const char *part)
 {
 	size_t partlen = strlen(part);
@@ -215,7 +234,9 @@ static void add_matches(lua_State *L, int res, const char *prefix, size_t plen, 
 			continue;
 		lua_pushlstring(L, prefix, plen);
 		lua_pushstring(L, key);
-		lua_concat(L, 2);
+		if (lua_isfunction(L, -3))
+			lua_pushliteral(L, "(");
+		lua_concat(L, lua_isfunction(L, -4) ? 3 : 2);
 		lua_pushboolean(L, 1);
 		lua_rawset(L, res);
 	}
@@ -281,6 +302,8 @@ static char **attempt_completion(const char *text, int start, int end)
 /* }====== */
 
 /* {====== the interactive loop, as lua.c's loadline/addreturn/multiline */
+/* A chunk cut short continues on the next line; not a method named without its call ("cluster:members", as
+** completion leaves it): that is an error, explained, rather than a silent continuation prompt. */
 static int incomplete(lua_State *L, int status)
 {
 	size_t lmsg;
@@ -289,6 +312,8 @@ static int incomplete(lua_State *L, int status)
 	if (status != LUA_ERRSYNTAX)
 		return 0;
 	msg = lua_tolstring(L, -1, &lmsg);
+	if (strstr(msg, "function arguments expected near " EOFMARK))
+		return 0;
 	if (lmsg >= sizeof EOFMARK - 1 && strcmp(msg + lmsg - (sizeof EOFMARK - 1), EOFMARK) == 0) {
 		lua_pop(L, 1);
 		return 1;
@@ -440,14 +465,13 @@ static int interactive(lua_State *L)
 	completion_L = L;
 	history_open(hist);
 	catch_prompt_sigint(&old_sigint);
-	printf("etcd-medic %s (Lua %s) -- Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
+	printf("etcd-medic %s (Lua %s) -- type help for help, Ctrl-D to leave, Ctrl-C stops what runs\n", MEDIC_VERSION,
 	       LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
 	while ((status = loadline(L)) != -1) {
 		if (status == -2) /* Ctrl-C while typing: drop the chunk */
 			continue;
 		if (lua_gettop(L) >= 1 && lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) > 0)
 			history_add(hist, lua_tostring(L, 1));
-		lua_remove(L, 1);
 		if (status == LUA_OK)
 			status = medic_docall(L, 0, LUA_MULTRET);
 		finish_chunk(L, status);
@@ -463,8 +487,8 @@ static int interactive(lua_State *L)
 int medic_repl(lua_State *L)
 {
 	lua_settop(L, 0);
-	if (luaL_loadbuffer(L, repl_prelude, sizeof repl_prelude - 1, "=repl-prelude") != LUA_OK ||
-	    lua_pcall(L, 0, 0, 0) != LUA_OK) {
+	lua_pushcfunction(L, setup_globals);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
 		fprintf(stderr, "etcd-medic: REPL setup: %s\n", lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}

@@ -115,14 +115,39 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
 	lua_error(L);
 }
 
+#define HOOK_MASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
+
+/* While a change is in flight (medic_held_call), a Ctrl-C is held back until its answer is in. */
+static volatile sig_atomic_t holding, held_back;
+
 static void on_sigint(int sig)
 {
-	int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-
 	signal(sig, SIG_DFL);
+	if (holding) {
+		held_back = 1;
+		return;
+	}
 	medic_interrupt_set(1);
 	if (signal_L)
-		lua_sethook(signal_L, interrupt_hook, mask, 1);
+		lua_sethook(signal_L, interrupt_hook, HOOK_MASK, 1);
+}
+
+int medic_held_call(lua_State *L)
+{
+	int was = holding, rc;
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	holding = 1;
+	rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+	holding = was;
+	if (!was && held_back) { /* the Ctrl-C that came meanwhile takes effect now */
+		held_back = 0;
+		medic_interrupt_set(1);
+		lua_sethook(L, interrupt_hook, HOOK_MASK, 1);
+	}
+	if (rc != LUA_OK)
+		return lua_error(L);
+	return lua_gettop(L);
 }
 /* }====== */
 

@@ -11,6 +11,12 @@ lua_State *medic_state_new(const struct medic_options *opts);
  * instruction (a second Ctrl-C kills the process). */
 int medic_docall(lua_State *L, int narg, int nres);
 
+/* host.held(fn, ...) -> fn's results (its error raised again). A Ctrl-C while fn runs is held back until fn
+ * returns, then takes effect (an "interrupted" error at the next instruction); a second Ctrl-C still kills the
+ * process. For one change sent to a server: cut short, its outcome would be unknown (it may land after the
+ * cleanup has looked), so its answer is awaited (bounded by the request's timeout). */
+int medic_held_call(lua_State *L);
+
 /* Reports the error at the top of the stack on stderr (and pops it): a structured error ({exit_code=,
  * message=}) by its message alone (not at all when its `said` is true: the script printed it already), anything
  * else with its traceback. Returns the exit code it stands

@@ -146,11 +146,20 @@ local function one_unhealthy(ctx, m)
 		"): look at the pod's logs before replacing it"
 end
 
+-- No etcd pod at all in the namespace: a wrong -n (a typo, or not OpenShift's namespace), not a lost quorum.
+local function no_pods(ctx)
+	if next(ctx.state.pods) then return nil end
+	local ns = ctx.opts.namespace
+	local _, _, code = ctx.cluster:k8s():get("/api/v1/namespaces/" .. ns)
+	local why = code == "NotFound" and ("the namespace " .. ns .. " does not exist") or ("no etcd pod in " .. ns)
+	return "UNKNOWN: " .. why .. "; is -n/--namespace right? (OpenShift runs etcd in openshift-etcd)"
+end
+
 local function verdict_of(ctx)
 	local list = ctx.state.members
 	if not list then
-		return "UNKNOWN: the member list cannot be read (" .. tostring(ctx.state.members_error) .. "); "
-			.. ctx.facts.quorum_restore
+		return no_pods(ctx) or ("UNKNOWN: the member list cannot be read (" .. tostring(ctx.state.members_error)
+			.. "); " .. ctx.facts.quorum_restore)
 	end
 	local unhealthy = {}
 	for _, m in ipairs(list) do if not ctx.state.healthy[m.id] then unhealthy[#unhealthy + 1] = m end end

@@ -119,6 +119,27 @@ static yaml_node_t *find_named(struct kc_doc *docs, size_t n, const char *list, 
 	return NULL;
 }
 
+/* The names of the contexts in every file, "a, b, c" into buf (what a wrong --context is told to choose from). */
+static void context_names(struct kc_doc *docs, size_t n, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t f = 0; f < n; f++) {
+		yaml_document_t *d = &docs[f].doc;
+		yaml_node_t *seq = kc_map_get(d, yaml_document_get_root_node(d), "contexts");
+		if (!seq || seq->type != YAML_SEQUENCE_NODE)
+			continue;
+		for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+			const char *en = kc_scalar(kc_map_get(d, yaml_document_get_node(d, *it), "name"));
+			int w = en ? snprintf(buf + used, size - used, "%s%s", used ? ", " : "", en) : 0;
+			if (w < 0 || (size_t)w >= size - used)
+				return; /* full: the names that fit */
+			used += (size_t)w;
+		}
+	}
+}
+
 static int resolve_cluster(struct rctx *c, yaml_node_t *m, struct kubeconfig *kc)
 {
 	if (m->type != YAML_MAPPING_NODE)
@@ -262,8 +283,11 @@ int kc_resolve(struct kc_doc *docs, size_t n, const char *context, struct kubeco
 		return -1;
 	}
 	if (!(ctx = find_named(docs, n, "contexts", "context", context, &c))) {
-		snprintf(err, errlen, "%.200s%s: context \"%.100s\" not found", docs[0].name,
-			 n > 1 ? " (and others)" : "", context);
+		char names[256];
+		context_names(docs, n, names, sizeof names);
+		snprintf(err, errlen, "%.200s%s: context \"%.100s\" not found (%s%.256s)", docs[0].name,
+			 n > 1 ? " (and others)" : "", context, names[0] ? "its contexts: " : "it has no context",
+			 names);
 		return -1;
 	}
 	kc->context = strdup(context);

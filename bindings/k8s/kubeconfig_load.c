@@ -98,7 +98,12 @@ int kubeconfig_load(const struct kubeconfig_source *src, struct kubeconfig *kc, 
 		rc = kc_resolve(docs, n, src->context, kc, err, errlen);
 	else if (rc == 0 && src->in_cluster_root && in_cluster_env())
 		rc = kubeconfig_in_cluster(src->in_cluster_root, kc, err, errlen);
-	else if (rc == 0) {
+	else if (rc == 0 && src->env && *src->env && !(src->explicit_path && *src->explicit_path)) {
+		const char *what = strchr(src->env, ':') ? "none of its files exists" : "no such file";
+		snprintf(err, errlen, "KUBECONFIG=%.300s: %s (pass --kubeconfig FILE, or set KUBECONFIG to the "
+			 "kubeconfig's path)", src->env, what);
+		rc = -1;
+	} else if (rc == 0) {
 		snprintf(err, errlen, "no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create "
 			 "~/.kube/config");
 		rc = -1;

@@ -179,12 +179,14 @@ function Cluster:members()
 	return printable(members, openshift.member_table)
 end
 
+-- Prints each endpoint with its member's name ("https://10.0.0.11:2379 (master-1) is healthy: ...").
 function Cluster:health()
 	local c, err, code = self:etcd()
 	if not c then return nil, err, code end
 	local health, herr, hcode = c:health { cluster = true }
 	if not health then return nil, herr, hcode end
-	return printable(health, openshift.health_lines)
+	local members = c:members() -- only for the names: without them the URLs still print
+	return printable(health, function(t) return openshift.health_lines(t, members) end)
 end
 
 -- A handle on node `name`'s files through a debug pod (image, namespace: opts, else the defaults), scheduled with

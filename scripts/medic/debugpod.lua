@@ -185,6 +185,12 @@ end
 local function start_steps(kc, nodename, opts, rec)
 	local msg, code
 	rec.node = nodename
+	-- a pod for a node that does not exist is never scheduled: said at once, not after the wait's timeout (a user
+	-- who may not read nodes goes on, and the wait says what it saw)
+	local _, _, node_code = kc:get("/api/v1/nodes/" .. nodename)
+	if node_code == "NotFound" then
+		return nil, "no node named " .. nodename .. " (oc get nodes lists them)", "NotFound"
+	end
 	local image = opts.image or M.resolve_image(kc)
 	if opts.namespace then
 		rec.namespace = opts.namespace

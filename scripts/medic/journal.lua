@@ -25,16 +25,24 @@ function journal.state_dir(override)
 	return home .. "/.local/state/etcd-medic"
 end
 
--- Creates dir (and parents) private to the user, once per process. Returns true or nil, message. A Ctrl-C that
--- reaches the shell doing it is an interrupt (exit 130), not a directory that cannot be made.
-local made = {}
-function journal.ensure_dir(dir)
-	if made[dir] then return true end
-	local ok, how, code = os.execute("umask 077 && mkdir -p -- " .. shell_quote(dir))
+-- os.execute(cmd) -> true or false. While the shell runs, this process ignores SIGINT (system() does): a Ctrl-C to
+-- the process group reaches only the shell, so the shell killed by it is this run's interrupt (exit 130), never a
+-- file that cannot be made, and never lost (a run that went on to the end after a Ctrl-C).
+local function shell(cmd)
+	local ok, how, code = os.execute(cmd)
 	if not ok and how == "signal" and (code == 2 or code == 15) then
 		error({ outcome = "interrupted", exit_code = 130, message = "interrupted" }, 0)
 	end
-	if not ok then return nil, "cannot create the state directory " .. dir end
+	return ok == true
+end
+
+-- Creates dir (and parents) private to the user, once per process. Returns true or nil, message.
+local made = {}
+function journal.ensure_dir(dir)
+	if made[dir] then return true end
+	if not shell("umask 077 && mkdir -p -- " .. shell_quote(dir)) then
+		return nil, "cannot create the state directory " .. dir
+	end
 	made[dir] = true
 	return true
 end
@@ -44,7 +52,7 @@ end
 function journal.write_private(path, data)
 	local tmp = path .. ".tmp"
 	os.remove(tmp)
-	if not os.execute("umask 077 && : > " .. shell_quote(tmp)) then
+	if not shell("umask 077 && : > " .. shell_quote(tmp)) then
 		return nil, "cannot create " .. tmp
 	end
 	local f, err = io.open(tmp, "w")

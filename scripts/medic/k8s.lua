@@ -113,6 +113,12 @@ end
 local READ_RETRY = { ConnectFailed = true, ConnectionLost = true }
 local WRITE_RETRY = { ConnectFailed = true }
 
+-- A change sent to the server (not a GET): Ctrl-C waits for its answer (host.held), since a request cut short may
+-- still land after the cleanup has looked (a quorum guard opened after it was seen closed); a second Ctrl-C kills.
+local function held_raw(conn, args)
+	return host.held(conn.raw, conn, args)
+end
+
 -- kc:request{method="GET", path=, query={...}, body=TABLE|STRING, content_type=, accept=, timeout=,
 --            on_data=FUNCTION, retries=N}
 -- -> decoded JSON (a table), or the text of a non-JSON body, or true for an empty one
@@ -128,11 +134,12 @@ function Client:request(req)
 	end
 	local reading = method == "GET" or method == "HEAD"
 	local retries = req.retries or self.retries
+	local send = reading and self.core.raw or held_raw
 	for attempt = 0, retries do
-		local status, text, info = self.core:raw {
+		local status, text, info = send(self.core, {
 			method = method, path = req.path, query = req.query, body = body, timeout = req.timeout,
 			content_type = req.content_type, accept = req.accept, on_data = req.on_data,
-		}
+		})
 		local wait, msg, code, st
 		if not status then
 			msg, code = text, info

@@ -36,6 +36,9 @@ local function refuse_unknown(t, known, what)
 	end
 end
 
+-- Is there a terminal to ask a question on (ctx:confirm)? A test replaces it, as it does prompt.
+local function can_ask() return require("medic.host").isatty("stdin") end
+
 function procedure.new(def)
 	assert(type(def) == "table" and type(def.name) == "string", "procedure.new{name=...}")
 	refuse_unknown(def, DEFINITION, "procedure.new{}")
@@ -45,8 +48,8 @@ function procedure.new(def)
 		file = not source:find("^@%[embedded%]") and source:match("^@(.+)$") or nil,
 		name = def.name, title = def.title, options = def.options or {}, facts = def.facts or {},
 		state_names = def.state or {}, journal_names = def.journal or {}, journal_key = def.journal_key,
-		steps = {}, hooks = { before = {}, after = {} }, prompt = ui.confirm, read_only = def.read_only,
-		where = def.where,
+		steps = {}, hooks = { before = {}, after = {} }, prompt = ui.confirm, can_ask = can_ask,
+		read_only = def.read_only, where = def.where,
 	}, Proc)
 end
 

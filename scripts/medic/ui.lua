@@ -22,13 +22,19 @@ function ui.colored(text, color)
 end
 
 -- A line to stdout. When stdout is closed (a `| tee` that a Ctrl-C to the process group ended too), the run goes on:
--- its cleanup must not stop for output nobody reads. Said once on stderr; --log-json keeps the record.
+-- its cleanup must not stop for output nobody reads. Said once on stderr, and the lines that follow go to stderr
+-- (the summary and the command that resumes reach the terminal); --log-json keeps the record.
 local stdout_closed = false
 local function emit(s)
+	if stdout_closed then
+		stderr:write(host.redact(s), "\n")
+		return
+	end
 	local ok = stdout:write(host.redact(s), "\n") and stdout:flush()
-	if not ok and not stdout_closed then
+	if not ok then
 		stdout_closed = true
-		stderr:write("etcd-medic: standard output is closed; the run goes on (its record: --log-json)\n")
+		stderr:write("etcd-medic: standard output is closed; the run goes on, its output on stderr (its record: "
+			.. "--log-json)\n", host.redact(s), "\n")
 		host.log("warn", "output", "standard output is closed; the run goes on")
 	end
 end
@@ -54,9 +60,13 @@ local MARKS = {
 function ui.mark(status, message)
 	local m = MARKS[status] or { tostring(status), "bold" }
 	local label = ("%-9s"):format("[" .. m[1] .. "]")
-	local out = (status == "failed" or status == "refused" or status == "warn") and stderr or stdout
-	out:write("    ", ui.colored(label, m[2]), " ", host.redact(tostring(message or "")), "\n")
-	out:flush()
+	local line = "    " .. ui.colored(label, m[2]) .. " " .. tostring(message or "")
+	if status == "failed" or status == "refused" or status == "warn" then
+		stderr:write(host.redact(line), "\n")
+		stderr:flush()
+	else
+		emit(line)
+	end
 	host.log("debug", "mark", m[1] .. ": " .. tostring(message or ""))
 end
 for status in pairs(MARKS) do ui[status] = function(message) ui.mark(status, message) end end

@@ -51,8 +51,11 @@ end)
 
 it("a missing, directory or binary script is a clear error, not a crash", function()
 	local code, _, err = medic("run no-such-script")
-	eq(code, 1)
+	eq(code, 2)
 	spec.contains(err, "no script named 'no-such-script'")
+	code, _, err = medic("run etcd-stats")
+	eq(code, 2)
+	spec.contains(err, "did you mean 'etcd-status'?")
 	code, _, err = medic("run " .. q(dir .. "/missing.lua"))
 	eq(code, 1)
 	spec.contains(err, "No such file")
@@ -150,18 +153,24 @@ it("scripts lists the shipped scripts with their descriptions", function()
 	spec.lacks(out, "etcd-medic-api")
 end)
 
-it("eject writes the script and its libraries, and never overwrites", function()
-	local first = io.popen("ls scripts/*.lua"):read("l")
-	if not first then return end
-	local name = first:match("([^/]+)%.lua$")
+it("eject writes the script and its own helpers only; --libraries the libraries too; never overwrites", function()
+	local name, first = "replace-crashlooping-member", "scripts/replace-crashlooping-member.lua"
 	local out_dir = dir .. "/ejected"
 	local code, out, err = medic("eject " .. q(name) .. " " .. q(out_dir))
 	eq(code, 0, err)
 	spec.contains(out, out_dir .. "/" .. name .. ".lua")
+	spec.contains(out, "--libraries", "says how to get the libraries")
 	eq(spec.read(out_dir .. "/" .. name .. ".lua"), spec.read(first))
+	eq(spec.read(out_dir .. "/" .. name .. "/checks.lua"), spec.read("scripts/" .. name .. "/checks.lua"), "helper")
+	eq(spec.read(out_dir .. "/medic/procedure.lua"), nil, "no library without --libraries")
+	local lib_dir = dir .. "/ejected-libs"
+	code, out, err = medic("eject " .. q(name) .. " " .. q(lib_dir) .. " --libraries")
+	eq(code, 0, err)
+	spec.contains(out, "take precedence", "says the libraries shadow the built-in ones")
+	eq(spec.read(lib_dir .. "/" .. name .. "/progress.lua"), spec.read("scripts/" .. name .. "/progress.lua"), "helper")
 	for lib in (spec.read(first)):gmatch("require%s*%(?%s*[\"'](medic%.[%w_.]+)[\"']") do
 		local file = "scripts/" .. lib:gsub("%.", "/") .. ".lua"
-		if spec.read(file) then eq(spec.read(out_dir .. "/" .. lib:gsub("%.", "/") .. ".lua"), spec.read(file), lib) end
+		if spec.read(file) then eq(spec.read(lib_dir .. "/" .. lib:gsub("%.", "/") .. ".lua"), spec.read(file), lib) end
 	end
 	spec.write(out_dir .. "/" .. name .. ".lua", "-- edited\n")
 	code, out, err = medic("eject " .. q(name) .. " " .. q(out_dir))
@@ -177,7 +186,7 @@ end)
 
 it("an ejected copy edited in place wins, libraries included", function()
 	local out_dir = dir .. "/ejected2"
-	local code = medic("eject etcd-status " .. q(out_dir))
+	local code = medic("eject etcd-status " .. q(out_dir) .. " --libraries")
 	if code ~= 0 then return end
 	spec.write(out_dir .. "/medic/ui.lua", "-- etcd-medic-api: 2\nreturn { edited = true }\n")
 	spec.write(out_dir .. "/etcd-status.lua", "-- etcd-medic-api: 2\nprint(require('medic.ui').edited)\n")

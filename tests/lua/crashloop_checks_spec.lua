@@ -121,4 +121,20 @@ spec.it("crash_loop: crash-looping and no rollout: passes", function()
 	spec.contains(checks.crash_loop(ctx), "CrashLoopBackOff", "what it found")
 end)
 
+-- restore-overrides (and new-revision) skip when the gate was never opened: in the plan, a gate about to be opened
+-- needs its restore; once running, a gate whose previous overrides were never recorded was never opened (a run
+-- that failed or was interrupted before it), and saying "changed" for it would be untrue.
+spec.it("the gate's restore: planned for a gate about to open; skipped once running if it never opened", function()
+	local progress = require "replace-crashlooping-member.progress"
+	local function ctx(recorded, running, gate_planned)
+		return { journal = { overrides_recorded = recorded }, running = running,
+			planned = function(_, name) return name == "open-quorum-gate" and gate_planned end }
+	end
+	spec.eq(progress.gate_not_opened(ctx(nil, nil, true)), nil, "plan: the gate will open")
+	spec.eq(progress.gate_not_opened(ctx(nil, nil, false)), "the quorum gate was not opened", "plan: no gate")
+	spec.eq(progress.gate_not_opened(ctx(nil, true, true)), "the quorum gate was not opened", "failed before the gate")
+	spec.eq(progress.gate_not_opened(ctx(true, true, true)), nil, "the gate was opened")
+	spec.eq(progress.gate_not_opened(ctx(true, true, false)), nil, "opened by the run this one resumes")
+end)
+
 spec.done()

@@ -75,7 +75,7 @@ function Client.list(_, path, opts)
 	local other = path:match("^/api/v1/namespaces/openshift%-(kube%-[%w%-]+)/pods$")
 	if path == "/api/v1/nodes" then
 		for _, n in ipairs(sorted_names()) do items[#items + 1] = node(n) end
-	elseif path:match("/pods$") then
+	elseif other or path == "/api/v1/namespaces/openshift-etcd/pods" then -- no other namespace has any pods
 		for _, n in ipairs(sorted_names()) do
 			if not on or on == n then items[#items + 1] = pod(n, other) end
 		end

@@ -38,4 +38,30 @@ it("the binding cores no longer carry host services", function()
 	for _, name in ipairs { "sleep", "monotonic" } do eq(node_core[name], nil, "node.core." .. name) end
 end)
 
+-- In a process of its own (a SIGINT leaves the flag set and the default action behind it): a Ctrl-C during
+-- host.held(fn) lets fn finish (what a change in flight needs), then takes effect as "interrupted".
+it("held: a Ctrl-C waits for fn to finish, then interrupts; without held it cuts the loop short", function()
+	local chunk = [[
+local h = require "medic.host"
+local function busy() local t = h.now(); while h.now() - t < 1 do end end
+-- (system() ignores SIGINT while its child runs: the signal comes from a background shell)
+local ok, err = pcall(h.held, function() os.execute("(sleep 0.2; kill -INT $PPID) &"); busy(); print("fn finished") end)
+print("held returned", ok, err)
+local after_ok, after_err = pcall(function() return 1 end)
+print("after", after_ok, after_err)
+]]
+	local code, out = spec.medic("-e " .. spec.q(chunk))
+	spec.contains(out, "fn finished", "fn ran to its end")
+	spec.lacks(out, "held returned true", "the Ctrl-C took effect once fn was done")
+	spec.contains(out, "interrupted", "as an interrupt")
+	eq(code, 0, "the chunk caught it")
+	code, out = spec.medic("-e " .. spec.q([[
+local h = require "medic.host"
+os.execute("(sleep 0.2; kill -INT $PPID) &")
+local t = h.now(); while h.now() - t < 2 do end
+print("loop finished")]]))
+	spec.lacks(out, "loop finished", "without held, the loop is cut short")
+	eq(code, 130, "exit")
+end)
+
 spec.done()

@@ -149,6 +149,8 @@ local function fake_kc(root, opts)
 		if opts.raise_on_get and path:find("/pods/") then
 			error("interrupted", 0)
 		end
+		local nodename = path:match("^/api/v1/nodes/(.+)$")
+		if nodename and not opts.no_node then return { kind = "Node", metadata = { name = nodename } } end
 		local obj = self.objects[path]
 		if not obj then
 			return nil, path .. " not found", "NotFound"
@@ -326,6 +328,9 @@ test("open_remote: bad names never reach the API; failures clean up", function()
 	eq(next(kc.objects), nil, "pod and namespace deleted when waiting raised (Ctrl-C)")
 	kc = fake_kc("/nonexistent", { fail_pod = true })
 	fails_with("Forbidden", node.open_remote(kc, "master-0", { image = "x" }))
+	kc = fake_kc("/nonexistent", { no_node = true })
+	fails_with("NotFound", node.open_remote(kc, "master-9", { image = "x" }))
+	eq(count(kc.calls, "^create "), 0, "no debug pod for a node that does not exist")
 	eq(next(kc.objects), nil, "namespace deleted after the pod was refused")
 end)
 

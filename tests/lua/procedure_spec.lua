@@ -417,6 +417,73 @@ test("by hand: a session runs the preflight, then one step at a time, sharing th
 	assert(msg:find("on fire"), msg)
 end)
 
+-- A site's approval before change-b (ctx:confirm): p.prompt answers "approve?" with `approve` and the plan with yes;
+-- can_ask says whether there is a terminal. The host's audit records are kept in `records`.
+local function approving(world, calls, approve, terminal, records)
+	local p = fake(world, calls)
+	p.prompt = function(q)
+		if not q:find("approve") then return true end
+		calls.asked = (calls.asked or 0) + 1
+		return approve
+	end
+	p.can_ask = function() return terminal end
+	p:before("change-b", function(ctx) ctx:confirm("change ticket approve?") end)
+	local host = require "medic.host"
+	host.audit = function(kind, message, fields)
+		if kind == "asked" then records[#records + 1] = { message = message, answer = fields.answer } end
+	end
+	return p
+end
+
+test("ctx:confirm: asked on the terminal; yes goes on, audited", function()
+	local world, calls, records = {}, {}, {}
+	eq(exit_of(approving(world, calls, true, true, records), "--state-dir", fresh_dir()), 0, "exit")
+	eq(calls.asked, 1, "asked once")
+	eq(world.b, true, "b done")
+	eq(records[1] and records[1].answer, "answered yes at the prompt", "audit")
+end)
+
+test("ctx:confirm: --yes answers it without asking, audited", function()
+	local world, calls, records = {}, {}, {}
+	eq(exit_of(approving(world, calls, false, false, records), "--state-dir", fresh_dir(), "--yes"), 0, "exit")
+	eq(calls.asked, nil, "not asked")
+	eq(world.b, true, "b done")
+	eq(records[1] and records[1].answer, "--yes", "audit")
+end)
+
+test("ctx:confirm: no ends the run before the step (exit 1), the gate closed again", function()
+	local world, calls, records = {}, {}, {}
+	local code, msg = exit_of(approving(world, calls, false, true, records), "--state-dir", fresh_dir())
+	eq(code, 1, "exit")
+	assert(tostring(msg):find("not confirmed: change ticket approve?", 1, true), tostring(msg))
+	eq(world.b, nil, "b not done")
+	eq(world.gate, false, "gate closed again")
+	eq(records[1] and records[1].answer, "answered no at the prompt", "audit")
+end)
+
+test("ctx:confirm: no terminal and no --yes refuses, saying what to do (exit 3 before any change, else 1)", function()
+	local world, calls, records = {}, {}, {}
+	local code, msg = exit_of(approving(world, calls, true, false, records), "--state-dir", fresh_dir())
+	eq(code, 1, "exit after changes")
+	assert(tostring(msg):find("no terminal to ask on", 1, true) and msg:find("--yes", 1, true), tostring(msg))
+	eq(calls.asked, nil, "not asked")
+	eq(world.b, nil, "b not done")
+	eq(world.gate, false, "gate closed again")
+	assert(records[1] and records[1].answer:find("^refused"), "audit")
+	local p = approving({}, {}, true, false, {})
+	p:before("preflight", function(ctx) ctx:confirm("approve the run?") end)
+	eq(exit_of(p, "--state-dir", fresh_dir()), 3, "exit before any change")
+end)
+
+test("ctx:confirm: a dry run asks nothing", function()
+	local world, calls, records = {}, {}, {}
+	local p = approving(world, calls, false, false, records)
+	p:before("preflight", function(ctx) ctx:confirm("approve the dry run?") end)
+	eq(exit_of(p, "--state-dir", fresh_dir(), "--dry-run"), 1, "exit (b's rehearsal is rejected, as above)")
+	eq(calls.asked, nil, "not asked")
+	eq(#records, 0, "no audit record")
+end)
+
 os.execute("rm -rf '" .. tmp .. "'")
 print(string.format("%d/%d passed", count - failures, count))
 if failures > 0 then error({ exit_code = 1, message = failures .. " failed" }, 0) end

@@ -61,5 +61,23 @@ spec.it("the rest of the plan is the document's", function()
 	spec.contains(out, "site: preflight ok", "the after hook")
 end)
 
+-- docs/procedures.md's approval pause (the ```lua block with ctx:confirm), on the same fake cluster: it loads, its
+-- hook is named before the plan, and a dry run asks nothing (ctx:confirm itself: tests/lua/procedure_spec.lua).
+local function confirm_example()
+	local text = spec.read("docs/procedures.md")
+	for block in text:gmatch("```lua\n(.-)```") do
+		if block:find("ctx:confirm", 1, true) then return block end
+	end
+end
+spec.write(dir .. "/approve.lua", assert(confirm_example(), "no ctx:confirm example in docs/procedures.md"))
+local acode, aout, aerr = spec.medic("run " .. spec.q(dir .. "/run.lua") .. " --dry-run --node master-1 --state-dir "
+	.. spec.q(dir .. "/state") .. " --site " .. spec.q(dir .. "/approve.lua"))
+
+spec.it("docs/procedures.md's ctx:confirm example: named before the plan; the dry run asks nothing", function()
+	spec.eq(acode, 0, "exit code; stderr: " .. tostring(aerr) .. "\nstdout: " .. tostring(aout))
+	spec.contains(aout, "before: remove-member", "the site line names the hook")
+	spec.lacks(aout, "[y/N]", "no question")
+end)
+
 os.execute("rm -rf " .. spec.q(dir))
 spec.done()

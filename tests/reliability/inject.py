@@ -3,10 +3,13 @@
 
   inject.py TESTBED_DIR STEP FAULT --pid PID --record FILE
 
-FAULT is one of: 500, 429, drop, delay, apistop, sigkill, sigint, second. API faults hit the step's first
-mutating request (see TARGETS). sigkill/sigint hold that request at the API server (a 3 s delay) and send the
-signal while it is held, so the mutation lands after the tool is gone (an indefinite outcome). apistop freezes
-the testbed daemon (API server, kubelets, operator; the etcd processes keep running) for APISTOP_SECONDS.
+FAULT is one of: 500, 429, drop, delay, apistop, sigkill, sigint, pgint, closeout, second. API faults hit the
+step's first mutating request (see TARGETS). sigkill/sigint hold that request at the API server (a 3 s delay) and
+send the signal while it is held, so the mutation lands after the tool is gone (an indefinite outcome); pgint does
+the same with SIGINT to the tool's whole process group (a Ctrl-C on a terminal: the `tee` its output is piped
+into gets it too). closeout only records that the output's reader should close it now (the harness does).
+apistop freezes the testbed daemon (API server, kubelets, operator; the etcd processes keep running) for
+APISTOP_SECONDS.
 second stops (SIGSTOP) the etcd of another node. Timed parts run in a detached child so the hook returns at once.
 What was done is appended to FILE as JSON lines (the harness undoes SIGSTOPs from it)."""
 import argparse
@@ -63,8 +66,8 @@ def detach():
     return True
 
 
-def signal_when_held(layout, step, pid, sig, rec):
-    """Holds the step's request at the server; once the server has taken it, signals pid."""
+def signal_when_held(layout, step, pid, sig, rec, group=False):
+    """Holds the step's request at the server; once the server has taken it, signals pid (or its process group)."""
     add_fault(layout, step, delay=HOLD)
     if not detach():
         return
@@ -76,8 +79,11 @@ def signal_when_held(layout, step, pid, sig, rec):
                 break
             time.sleep(0.05)
         time.sleep(HOLD / 3)
-        record(rec, action="signal", signal=int(sig), pid=pid, held=not faults)
-        os.kill(pid, sig)
+        record(rec, action="signal", signal=int(sig), pid=pid, held=not faults, group=group)
+        if group:
+            os.killpg(os.getpgid(pid), sig)
+        else:
+            os.kill(pid, sig)
     finally:
         os._exit(0)
 
@@ -131,6 +137,12 @@ def main(argv):
         add_fault(layout, a.step, delay=DELAY_PAST_TIMEOUT)
     elif f in ("sigkill", "sigint"):
         signal_when_held(layout, a.step, a.pid, signal.SIGKILL if f == "sigkill" else signal.SIGINT, a.record)
+        return 0
+    elif f == "pgint":
+        signal_when_held(layout, a.step, a.pid, signal.SIGINT, a.record, group=True)
+        return 0
+    elif f == "closeout":
+        record(a.record, action="closeout", step=a.step)
         return 0
     elif f == "apistop":
         apistop(layout, a.record)

@@ -72,6 +72,14 @@ static void test_commands(void **state)
 	assert_int_equal(parse(&cli, ARGV("eject", "name", "dir")), 0);
 	assert_int_equal(cli.cmd, CMD_EJECT);
 	assert_int_equal(cli.noperands, 2);
+	assert_int_equal(cli.eject_libraries, 0);
+	assert_int_equal(parse(&cli, ARGV("eject", "name", "--libraries", "dir")), 0);
+	assert_int_equal(cli.eject_libraries, 1);
+	assert_int_equal(cli.noperands, 2);
+	assert_string_equal(cli.operands[1], "dir");
+	assert_int_equal(parse(&cli, ARGV("eject", "--libraries", "name")), 0);
+	assert_int_equal(cli.eject_libraries, 1);
+	assert_int_equal(cli.noperands, 1);
 	assert_int_equal(parse(&cli, ARGV("--version")), 0);
 	assert_int_equal(cli.cmd, CMD_VERSION);
 	assert_int_equal(parse(&cli, ARGV("--help", "--bogus")), 0);
@@ -85,7 +93,7 @@ static void test_usage_errors(void **state)
 	struct medic_cli cli;
 	char **bad[] = {ARGV("frob"), ARGV("--bogus"), ARGV("-x"), ARGV("run"), ARGV("-e"), ARGV("--kubeconfig"),
 			ARGV("repl", "extra"), ARGV("scripts", "x"), ARGV("eject"), ARGV("eject", "a", "b", "c"),
-			ARGV("run", "--bogus", "x")};
+			ARGV("run", "--bogus", "x"), ARGV("--libraries", "scripts"), ARGV("eject", "a", "b", "c", "--libraries")};
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		assert_int_equal(parse(&cli, bad[i]), 2);

@@ -164,7 +164,8 @@ static void test_errors_name_file_and_field(void **state)
 	expect_error("clusters: [{name: c, cluster: {server: 'https://h', insecure-skip-tls-verify: true, "
 		     "certificate-authority: ca.crt}}]\n" CTX, NULL, "insecure flag is not allowed");
 	expect_error("clusters: [{name: c, cluster: {server: 'ftp://h'}}]\n" CTX, NULL, "not an http(s) URL");
-	expect_error("clusters: [{name: c, cluster: {server: 'https://h'}}]\n" CTX, "other", "context \"other\" not found");
+	expect_error("clusters: [{name: c, cluster: {server: 'https://h'}}]\n" CTX, "other",
+		     "context \"other\" not found (its contexts: x)");
 	expect_error("clusters: [{name: c, cluster: {server: 'https://h'}}]\n" CTX, NULL, "user \"u\" not found");
 	expect_error("clusters: []\n" CTX, NULL, "cluster \"c\" not found");
 	expect_error("clusters: [{name: c, cluster: {server: [1]}}]\n" CTX, NULL, "server: expected a string");
@@ -242,6 +243,13 @@ static void test_merge_first_file_wins(void **state)
 	struct kubeconfig_source explicit = {.explicit_path = path_of("missing"), .env = env};
 	assert_int_equal(kubeconfig_load(&explicit, &kc, err, sizeof err), -1);
 	assert_non_null(strstr(err, "missing"));
+
+	char env_missing[600];
+	snprintf(env_missing, sizeof env_missing, "%s", path_of("missing"));
+	struct kubeconfig_source none = {.env = env_missing, .home = path_of("nohome")};
+	assert_int_equal(kubeconfig_load(&none, &kc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "KUBECONFIG="));
+	assert_non_null(strstr(err, "missing: no such file")); /* the path it names, not "no kubeconfig" */
 
 	struct kubeconfig_source home = {.home = path_of("nohome")};
 	assert_int_equal(kubeconfig_load(&home, &kc, err, sizeof err), -1);

@@ -75,7 +75,13 @@ static void test_load_script_by_name_and_path(void **state)
 	assert_int_equal(medic_load_script(L, "tool", &opts), LUA_OK);
 	assert_int_equal(lua_type(L, -1), LUA_TFUNCTION);
 	assert_int_not_equal(medic_load_script(L, "nothing", &opts), LUA_OK);
+	assert_int_equal(lua_type(L, -1), LUA_TTABLE); /* {exit_code = 2, message = ...}: a usage error */
+	assert_int_equal(lua_getfield(L, -1, "exit_code"), LUA_TNUMBER);
+	assert_int_equal(lua_tointeger(L, -1), 2);
+	lua_pop(L, 1);
+	lua_getfield(L, -1, "message");
 	assert_non_null(strstr(lua_tostring(L, -1), "no script named 'nothing'"));
+	lua_pop(L, 1);
 	assert_int_not_equal(medic_load_script(L, "/nonexistent/x.lua", &opts), LUA_OK);
 	assert_non_null(strstr(lua_tostring(L, -1), "cannot read /nonexistent/x.lua"));
 	assert_int_not_equal(medic_load_script(L, "/", &opts), LUA_OK);

@@ -1,6 +1,7 @@
 -- etcd-medic-api: 2
 -- The run's record in --log-json, from which a change ticket can be written: one audit record for the start (who,
--- which cluster, which script and site file, the options), one for the confirmation, one per action (the step, the
+-- which cluster, which script and site file, the options), one for the confirmation (and one per question a site
+-- file asks with ctx:confirm), one per action (the step, the
 -- command line it stands for, its fields: member ID, node, paths, secret uid, patch body, backup file and its
 -- SHA-256, and its result), and one for the outcome. host.audit redacts every record (no secret reaches it).
 local host = require "medic.host"
@@ -31,6 +32,11 @@ end
 
 function audit.confirmed(how)
 	host.audit("confirmed", "the plan was confirmed: " .. how, { by = how })
+end
+
+-- A site's question (ctx:confirm) and how it was answered: "--yes", "answered yes at the prompt", or no.
+function audit.asked(question, answer)
+	host.audit("asked", question .. ": " .. answer, { question = question, answer = answer })
 end
 
 -- result: "done", or "failed" with the error's message.

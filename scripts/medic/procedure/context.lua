@@ -6,13 +6,16 @@
 --   ctx.journal   what is kept across runs (declared; an assignment is written to the journal file before it returns)
 --   ctx.cluster   the cluster (medic.cluster): ctx.cluster:k8s(), :etcd_client(), :read_members(), ...
 --   ctx.dry_run, ctx.resuming
+--   ctx.running   true once a step runs for real (the plan is over): a skip/done can tell "will it run?" from "did it?"
 --   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
 --   ctx:say(fmt, ...)   ctx:wait{...}   ctx:sleep(s)   ctx:now()   ctx:node(name)
+--   ctx:confirm(question)   a site's own approval, asked on the terminal (--yes answers it)
 --   ctx:finished(step)   ctx:planned(step)
 local declared = require "medic.procedure.declared"
 local failure = require "medic.procedure.failure"
 local journal = require "medic.journal"
 local arguments = require "medic.procedure.arguments"
+local audit = require "medic.procedure.audit"
 local host = require "medic.host"
 local lease = require "medic.procedure.lease"
 local ui = require "medic.ui"
@@ -46,6 +49,32 @@ function Ctx.now() return host.now() end
 function Ctx.sleep(_, seconds)
 	local slept, why = host.sleep(seconds)
 	if not slept then failure.raise("interrupted", why or "interrupted") end
+end
+
+-- ctx:confirm(question): a site's own approval (a change ticket, a second pair of eyes), from a hook. --yes answers
+-- yes; else the question is asked on the terminal. A "no" ends the run ("not confirmed", exit 1); with no terminal to
+-- ask on and no --yes the run is refused (exit 3): a question nobody can answer is never taken as a yes. A dry run
+-- asks nothing. Every answer is an audit record in --log-json. Returns true.
+function Ctx:confirm(question)
+	question = tostring(question)
+	if self.dry_run then
+		self:say("would ask: %s (a dry run asks nothing)", question)
+		return true
+	end
+	local by = self.opts.yes and "--yes"
+	if not by and not self.procedure.can_ask() then
+		audit.asked(question, "refused: no terminal to ask on, and no --yes")
+		failure.refuse("the site file asks \"" .. question .. "\" and there is no terminal to ask on: run on a "
+			.. "terminal, or answer yes in advance with --yes")
+	end
+	if not by and not self.procedure.prompt(question) then
+		audit.asked(question, "answered no at the prompt")
+		failure.fail("not confirmed: " .. question)
+	end
+	by = by or "answered yes at the prompt"
+	audit.asked(question, by)
+	self:say("%s: yes (%s)", question, by)
+	return true
 end
 
 function Ctx:state_dir()

@@ -120,7 +120,10 @@ function lease.release(ctx)
 	local held = ctx.lease
 	if not held then return end
 	ctx.lease = nil
-	ctx.cluster:k8s():delete(path(ctx.cluster.namespace), { preconditions = { uid = held.object.metadata.uid } })
+	-- uninterrupted: after a Ctrl-C the release must still reach the server, or the next run waits for the expiry
+	host.uninterrupted(function()
+		ctx.cluster:k8s():delete(path(ctx.cluster.namespace), { preconditions = { uid = held.object.metadata.uid } })
+	end)
 end
 
 return lease

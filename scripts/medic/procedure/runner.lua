@@ -189,6 +189,7 @@ end
 
 -- Runs one step for real: hooks, check again, the actions, the journal. Returns status, note.
 function runner.execute_step(proc, ctx, step)
+	ctx.running = true
 	run_hooks(proc, "before", ctx, step)
 	local status, note = runner.settled(step, ctx)
 	if not status then
