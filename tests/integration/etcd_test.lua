@@ -5,7 +5,7 @@
 --     a ~100 MiB database snapshotted in a child process with its peak memory measured, and accepted by
 --     `etcdctl snapshot status` and `etcdctl snapshot restore` (which checks the SHA-256 trailer): over gRPC
 --     with mutual TLS (h2), over gRPC on plain http (h2c), and through an HTTP/1.1-only proxy, where it falls
---     back to the JSON gateway.
+--     back to the JSON gateway; a fragmented database defragmented member by member, hashkv, move_leader.
 --   Part 2, the shared testbed (when TESTBED_DIR is set): read-only; the gateway (ETCDCTL_* from the
 --     runner) and via_exec (etcdctl in an etcd pod through medic.k8s) return the same members, health and
 --     status, and the same members as `etcdctl member list`.
@@ -269,6 +269,43 @@ print(require("medic.json").encode(s))]]):format(base, dir .. "/ca.crt", dir .. 
 		end)
 		sh("kill $(cat " .. q(pidfile) .. ") 2>/dev/null")
 		if not ok then error(err, 0) end
+	end)
+
+	-- Maintenance: 24 MiB written and deleted, the history compacted; then defragment, hashkv, move_leader and
+	-- alarm_disarm through the gateway, checked against etcd's own view (endpoint status, etcdctl hashkv).
+	test("defragment shrinks each member; hashkv as etcdctl's; move_leader; alarm_disarm", function()
+		must(env .. " head -c 1048576 /dev/urandom >" .. q(dir .. "/mib") .. " && for i in $(seq 1 24); do "
+			.. "etcdctl put frag/$i <" .. q(dir .. "/mib") .. " >/dev/null || exit 1; done && "
+			.. "etcdctl del --prefix frag/ >/dev/null")
+		local rev = assert(c:status { cluster = true })[1].revision
+		must(env .. " etcdctl compact " .. rev .. " --physical >/dev/null")
+		local before = assert(c:status { cluster = true })
+		for _, s in ipairs(before) do
+			assert(s.db_size - s.db_size_in_use > 20 * 1048576, s.endpoint .. " fragmented: " .. s.db_size)
+			local r = assert(c:defragment(s.endpoint, { timeout = 60 }))
+			eq(r.endpoint, s.endpoint, "endpoint")
+			assert(type(r.took) == "number" and r.took >= 0, "took")
+			local after = assert(c:status { endpoints = { s.endpoint } })[1]
+			assert(after.db_size < s.db_size - 20 * 1048576, s.endpoint .. ": " .. s.db_size .. " -> " .. after.db_size)
+		end
+		local h, msg, code = c:hashkv(before[1].endpoint, rev)
+		if h then   -- etcd 3.5 and later
+			local want = json.decode(must(env .. " ETCDCTL_ENDPOINTS=" .. before[1].endpoint
+				.. " etcdctl endpoint hashkv --rev=" .. rev .. " -w json"))
+			eq(h.hash, math.tointeger(want[1].HashKV.hash), "etcdctl's hash")
+		else
+			eq(code, "Unsupported", msg)
+		end
+		local leader, follower
+		for _, s in ipairs(before) do if s.is_leader then leader = s else follower = s end end
+		local moved = assert(c:move_leader(follower.id))
+		eq(moved.from, leader.id, "from")
+		eq(moved.to, follower.id, "to")
+		poll(10, "the new leader", function()
+			local st = c:status { endpoints = { follower.endpoint } }
+			return st and st[1].is_leader
+		end)
+		eq(#assert(c:alarm_disarm()), 0, "no alarm to disarm")
 	end)
 
 	c:close()

@@ -9,6 +9,7 @@ import ssl
 
 import etcdapi
 import tbconfig
+import tbdatabase
 import tbmount
 
 NS = "openshift-etcd"
@@ -152,7 +153,8 @@ def pod_summary(p):
 def collect(layout, alive, pid):
     cfg = tbconfig.load(layout)
     doc = {"dir": layout.dir, "profile": cfg["profile"], "speed": cfg["speed"], "nodes": {},
-           "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk")},
+           "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk",
+                                                 "quota_backend_bytes")},
            "daemon": {"pid": pid, "running": alive},
            "api_server": "https://%s:%d" % (cfg["api"]["host"], cfg["api"]["port"])}
     for node in cfg["names"]:
@@ -165,6 +167,8 @@ def collect(layout, alive, pid):
             "files": {rel: list_files(root, rel) for rel in FILE_GLOBS},
         }
     doc["etcd"] = members(layout, cfg) if alive else {"error": "testbed not running"}
+    if alive:
+        doc["etcd"]["database"] = tbdatabase.db_view(layout, cfg)
     if not alive:
         return doc
     try:
