@@ -1,0 +1,57 @@
+#!/bin/bash
+# etcd-medic run defrag on one testbed with a 48 MiB quota, its database fragmented past the quota (NOSPACE):
+# refused (exit 3, nothing changed) while a member does not answer; then every member defragmented, the leader
+# last (etcd's own logs), the NOSPACE alarm disarmed, every member healthy. Asserts on `testbed status`.
+. "$(dirname "$0")/lib.sh"
+
+defrag() {
+	echo "+ defrag $*" >>"$TB/medic.log"
+	KUBECONFIG=$TB/kubeconfig timeout -k 5 300 "$MEDIC" --log-json "$TB/audit.json" run defrag \
+		--state-dir "$TB/state" --poll-interval 0.3 "$@" >>"$TB/medic.log" 2>&1
+}
+# db FILE PY-EXPR: true when the expression holds over d = status["etcd"]["database"] of FILE.
+db() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["etcd"]["database"]; sys.exit(0 if eval(sys.argv[2]) else 1)' "$@"; }
+
+tb_up defrag --quota-backend-bytes $((48 * 1024 * 1024))
+"$TESTBED" fragment "$TB" --mb 64 >>"$TB/medic.log" || die "testbed fragment"
+snap "$TB/before.json"
+check "fragmented: every member's dbSize over twice its dbSizeInUse" \
+	db "$TB/before.json" 'len(d["members"]) == 3 and all(m["dbSize"] > 2 * m["dbSizeInUse"] for m in d["members"].values())'
+check "the NOSPACE alarm is active" db "$TB/before.json" 'any(a["alarm"] == "NOSPACE" for a in d["alarms"])'
+
+# A member that does not answer (its etcd stopped with SIGSTOP): refused before any change.
+pid=$(cat "$TB/nodes/master-2/kubelet/etcd.pid")
+kill -STOP "$pid"
+expect "refused while master-2 does not answer" 3 defrag --yes --pause 1
+kill -CONT "$pid"
+snap "$TB/refused.json"
+check "nothing changed: master-0 and master-1 keep their dbSize" python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))["etcd"]["database"]["members"]
+r = json.load(open(sys.argv[2]))["etcd"]["database"]["members"]
+sys.exit(0 if all(r[n]["dbSize"] == b[n]["dbSize"] for n in ("master-0", "master-1")) else 1)' "$TB/before.json" "$TB/refused.json"
+
+t0=$SECONDS
+expect "defrag --yes --pause 1" 0 defrag --yes --pause 1
+echo "     (the run took $((SECONDS - t0)) s)"
+snap "$TB/after.json"
+check "every member's dbSize dropped" python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))["etcd"]["database"]["members"]
+a = json.load(open(sys.argv[2]))["etcd"]["database"]["members"]
+sys.exit(0 if all(a[n]["dbSize"] < b[n]["dbSize"] // 2 for n in b) else 1)' "$TB/before.json" "$TB/after.json"
+check "no alarm left" db "$TB/after.json" 'd["alarms"] == []'
+healthy_now() { snap "$TB/end.json" && tbq healthy "$TB/end.json" 3 >/dev/null; }
+wait_for "every member healthy, every etcd pod Ready" 30 healthy_now && ok "the cluster ends healthy"
+check "the leader was defragmented last (etcd's logs)" python3 -c '
+import glob, json, sys
+leader = [n for n, m in json.load(open(sys.argv[1]))["etcd"]["database"]["members"].items() if m["isLeader"]][0]
+when = {}
+for node in ("master-0", "master-1", "master-2"):
+    for f in glob.glob("%s/nodes/%s/root/var/log/pods/*/etcd/*.log" % (sys.argv[2], node)):
+        for line in open(f, errors="replace"):
+            if "\"msg\":\"defragmented\"" in line:
+                when[node] = max(when.get(node, ""), json.loads(line)["ts"])
+print("     defragmented at", when, "leader", leader)
+sys.exit(0 if len(when) == 3 and max(when, key=when.get) == leader else 1)' "$TB/before.json" "$TB"
+finish
