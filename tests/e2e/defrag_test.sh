@@ -1,7 +1,8 @@
 #!/bin/bash
 # etcd-medic run defrag on one testbed with a 48 MiB quota, its database fragmented past the quota (NOSPACE):
 # refused (exit 3, nothing changed) while a member does not answer; then every member defragmented, the leader
-# last (etcd's own logs), the NOSPACE alarm disarmed, every member healthy. Asserts on `testbed status`.
+# last (etcd's own logs), a run interrupted and resumed without redoing a member, the NOSPACE alarm disarmed,
+# every member healthy. Asserts on `testbed status` and etcd's logs.
 . "$(dirname "$0")/lib.sh"
 
 defrag() {
@@ -31,9 +32,15 @@ b = json.load(open(sys.argv[1]))["etcd"]["database"]["members"]
 r = json.load(open(sys.argv[2]))["etcd"]["database"]["members"]
 sys.exit(0 if all(r[n]["dbSize"] == b[n]["dbSize"] for n in ("master-0", "master-1")) else 1)' "$TB/before.json" "$TB/refused.json"
 
+# Interrupted (Ctrl-C) during the pause after the first member; the same command resumes without redoing it.
 t0=$SECONDS
-expect "defrag --yes --pause 1" 0 defrag --yes --pause 1
-echo "     (the run took $((SECONDS - t0)) s)"
+defrag --yes --pause 30 &
+run=$!
+wait_for "the first member defragmented" 60 grep -q "defragmented in" "$TB/medic.log"
+kill -INT "$(pgrep -n -f "^$MEDIC --log-json $TB/audit.json run defrag")"
+expect "interrupted during the pause" 130 wait "$run"
+expect "defrag --yes --pause 1 resumes" 0 defrag --yes --pause 1
+echo "     (both runs took $((SECONDS - t0)) s)"
 snap "$TB/after.json"
 check "every member's dbSize dropped" python3 -c '
 import json, sys
@@ -54,4 +61,11 @@ for node in ("master-0", "master-1", "master-2"):
                 when[node] = max(when.get(node, ""), json.loads(line)["ts"])
 print("     defragmented at", when, "leader", leader)
 sys.exit(0 if len(when) == 3 and max(when, key=when.get) == leader else 1)' "$TB/before.json" "$TB"
+check "each member defragmented once over both runs (etcd's logs)" python3 -c '
+import glob, sys
+for node in ("master-0", "master-1", "master-2"):
+    n = sum(open(f, errors="replace").read().count("\"msg\":\"defragmented\"")
+            for f in glob.glob("%s/nodes/%s/root/var/log/pods/*/etcd/*.log" % (sys.argv[1], node)))
+    if n != 1:
+        sys.exit("%s: %d" % (node, n))' "$TB"
 finish
