@@ -12,6 +12,14 @@ local gopts = require "medic.options"
 local checks = require "defrag.checks"
 local dactions = require "defrag.actions"
 
+-- A number of seconds at least `min`: an option's check (refused before any request).
+local function at_least(min)
+	return function(v)
+		if v >= min then return true end
+		return nil, string.format("must be at least %g seconds, not %g", min, v)
+	end
+end
+
 local P = procedure.new {
 	name = "defrag",
 	title = "Defragment the etcd members one at a time, the leader last",
@@ -22,15 +30,16 @@ local P = procedure.new {
 
 	options = {
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
-		{ name = "member-timeout", arg = "SECONDS", number = true, default = 120,
+		{ name = "member-timeout", arg = "SECONDS", number = true, default = 120, check = at_least(1),
 			help = "how long one member's defragmentation may take (etcdctl --command-timeout; the document "
 				.. "starts at 30 s and says to raise it on a timeout)" },
-		{ name = "pause", arg = "SECONDS", number = true, default = 60,
+		{ name = "pause", arg = "SECONDS", number = true, default = 60, check = at_least(0),
 			help = "how long every member must stay healthy after one is defragmented, before the next (the "
 				.. "document: at least one minute)" },
-		{ name = "health-timeout", arg = "SECONDS", number = true, default = 300,
+		{ name = "health-timeout", arg = "SECONDS", number = true, default = 300, check = at_least(1),
 			help = "how long to wait for every member to be healthy again after one is defragmented" },
-		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2, help = "how often to look while waiting" },
+		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2, check = at_least(0.1),
+			help = "how often to look while waiting" },
 	},
 
 	state = {
