@@ -167,7 +167,7 @@ def collect(layout, alive, pid):
             "files": {rel: list_files(root, rel) for rel in FILE_GLOBS},
         }
     doc["etcd"] = members(layout, cfg) if alive else {"error": "testbed not running"}
-    if alive:
+    if alive and "error" not in doc["etcd"]:   # no second wait on a cluster that answered no member list
         doc["etcd"]["database"] = tbdatabase.db_view(layout, cfg)
     if not alive:
         return doc
