@@ -38,6 +38,9 @@ local P = procedure.new {
 				.. "document: at least one minute)" },
 		{ name = "health-timeout", arg = "SECONDS", number = true, default = 300, check = at_least(1),
 			help = "how long to wait for every member to be healthy again after one is defragmented" },
+		{ name = "move-leader", flag = true,
+			help = "before the leader's turn, hand its leadership to a member defragmented already (etcd's "
+				.. "transfer-leadership), so that the member blocked is never the leader" },
 		{ name = "poll-interval", arg = "SECONDS", number = true, default = 2, check = at_least(0.1),
 			help = "how often to look while waiting" },
 	},
@@ -77,6 +80,13 @@ local function pending(ctx)
 	return list
 end
 
+-- A member defragmented before m (in this run or the one resumed), to hand the leadership to.
+local function previous(ctx, m)
+	for _, other in ipairs(ctx.state.order) do
+		if other.id ~= m.id then return other end
+	end
+end
+
 P:step { name = "defragment", title = "Defragment each member, health checked and a pause after each, the leader last",
 	done = function(ctx)
 		if #pending(ctx) == 0 then return "every member is defragmented" end
@@ -84,7 +94,9 @@ P:step { name = "defragment", title = "Defragment each member, health checked an
 	actions = function(ctx)
 		local o, list, todo = ctx.opts, {}, pending(ctx)
 		for i, m in ipairs(todo) do
-			list[#list + 1] = dactions.defragment { member = m, timeout = o.member_timeout,
+			local heir = o.move_leader and m.status.is_leader and previous(ctx, m)
+			if heir then list[#list + 1] = dactions.move_leader { from = m, to = heir } end
+			list[#list + 1] = dactions.defragment { member = m, timeout = o.member_timeout, moved = heir and true,
 				guard = dactions.not_leader_yet(m, #todo - i) }
 			local last = i == #todo
 			list[#list + 1] = actions.wait { what = "every member healthy" .. (last and "" or " (then the pause)"),

@@ -1,6 +1,7 @@
 -- etcd-medic-api: 2
 -- defrag's own actions, shaped as medic.actions' are (kind, lines, run, verify; record and guard by the engine):
---   defragment{member=, timeout=}   etcdctl defrag of one member; its ID kept in ctx.journal.defragmented
+--   defragment{member=, timeout=[, moved=]}   etcdctl defrag of one member; its ID kept in ctx.journal.defragmented
+--   move_leader{from=, to=}         etcdctl move-leader: the leader hands over to a member already defragmented
 --   alarm_disarm{quota=}            etcdctl alarm disarm, only once every member's dbSize is below the quota
 local checks = require "defrag.checks"
 
@@ -17,7 +18,8 @@ end
 M.defragment = action("defragment", {
 	lines = function(a, ctx)
 		return { string.format("etcdctl --command-timeout=%ds --endpoints=%s defrag   (member %s %s%s)%s", a.timeout,
-			a.member.endpoint, a.member.name, a.member.id, a.member.status.is_leader and ", the leader" or "",
+			a.member.endpoint, a.member.name, a.member.id, a.member.status.is_leader and (a.moved and
+			", the leader until the move" or ", the leader") or "",
 			ctx.cluster.etcd_pod and ("   (through " .. ctx.cluster.etcd_pod .. ")") or "") }
 	end,
 	run = function(a, ctx)
@@ -43,6 +45,30 @@ function M.not_leader_yet(member, remaining)
 		end
 	end
 end
+
+local function leader_now(ctx)
+	for _, s in ipairs(checks.client(ctx):status { cluster = true } or {}) do
+		if s.is_leader then return s.id end
+	end
+end
+
+M.move_leader = action("move_leader", {
+	lines = function(a)
+		return { string.format("etcdctl move-leader %s   (from %s to %s, defragmented already)", a.to.id, a.from.name,
+			a.to.name) }
+	end,
+	run = function(a, ctx)
+		local r, err = checks.client(ctx):move_leader(a.to.id)
+		if not r then ctx:stop("failed", "moving the leadership to " .. a.to.name .. " failed: " .. tostring(err)) end
+		ctx:say("leadership moved from %s to %s", a.from.name, a.to.name)
+	end,
+	-- the new leader is seen by a status reading a moment later
+	verify = function(a, ctx)
+		local ok = ctx:wait { what = a.to.name .. " the leader", timeout = 10, interval = 0.5,
+			poll = function() return leader_now(ctx) == a.to.id end }
+		return ok, a.to.name .. " is not the leader"
+	end,
+})
 
 M.alarm_disarm = action("alarm_disarm", {
 	lines = function(a)

@@ -2,7 +2,7 @@
 # etcd-medic run defrag on one testbed with a 48 MiB quota, its database fragmented past the quota (NOSPACE):
 # refused (exit 3, nothing changed) while a member does not answer; then every member defragmented, the leader
 # last (etcd's own logs), a run interrupted and resumed without redoing a member, the NOSPACE alarm disarmed,
-# every member healthy. Asserts on `testbed status` and etcd's logs.
+# every member healthy; then with --move-leader. Asserts on `testbed status` and etcd's logs.
 . "$(dirname "$0")/lib.sh"
 
 defrag() {
@@ -68,4 +68,22 @@ for node in ("master-0", "master-1", "master-2"):
             for f in glob.glob("%s/nodes/%s/root/var/log/pods/*/etcd/*.log" % (sys.argv[1], node)))
     if n != 1:
         sys.exit("%s: %d" % (node, n))' "$TB"
+# --move-leader: fragmented again, the leader hands over to a member done already before its own turn.
+"$TESTBED" fragment "$TB" --mb 16 >>"$TB/medic.log" || die "testbed fragment"
+snap "$TB/before2.json"
+expect "defrag --yes --pause 1 --move-leader" 0 defrag --yes --pause 1 --move-leader
+snap "$TB/after2.json"
+check "with --move-leader the old leader was defragmented last, no longer the leader (status, etcd's logs)" python3 -c '
+import glob, json, sys
+def leader(f):
+    return [n for n, m in json.load(open(f))["etcd"]["database"]["members"].items() if m["isLeader"]][0]
+old, new = leader(sys.argv[1]), leader(sys.argv[2])
+last = {}
+for node in ("master-0", "master-1", "master-2"):
+    for f in glob.glob("%s/nodes/%s/root/var/log/pods/*/etcd/*.log" % (sys.argv[3], node)):
+        for line in open(f, errors="replace"):
+            if "\"msg\":\"defragmented\"" in line:
+                last[node] = max(last.get(node, ""), json.loads(line)["ts"])
+print("     leader before", old, "after", new, "last defragmented", max(last, key=last.get))
+sys.exit(0 if new != old and max(last, key=last.get) == old else 1)' "$TB/before2.json" "$TB/after2.json" "$TB"
 finish
