@@ -16,6 +16,7 @@
 -- ConnectionLost, Interrupted, Forbidden, Unauthorized, NoSpace, SnapshotFailed, BadResponse, EtcdError, ...
 local core = require "medic.etcd.core"
 local json = require "medic.json"
+local host = require "medic.host"
 
 local etcd = {}
 
@@ -378,6 +379,91 @@ function Gateway:snapshot(path, opts)
 	return res
 end
 
+---------------------------------------------------------------------------------------------------------
+-- Maintenance: defragment, alarm_disarm, move_leader, hashkv (the same contracts on both transports).
+
+-- defragment(endpoint [, {timeout=seconds}]) -> {endpoint=, took=seconds} | nil, message, code, definite
+-- `etcdctl defrag` of one member: it blocks that member (no reads, no writes, no heartbeats answered) until the
+-- rewrite ends. timeout: default DEFRAG_TIMEOUT, the documentation's --command-timeout.
+local DEFRAG_TIMEOUT = 30
+
+function Gateway:defragment(endpoint, opts)
+	if type(endpoint) ~= "string" or endpoint == "" then error("defragment: endpoint must be a client URL", 2) end
+	local t0 = host.now()
+	local doc, msg, code, def = self:post(endpoint, "/v3/maintenance/defragment", {},
+		opts and opts.timeout or DEFRAG_TIMEOUT)
+	if not doc then return nil, msg, code, def end
+	return { endpoint = endpoint, took = host.now() - t0 }
+end
+
+-- alarm_disarm() -> the alarms disarmed ({} when none was active), as alarms() returns them
+-- `etcdctl alarm disarm`: every active alarm deactivated, one request each. Disarming NOSPACE while the database
+-- is still above its quota only lets the next write raise it again: the caller checks the size first.
+function Gateway:alarm_disarm()
+	local active, msg, code, def = self:alarms()
+	if not active then return nil, msg, code, def end
+	local done = {}
+	for _, a in ipairs(active) do
+		local kind = 0
+		for n, name in pairs(ALARM_NAMES) do if name == a.alarm then kind = n end end
+		local doc, m, c, d = self:write("/v3/maintenance/alarm",
+			{ action = "DEACTIVATE", memberID = core.id_dec(a.member_id), alarm = kind })
+		if not doc then return nil, m, c, d end
+		done[#done + 1] = a
+	end
+	return done
+end
+
+-- The leader's status entry among every member's, or nil, message, code, definite.
+local function leader_of(conn)
+	local list, msg, code, def = conn:status { cluster = true }
+	if not list then return nil, msg, code, def end
+	for _, s in ipairs(list) do
+		if s.is_leader then return s end
+	end
+	return nil, "no member reports itself the leader", "NoLeader", true
+end
+
+-- move_leader(id) -> {from=hex, to=hex} | nil, message, code, definite
+-- `etcdctl move-leader ID`: the leader hands leadership to voting member id. Already the leader: nothing is sent.
+function Gateway:move_leader(id)
+	local dec, msg, code = check_id("move_leader", id)
+	if not dec then return nil, msg, code, true end
+	local leader, m, c, d = leader_of(self)
+	if not leader then return nil, m, c, d end
+	local to = hex_id(dec)
+	if leader.id == to then return { from = to, to = to } end
+	local doc
+	doc, m, c, d = self:post(leader.endpoint, "/v3/maintenance/transfer-leadership", { targetID = dec })
+	if not doc then return nil, m, c, d end
+	return { from = leader.id, to = to }
+end
+
+-- hashkv(endpoint, rev) -> {endpoint=, hash=, compact_revision=, revision=} | nil, message, code, definite
+-- `etcdctl endpoint hashkv --rev REV` of one member: the hash of its keys up to rev (0: its newest revision).
+-- Members that agree hash the same at the same rev; a rev already compacted away is an error (Compacted).
+-- The gateway of etcd 3.4 routes no HashKV (its path serves Hash): Unsupported there.
+local function check_rev(rev)
+	if math.type(rev) ~= "integer" or rev < 0 then error("hashkv: rev must be a revision (an integer >= 0)", 3) end
+end
+
+function map.hashkv(endpoint, h)
+	return { endpoint = endpoint, hash = int(h.hash), compact_revision = int(h.compact_revision),
+		revision = int((h.header or {}).revision) }
+end
+
+function Gateway:hashkv(endpoint, rev)
+	if type(endpoint) ~= "string" or endpoint == "" then error("hashkv: endpoint must be a client URL", 2) end
+	check_rev(rev)
+	local doc, msg, code, def = self:post(endpoint, "/v3/maintenance/hashkv", { revision = rev })
+	if not doc and tostring(msg):find("Not Found", 1, true) then
+		return nil, endpoint .. ": the JSON gateway of etcd 3.4 has no HashKV (3.5 has): use the exec transport",
+			"Unsupported", true
+	end
+	if not doc then return nil, msg, code, def end
+	return mapped(map.hashkv, endpoint, doc)
+end
+
 -- close(): idempotent; also __close and __gc.
 function Gateway:close() self.conn:close() end
 Gateway.__close = Gateway.close
@@ -650,6 +736,50 @@ function Exec:copy_out(file, path, timeout)
 		return nil, ("%s: cat %s: %s"):format(self.pod, file, etcdctl_error(r.stderr, "")), "SnapshotFailed", true
 	end
 	return true
+end
+
+-- Maintenance through etcdctl (the Gateway's contracts above). defragment: `etcdctl defrag` of that endpoint,
+-- etcdctl's --command-timeout the timeout (the exec is given 30 s more).
+function Exec:defragment(endpoint, opts)
+	if type(endpoint) ~= "string" or endpoint == "" then error("defragment: endpoint must be a client URL", 2) end
+	local timeout = opts and opts.timeout or DEFRAG_TIMEOUT
+	local argv = { "env", "ETCDCTL_ENDPOINTS=" .. endpoint, "etcdctl", "defrag",
+		("--command-timeout=%ds"):format(math.ceil(timeout)) }
+	local t0 = host.now()
+	local out, msg, code, def = self:run(argv, false, timeout + 30)
+	if not out then return nil, msg, code, def end
+	return { endpoint = endpoint, took = host.now() - t0 }
+end
+
+function Exec:alarm_disarm()
+	local doc, msg, code, def = self:json { "alarm", "disarm", "-w", "json" }
+	if not doc then return nil, msg, code, def end
+	return mapped(map.alarms, doc)
+end
+
+-- move_leader: etcdctl finds the leader among the pod's ETCDCTL_ENDPOINTS (every member's) and asks it.
+function Exec:move_leader(id)
+	local dec, msg, code = check_id("move_leader", id)
+	if not dec then return nil, msg, code, true end
+	local leader, m, c, d = leader_of(self)
+	if not leader then return nil, m, c, d end
+	local to = hex_id(dec)
+	if leader.id == to then return { from = to, to = to } end
+	local out
+	out, m, c, d = self:etcdctl { "move-leader", to }
+	if not out then return nil, m, c, d end
+	return { from = leader.id, to = to }
+end
+
+function Exec:hashkv(endpoint, rev)
+	if type(endpoint) ~= "string" or endpoint == "" then error("hashkv: endpoint must be a client URL", 2) end
+	check_rev(rev)
+	local list, msg, code, def = self:json({ "endpoint", "hashkv", "--rev=" .. rev, "-w", "json" }, false,
+		{ endpoints = { endpoint } })
+	if not list then return nil, msg, code, def end
+	local e = type(list) == "table" and list[1]
+	if not e or not e.HashKV then return nil, self.pod .. ": etcdctl printed no hash", "BadResponse", false end
+	return mapped(map.hashkv, endpoint, e.HashKV)
 end
 
 function Exec.close() end -- nothing to release: every call is an exec of its own in the pod

@@ -5,10 +5,11 @@
 --     a ~100 MiB database snapshotted in a child process with its peak memory measured, and accepted by
 --     `etcdctl snapshot status` and `etcdctl snapshot restore` (which checks the SHA-256 trailer): over gRPC
 --     with mutual TLS (h2), over gRPC on plain http (h2c), and through an HTTP/1.1-only proxy, where it falls
---     back to the JSON gateway.
---   Part 2, the shared testbed (when TESTBED_DIR is set): read-only; the gateway (ETCDCTL_* from the
+--     back to the JSON gateway; a fragmented database defragmented member by member, hashkv, move_leader.
+--   Part 2, the shared testbed (when TESTBED_DIR is set), left as found: the gateway (ETCDCTL_* from the
 --     runner) and via_exec (etcdctl in an etcd pod through medic.k8s) return the same members, health and
---     status, and the same members as `etcdctl member list`.
+--     status, and the same members as `etcdctl member list`; via_exec's maintenance (hashkv as etcdctl's, one
+--     member defragmented, leadership moved away and back).
 local etcd = require "medic.etcd"
 local json = require "medic.json"
 
@@ -281,6 +282,50 @@ print(require("medic.json").encode(s))]]):format(base, dir .. "/ca.crt", dir .. 
 		if not ok then error(err, 0) end
 	end)
 
+	-- Maintenance: 24 MiB written and deleted, the history compacted; then defragment, hashkv, move_leader and
+	-- alarm_disarm through the gateway, checked against etcd's own view (endpoint status, etcdctl hashkv).
+	test("defragment shrinks each member; hashkv as etcdctl's; move_leader; alarm_disarm", function()
+		must(env .. " head -c 1048576 /dev/urandom >" .. q(dir .. "/mib") .. " && for i in $(seq 1 24); do "
+			.. "etcdctl put frag/$i <" .. q(dir .. "/mib") .. " >/dev/null || exit 1; done && "
+			.. "etcdctl del --prefix frag/ >/dev/null")
+		local rev = assert(c:status { cluster = true })[1].revision
+		must(env .. " etcdctl compact " .. rev .. " --physical >/dev/null")
+		-- each member compacts in the background, and bolt frees the pages at a later commit: a write per look
+		local before = poll(20, "every member's dbSizeInUse to drop", function()
+			must(env .. " etcdctl put frag-marker x >/dev/null")
+			local st = assert(c:status { cluster = true })
+			for _, s in ipairs(st) do
+				if s.db_size - s.db_size_in_use <= 20 * 1048576 then return false end
+			end
+			return st
+		end)
+		for _, s in ipairs(before) do
+			local r = assert(c:defragment(s.endpoint, { timeout = 60 }))
+			eq(r.endpoint, s.endpoint, "endpoint")
+			assert(type(r.took) == "number" and r.took >= 0, "took")
+			local after = assert(c:status { endpoints = { s.endpoint } })[1]
+			assert(after.db_size < s.db_size - 20 * 1048576, s.endpoint .. ": " .. s.db_size .. " -> " .. after.db_size)
+		end
+		local h, msg, code = c:hashkv(before[1].endpoint, rev)
+		if h then   -- etcd 3.5 and later
+			local want = json.decode(must(env .. " ETCDCTL_ENDPOINTS=" .. before[1].endpoint
+				.. " etcdctl endpoint hashkv --rev=" .. rev .. " -w json"))
+			eq(h.hash, math.tointeger(want[1].HashKV.hash), "etcdctl's hash")
+		else
+			eq(code, "Unsupported", msg)
+		end
+		local leader, follower
+		for _, s in ipairs(before) do if s.is_leader then leader = s else follower = s end end
+		local moved = assert(c:move_leader(follower.id))
+		eq(moved.from, leader.id, "from")
+		eq(moved.to, follower.id, "to")
+		poll(10, "the new leader", function()
+			local st = c:status { endpoints = { follower.endpoint } }
+			return st and st[1].is_leader
+		end)
+		eq(#assert(c:alarm_disarm()), 0, "no alarm to disarm")
+	end)
+
 	c:close()
 end
 sh(cluster .. " down " .. q(dir) .. " 2>&1")
@@ -334,6 +379,33 @@ if testbed and os.getenv("ETCDCTL_ENDPOINTS") then
 			eq(code, "MemberNotFound", msg)
 			eq(definite, true)
 		end
+	end)
+	test("testbed: maintenance through via_exec: hashkv as etcdctl's, defragment, move_leader, alarm_disarm", function()
+		assert(x, "no running etcd pod reachable through medic.k8s")
+		local st = assert(g:status { cluster = true })
+		local ep, rev = st[1].endpoint, st[1].revision
+		local h = assert(x:hashkv(ep, rev))
+		local want = json.decode(must("ETCDCTL_ENDPOINTS=" .. ep .. " etcdctl endpoint hashkv --rev=" .. rev
+			.. " -w json"))
+		eq(h.hash, math.tointeger(want[1].HashKV.hash), "etcdctl's hash")
+		eq(h.endpoint, ep, "endpoint")
+		local _, msg, code = g:hashkv(ep, rev)
+		eq(code, "Unsupported", msg)   -- etcd 3.4's gateway
+		local d = assert(x:defragment(ep, { timeout = 30 }))
+		eq(d.endpoint, ep, "endpoint")
+		eq(#assert(x:alarm_disarm()), 0, "no alarm to disarm")
+		local leader, follower
+		for _, s in ipairs(st) do if s.is_leader then leader = s else follower = s end end
+		local same = assert(x:move_leader(leader.id))
+		eq(same.from, same.to, "already the leader: nothing sent")
+		local moved = assert(x:move_leader(follower.id))
+		eq(moved.from, leader.id, "from")
+		poll(10, "the new leader", function()
+			for _, s in ipairs(g:status { cluster = true } or {}) do
+				if s.is_leader then return s.id == follower.id end
+			end
+		end)
+		assert(x:move_leader(leader.id))   -- as it was
 	end)
 	g:close()
 else

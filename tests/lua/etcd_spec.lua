@@ -392,4 +392,70 @@ test("gateway: a refused connection is definite, reads and writes try every endp
 	assert(h[1].error and h[1].error:find("127.0.0.1:1", 1, true), "health error names the endpoint")
 end)
 
+---------------------------------------------------------------------------------------------------------
+-- Maintenance (etcdctl 3.4.23 and its gateway on the testbed, a NOSPACE alarm raised by `testbed fragment`).
+
+local ETCDCTL_ALARMS = '{"alarms":[{"memberID":11166166967735282866,"alarm":1}]}\n'
+local GATEWAY_ALARMS = '{"alarms":[{"memberID":"11166166967735282866","alarm":"NOSPACE"}]}'
+local ETCDCTL_HASHKV = '[{"Endpoint":"https://127.221.74.11:2379","HashKV":{"header":{"cluster_id":'
+	.. '11791283347260930297,"member_id":6068492770290218421,"revision":94,"raft_term":4},"hash":1073489840,'
+	.. '"compact_revision":92}}]\n'
+local ETCDCTL_STATUS_3 = '[{"Endpoint":"https://127.221.74.11:2379","Status":{"header":{"member_id":'
+	.. '6068492770290218421,"revision":94},"version":"3.4.23","dbSize":24576,"leader":6068492770290218421,'
+	.. '"dbSizeInUse":20480}},{"Endpoint":"https://127.221.74.12:2379","Status":{"header":{"member_id":'
+	.. '3048026810464349406,"revision":94},"version":"3.4.23","dbSize":24576,"leader":6068492770290218421,'
+	.. '"dbSizeInUse":20480}}]\n'
+local BAD_TRANSFEREE = '{"level":"warn","msg":"retrying of unary invoker failed","error":"rpc error: code = '
+	.. 'FailedPrecondition desc = etcdserver: bad leader transferee"}\nError: etcdserver: bad leader transferee\n'
+
+test("alarm_disarm via etcdctl: the alarms disarmed, as alarms() maps the gateway's", function()
+	local x, kc = exec_with { ["etcdctl alarm disarm -w json"] = { stdout = ETCDCTL_ALARMS } }
+	local done = assert(x:alarm_disarm())
+	same(done, { { member_id = "9af631b23e8fecb2", alarm = "NOSPACE" } }, "disarmed")
+	same(done, etcd._map.alarms(json.decode(GATEWAY_ALARMS)), "the gateway's shape")
+	eq(#kc.calls, 1)
+end)
+
+test("defragment via etcdctl: one endpoint, --command-timeout, the exec given 30 s more", function()
+	local seen
+	local x = exec_with { ["env ETCDCTL_ENDPOINTS=https://127.221.74.11:2379 etcdctl defrag --command-timeout=45s"] =
+		function(req)
+			seen = req.timeout
+			return { stdout = "Finished defragmenting etcd member[https://127.221.74.11:2379]\n", stderr = "",
+				exit_code = 0 }
+		end }
+	local r = assert(x:defragment("https://127.221.74.11:2379", { timeout = 45 }))
+	eq(r.endpoint, "https://127.221.74.11:2379")
+	eq(math.type(r.took) ~= nil and r.took >= 0, true, "took")
+	eq(seen, 75, "exec timeout")
+	local y = exec_with { ["env ETCDCTL_ENDPOINTS=https://127.221.74.11:2379 etcdctl defrag --command-timeout=30s"] =
+		{ stderr = "Error: context deadline exceeded\n", exit_code = 1 } }
+	fails_with("Timeout", false, y:defragment("https://127.221.74.11:2379"))
+end)
+
+test("hashkv via etcdctl: the member's hash at rev, its compact revision", function()
+	local x = exec_with { ["env ETCDCTL_ENDPOINTS=https://127.221.74.11:2379 etcdctl endpoint hashkv --rev=94 -w json"] =
+		{ stdout = ETCDCTL_HASHKV } }
+	same(assert(x:hashkv("https://127.221.74.11:2379", 94)), { endpoint = "https://127.221.74.11:2379",
+		hash = 1073489840, compact_revision = 92, revision = 94 }, "hashkv")
+	eq(pcall(x.hashkv, x, "https://127.221.74.11:2379", -1), false, "a negative rev raises")
+	eq(pcall(x.hashkv, x, "https://127.221.74.11:2379", "94"), false, "a string rev raises")
+end)
+
+test("move_leader via etcdctl: from the leader the status names; nothing sent when already the leader", function()
+	local x, kc = exec_with {
+		["etcdctl endpoint status -w json --cluster"] = { stdout = ETCDCTL_STATUS_3 },
+		["etcdctl move-leader 2a4cc43c27982cde"] = { stdout = "Leadership transferred from 54379e05b72cb5b5 to "
+			.. "2a4cc43c27982cde\n" },
+		["etcdctl move-leader 1234"] = { stderr = BAD_TRANSFEREE, exit_code = 1 },
+	}
+	same(assert(x:move_leader("2a4cc43c27982cde")), { from = "54379e05b72cb5b5", to = "2a4cc43c27982cde" }, "moved")
+	same(assert(x:move_leader("54379e05b72cb5b5")), { from = "54379e05b72cb5b5", to = "54379e05b72cb5b5" }, "same")
+	eq(kc.calls[#kc.calls].key, "etcdctl endpoint status -w json --cluster", "no move-leader for the leader")
+	local ok, msg = x:move_leader("1234")
+	eq(ok, nil)
+	eq(tostring(msg):find("bad leader transferee", 1, true) ~= nil, true, msg)
+	eq(pcall(x.move_leader, x, 1234), false, "a number raises")
+end)
+
 spec.done()

@@ -215,7 +215,8 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
     def render_template(self, reason, bootstrap):
         ep = self.get("configmaps", NS, "etcd-endpoints")
         ips = sorted(set((ep or {}).get("data", {}).values()))
-        pod = mf.render_template(self.cfg["profile"], self.ips, ips, reason, self.cfg["cluster_token"], bootstrap)
+        pod = mf.render_template(self.cfg["profile"], self.ips, ips, reason, self.cfg["cluster_token"], bootstrap,
+                                 quota=self.cfg.get("quota_backend_bytes"))
         self.configmap("etcd-pod", {"pod.yaml": mf.dumps(pod), "forceRedeploymentReason": reason,
                                     "version": self.profile["version"]})
 

@@ -97,7 +97,7 @@ def _env(name, value):
     return {"name": name, "value": value}
 
 
-def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap=None):
+def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap=None, quota=None):
     """The etcd-pod ConfigMap's pod.yaml as a dict (tokens not yet replaced).
 
     ips: {node: ip} of all control-plane nodes; endpoint_ips: the IPs of etcd-endpoints (voting members)."""
@@ -116,7 +116,8 @@ def render_template(profile, ips, endpoint_ips, reason, cluster_token, bootstrap
         _env("ETCD_INITIAL_CLUSTER_STATE", "existing"),
         _env("ETCD_ENABLE_PPROF", "false"),
     ]
-    common += [_env(k, v) for k, v in sorted(ETCD_TUNING.items())]
+    tuning = dict(ETCD_TUNING, **({"ETCD_QUOTA_BACKEND_BYTES": str(quota)} if quota else {}))
+    common += [_env(k, v) for k, v in sorted(tuning.items())]
     common.append(_env("ALL_ETCD_ENDPOINTS", endpoints))
     for node, ip in sorted(ips.items()):
         e = envsafe(node)

@@ -10,6 +10,7 @@ import ssl
 import etcdapi
 import staticpods
 import tbconfig
+import tbdatabase
 import tbmount
 
 NS = "openshift-etcd"
@@ -153,7 +154,8 @@ def pod_summary(p):
 def collect(layout, alive, pid):
     cfg = tbconfig.load(layout)
     doc = {"dir": layout.dir, "profile": cfg["profile"], "speed": cfg["speed"], "nodes": {},
-           "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk")},
+           "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk",
+                                                 "quota_backend_bytes")},
            "daemon": {"pid": pid, "running": alive},
            "api_server": "https://%s:%d" % (cfg["api"]["host"], cfg["api"]["port"])}
     for node in cfg["names"]:
@@ -167,6 +169,8 @@ def collect(layout, alive, pid):
             "static_pod_resources": staticpods.summary(layout, node),
         }
     doc["etcd"] = members(layout, cfg) if alive else {"error": "testbed not running"}
+    if alive and "error" not in doc["etcd"]:   # no second wait on a cluster that answered no member list
+        doc["etcd"]["database"] = tbdatabase.db_view(layout, cfg)
     if not alive:
         return doc
     try:

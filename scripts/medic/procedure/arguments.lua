@@ -40,9 +40,7 @@ end
 
 local function convert(o, value)
 	if o.number then
-		local n = tonumber(value)
-		if not n then failure.usage("--" .. o.name .. " wants a number, not '" .. tostring(value) .. "'") end
-		return n
+		value = tonumber(value) or failure.usage("--" .. o.name .. " wants a number, not '" .. tostring(value) .. "'")
 	end
 	if o.choices then
 		for _, c in ipairs(o.choices) do if c == value then return value end end
