@@ -75,9 +75,11 @@ def digest(path):
 
 
 def db_kept(root):
-    live = os.path.join(root, "var", "lib", "etcd", "")
+    """The old member's database is kept somewhere on the node other than where the new member lives (on its own
+    disk, /var/lib/etcd keeps its place and the old data goes into a directory inside it)."""
+    live = os.path.join(root, "var", "lib", "etcd", "member", "snap")
     for d, _, files in os.walk(root):
-        if "db" in files and d.endswith(os.path.join("member", "snap")) and not d.startswith(live):
+        if "db" in files and d.endswith(os.path.join("member", "snap")) and d != live:
             return True
     return False
 
@@ -192,7 +194,7 @@ def judge(before, samples, final, node, names, exempt_unhealthy=(), notes=None):
     if lost:
         broken.append("files of the old member lost on the node: %s" % lost)
     if not db_kept(before["root"]):
-        broken.append("the old member's member/snap/db is nowhere on the node outside /var/lib/etcd")
+        broken.append("the old member's member/snap/db is nowhere on the node but the new member's place")
     if final and final["operator"].get("unsupportedConfigOverrides") != before["overrides"]:
         broken.append("unsupportedConfigOverrides not restored: %s" %
                       json.dumps(final["operator"].get("unsupportedConfigOverrides")))
