@@ -10,6 +10,8 @@ and stderr (etcd-io/etcd etcdctl/ctlv3/command/ep_command.go, 3.4 and 3.5 alike)
 Anything else (a membership change, a snapshot, a shell) is refused with exit 1 and reported by kind:
 "write" for what changes the cluster, "unanswered" for the rest."""
 
+import json
+
 READS = {("member", "list"): "member_list", ("endpoint", "health"): "endpoint_health",
          ("endpoint", "status"): "endpoint_status", ("alarm", "list"): "alarm_list"}
 WRITES = {("member", "add"), ("member", "remove"), ("member", "promote"), ("member", "update"),
@@ -27,12 +29,20 @@ class Answer:
 
 
 def _strip_env(argv):
-    """argv without a leading `env NAME=VALUE ...` (how the tool sets ETCDCTL_ENDPOINTS)."""
+    """(argv without a leading `env NAME=VALUE ...`, those NAME=VALUE as a dict): how the tool sets
+    ETCDCTL_ENDPOINTS."""
+    env = {}
     if argv and argv[0] == "env":
         argv = argv[1:]
         while argv and "=" in argv[0] and not argv[0].startswith("-"):
-            argv = argv[1:]
-    return argv
+            name, _, value = argv[0].partition("=")
+            env[name], argv = value, argv[1:]
+    return argv, env
+
+
+def _only(doc, key, endpoints):
+    """The captured per-endpoint list cut to the endpoints asked (etcdctl answers for those only)."""
+    return [e for e in doc or [] if e.get(key) in endpoints]
 
 
 def _split(args):
@@ -51,29 +61,34 @@ def _split(args):
     return words, flags
 
 
-def _status_stderr(outputs, listed):
-    """etcdctl's stderr line for every member client URL endpoint status could not reach."""
+def _status_stderr(outputs, listed, endpoints=None):
+    """etcdctl's stderr line for every member client URL (or endpoint asked) endpoint status could not reach."""
     seen = {e.get("Endpoint") for e in listed or []}
-    urls = [u for m in (outputs.get("member_list") or {}).get("members") or [] for u in m.get("clientURLs") or []]
+    urls = endpoints or [u for m in (outputs.get("member_list") or {}).get("members") or []
+                         for u in m.get("clientURLs") or []]
     return "".join("Failed to get the status of endpoint %s (context deadline exceeded)\n" % u
                    for u in urls if u not in seen)
 
 
-def _read(outputs, name, raw):
+def _read(outputs, name, raw, endpoints=None):
+    """endpoints: the ones asked (ETCDCTL_ENDPOINTS, --endpoints), for health and status; None: the capture's."""
     if name not in outputs:
         return Answer(stderr=DEADLINE, code=1, kind="missing", name=name)
     doc, stdout = outputs[name], raw[name]
+    if endpoints is not None and name in ("endpoint_health", "endpoint_status"):
+        doc = _only(doc, "endpoint" if name == "endpoint_health" else "Endpoint", endpoints)
+        stdout = json.dumps(doc) + "\n"
     if name == "endpoint_health" and any(not e.get("health") for e in doc or []):
         return Answer(stdout, "Error: unhealthy cluster\n", 1, name=name)
     if name == "endpoint_status":
-        err = _status_stderr(outputs, doc)
+        err = _status_stderr(outputs, doc, endpoints)
         return Answer(stdout, err, 1 if err else 0, name=name)
     return Answer(stdout, name=name)
 
 
 def answer(outputs, raw, argv):
     """The answer to argv. outputs: {name: decoded JSON}; raw: {name: the captured text, as etcdctl printed it}."""
-    argv = _strip_env(list(argv))
+    argv, env = _strip_env(list(argv))
     if not argv or argv[0].rsplit("/", 1)[-1] != "etcdctl":
         prog = argv[0] if argv else ""
         return Answer(stderr="replay: %s: not answered from a capture\n" % prog, code=127, kind="unanswered",
@@ -84,6 +99,7 @@ def answer(outputs, raw, argv):
         return Answer(stderr="Error: replay: %s refused (read-only)\n" % " ".join(words), code=1, kind="write",
                       name=" ".join(words))
     if key in READS and flags.get("-w", flags.get("--write-out")) == "json":
-        return _read(outputs, READS[key], raw)
+        asked = flags.get("--endpoints") or env.get("ETCDCTL_ENDPOINTS")
+        return _read(outputs, READS[key], raw, asked.split(",") if asked and "--cluster" not in flags else None)
     return Answer(stderr="Error: replay: etcdctl %s: no captured output\n" % " ".join(argv[1:]), code=1,
                   kind="unanswered", name=" ".join(words))

@@ -39,6 +39,48 @@ MISSING = {}     # capture -> the etcdctl reads it lacks (answered as a failing 
 
 # ------------------------------------------------------------------ what the capture shows
 
+def backup_pair(tmp):
+    """A directory holding a backup as `etcd-medic run backup` writes it, for the dry run's --backup: the snapshot of
+    a throwaway etcd on loopback and a tarball of the four components' static pod resources. The captures hold no
+    kube-apiserver, kube-controller-manager or kube-scheduler pods (must-gather collected openshift-etcd only), so
+    the dry run could not plan a backup of its own there, as it would on the cluster."""
+    import socket
+    import time
+    d, data, root = (os.path.join(tmp, x) for x in ("pair", "etcd-data", "root"))
+    os.makedirs(d)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    client, peer = ("http://127.0.0.1:%d" % p for p in ports)
+    etcd = subprocess.Popen([shutil.which("etcd") or "/usr/bin/etcd", "--data-dir", data, "--listen-client-urls",
+                             client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                             "--initial-advertise-peer-urls", peer, "--initial-cluster", "default=" + peer],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    snapshot = os.path.join(d, "snapshot_2026-12-03_120000.db")
+    try:
+        for _ in range(100):  # 10 s at most
+            if subprocess.run(["etcdctl", "--endpoints", client, "snapshot", "save", snapshot],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+    finally:
+        etcd.terminate()
+        etcd.wait(timeout=10)
+    revs = {"kube-apiserver": 9, "kube-controller-manager": 6, "kube-scheduler": 5, "etcd": 3}
+    dirs = []
+    for comp, rev in revs.items():
+        rel = "static-pod-resources/%s-pod-%d" % (comp, rev)
+        os.makedirs(os.path.join(root, rel, "configmaps"))
+        with open(os.path.join(root, rel, comp + "-pod.yaml"), "w") as f:
+            f.write('{"kind":"Pod","metadata":{"labels":{"revision":"%d"}}}' % rev)
+        dirs.append(rel)
+    subprocess.run(["tar", "-czf", os.path.join(d, "static_kuberesources_2026-12-03_120000.tar.gz"), "-C", root]
+                   + dirs, check=True)
+    return d
+
+
 def pod_ready(p):
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in p.get("status", {}).get("conditions") or [])
@@ -203,8 +245,8 @@ class ReplayCase:
             return
         for mid, name, _, client in ms:
             self.assertHas(out, r"\| +%s \| started \| +%s \|" % (mid, re.escape(name)), "member row")
-            self.assertHas(out, r"(?m)^%s is %s" % (re.escape(client), "healthy" if hs[client] else "unhealthy"),
-                           "health row")
+            word = "healthy" if hs[client] else "unhealthy"
+            self.assertHas(out, r"(?m)^%s \(%s\) is %s" % (re.escape(client), re.escape(name), word), "health row")
         for e in self.cap.etcdctl["endpoint_status"]:
             self.assertHas(out, r"\| +%x +\|.*\| +%s +\|.*\| +%x +\|.*\| +%s +\|" % (
                 e["Status"]["header"]["member_id"], re.escape(e["Endpoint"]), e["Status"]["leader"],
@@ -230,7 +272,8 @@ class CrashloopCase:
         cls.cap = capture.crashloop(real, cls.node)
         cls.server = ReplayServer(cls.cap, cls.tmp, answer_dry_runs=True).start()
         cls.status = run(cls.server, cls.tmp, ["run", "etcd-status"])
-        cls.dry = run(cls.server, cls.tmp, ["run", "replace-crashlooping-member", "--node", cls.node, "--dry-run"])
+        cls.dry = run(cls.server, cls.tmp, ["run", "replace-crashlooping-member", "--node", cls.node, "--dry-run",
+                                            "--backup", backup_pair(cls.tmp)])
 
     @classmethod
     def tearDownClass(cls):
