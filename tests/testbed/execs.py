@@ -122,16 +122,20 @@ def prepare_etcd_image(layout, etcd_version):
 def read_only_argv(layout, node, pod_uid, argv):
     """argv run as in a container whose root file system is read-only and whose /tmp is the pod's emptyDir
     (4.20+): in a private mount namespace, / remounted read-only, the emptyDir bind-mounted on /tmp. The
-    testbed's own directory stays where it is (under /tmp, it is bind-mounted again inside the emptyDir)."""
+    testbed's own directory and its code (etcdctl_as.py) stay where they are: under /tmp (a checkout there),
+    each is bind-mounted again inside the emptyDir."""
     empty = layout.host(node, "/var/lib/kubelet/pods/%s/volumes/kubernetes.io~empty-dir/tmp-dir"
                         % pod_uid)
     os.makedirs(empty, exist_ok=True)
     os.chmod(empty, 0o1777)
-    keep = layout.dir[len("/tmp/"):] if layout.dir.startswith("/tmp/") else ""
-    script = ('e=$1 k=$2; shift 2; '
-              'if [ -n "$k" ]; then mkdir -p "$e/$k" && mount --bind "/tmp/$k" "$e/$k" || exit 126; fi; '
-              'mount --rbind "$e" /tmp && mount -o remount,bind,ro / || exit 126; exec "$@"')
-    return ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", empty, keep] + list(argv)
+    keep = [p[len("/tmp/"):] for p in (layout.dir, HERE) if p.startswith("/tmp/")]
+    script = ('e=$1; shift; '
+              'while [ "$1" != "--" ]; do '
+              'mkdir -p "$e/$1" && mount --bind "/tmp/$1" "$e/$1" || exit 126; shift; '
+              'done; '
+              'shift; mount --rbind "$e" /tmp && mount -o remount,bind,ro / || exit 126; exec "$@"')
+    return ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", empty] + keep + ["--"] \
+        + list(argv)
 
 
 def prepare_tools_image(layout):
