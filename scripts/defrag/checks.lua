@@ -14,26 +14,16 @@ function checks.cluster_id(ctx) return ctx.cluster:id() end
 
 ------------------------------------------------------------------------------------------------ permissions
 
-local PERMISSIONS = {
-	{ verb = "list", resource = "pods" }, { verb = "get", resource = "pods", subresource = "exec" },
-	{ verb = "get", resource = "etcds", group = "operator.openshift.io", cluster = true },
-	{ verb = "get", resource = "leases", group = "coordination.k8s.io" },
-	{ verb = "create", resource = "leases", group = "coordination.k8s.io" },
-	{ verb = "update", resource = "leases", group = "coordination.k8s.io" },
-	{ verb = "delete", resource = "leases", group = "coordination.k8s.io" },
-}
-
+-- What the procedure does: list etcd pods and exec in them, read the Etcd CR, hold the Lease.
 function checks.permissions(ctx)
-	local missing = {}
-	for _, p in ipairs(PERMISSIONS) do
-		local allowed = ctx.cluster:k8s():can_i { verb = p.verb, resource = p.resource, subresource = p.subresource,
-			group = p.group, namespace = not p.cluster and ctx.opts.namespace or false }
-		if allowed ~= true then
-			missing[#missing + 1] = p.verb .. " " .. p.resource .. (p.subresource and "/" .. p.subresource or "")
-		end
+	local ns, lease = ctx.opts.namespace, { resource = "leases", group = "coordination.k8s.io" }
+	local wanted = { { verb = "list", resource = "pods", namespace = ns },
+		{ verb = ctx.cluster:exec_verb(), resource = "pods", subresource = "exec", namespace = ns },
+		{ verb = "get", resource = "etcds", group = "operator.openshift.io" } }
+	for _, verb in ipairs { "get", "create", "update", "delete" } do
+		wanted[#wanted + 1] = { verb = verb, resource = lease.resource, group = lease.group, namespace = ns }
 	end
-	if #missing > 0 then ctx:stop("refused", "missing permissions: " .. table.concat(missing, "; ")) end
-	return "ok"
+	return ctx:need_permissions(wanted)
 end
 
 ------------------------------------------------------------------------------------------------ etcd

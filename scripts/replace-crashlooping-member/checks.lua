@@ -54,19 +54,7 @@ local function wanted_permissions(ctx)
 end
 
 function checks.permissions(ctx)
-	local missing = {}
-	for _, q in ipairs(wanted_permissions(ctx)) do
-		local allowed, err = ctx.cluster:k8s():can_i(q)
-		if allowed ~= true then
-			missing[#missing + 1] = string.format("%s %s%s%s%s", q.verb, q.resource,
-				q.subresource and ("/" .. q.subresource) or "", q.namespace and (" in " .. q.namespace) or "",
-				(err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
-		end
-	end
-	if #missing > 0 then
-		ctx:stop("refused", "missing permissions: " .. table.concat(missing, "; ") .. ". Run as a cluster-admin user.")
-	end
-	return "ok"
+	return ctx:need_permissions(wanted_permissions(ctx))
 end
 
 ------------------------------------------------------------------------------------------------ version, node

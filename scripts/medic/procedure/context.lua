@@ -10,6 +10,7 @@
 --   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
 --   ctx:say(fmt, ...)   ctx:wait{...}   ctx:sleep(s)   ctx:now()   ctx:node(name)
 --   ctx:confirm(question)   a site's own approval, asked on the terminal (--yes answers it)
+--   ctx:need_permissions({ {verb=, resource=, ...} ... })   refused unless the user may do each
 --   ctx:finished(step)   ctx:planned(step)
 local declared = require "medic.procedure.declared"
 local failure = require "medic.procedure.failure"
@@ -75,6 +76,24 @@ function Ctx:confirm(question)
 	audit.asked(question, by)
 	self:say("%s: yes (%s)", question, by)
 	return true
+end
+
+-- Refuses (exit 3, before any change) unless the user may do each of `wanted` ({verb=, resource=, subresource=,
+-- group=, namespace=} ...; SelfSubjectAccessReviews), naming every permission missing. Returns "ok".
+function Ctx:need_permissions(wanted)
+	local missing = {}
+	for _, q in ipairs(wanted) do
+		local allowed, err = self.cluster:k8s():can_i(q)
+		if allowed ~= true then
+			missing[#missing + 1] = string.format("%s %s%s%s%s", q.verb, q.resource,
+				q.subresource and ("/" .. q.subresource) or "", q.namespace and (" in " .. q.namespace) or "",
+				(err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
+		end
+	end
+	if #missing > 0 then
+		self:stop("refused", "missing permissions: " .. table.concat(missing, "; ") .. ". Run as a cluster-admin user.")
+	end
+	return "ok"
 end
 
 function Ctx:state_dir()
