@@ -60,13 +60,12 @@ def realdata_root():
         origin = subprocess.run(["git", "-C", HERE, "config", "--get", "remote.origin.url"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
         if origin.startswith("/"):
-            tried.append(os.path.join(os.path.dirname(origin.rstrip("/")), "shared", "realdata"))
+            cand = os.path.join(os.path.dirname(origin.rstrip("/")), "shared", "realdata")
+            tried.append(cand)
+            if os.path.isdir(cand):
+                return cand
     except (OSError, subprocess.SubprocessError):
         pass
-    tried.append("/work/shared/realdata")   # where this workplace keeps them (the project at /work/main)
-    for cand in tried[-2:]:
-        if os.path.isdir(cand):
-            return cand
     raise NoCaptures("no captures of real clusters: set REALDATA=DIR or put them at ../shared/realdata "
                      "(tried %s)" % ", ".join(tried))
 
