@@ -426,17 +426,24 @@ end
 
 -- move_leader(id) -> {from=hex, to=hex} | nil, message, code, definite
 -- `etcdctl move-leader ID`: the leader hands leadership to voting member id. Already the leader: nothing is sent.
-function Gateway:move_leader(id)
+-- Both transports: checks id, finds the leader, and calls send(leader, decimal id, hex id) unless id leads already.
+local function move_leader(conn, id, send)
 	local dec, msg, code = check_id("move_leader", id)
 	if not dec then return nil, msg, code, true end
-	local leader, m, c, d = leader_of(self)
+	local leader, m, c, d = leader_of(conn)
 	if not leader then return nil, m, c, d end
 	local to = hex_id(dec)
 	if leader.id == to then return { from = to, to = to } end
-	local doc
-	doc, m, c, d = self:post(leader.endpoint, "/v3/maintenance/transfer-leadership", { targetID = dec })
-	if not doc then return nil, m, c, d end
+	local ok
+	ok, m, c, d = send(leader, dec, to)
+	if not ok then return nil, m, c, d end
 	return { from = leader.id, to = to }
+end
+
+function Gateway:move_leader(id)
+	return move_leader(self, id, function(leader, dec)
+		return self:post(leader.endpoint, "/v3/maintenance/transfer-leadership", { targetID = dec })
+	end)
 end
 
 -- hashkv(endpoint, rev) -> {endpoint=, hash=, compact_revision=, revision=} | nil, message, code, definite
@@ -759,16 +766,7 @@ end
 
 -- move_leader: etcdctl finds the leader among the pod's ETCDCTL_ENDPOINTS (every member's) and asks it.
 function Exec:move_leader(id)
-	local dec, msg, code = check_id("move_leader", id)
-	if not dec then return nil, msg, code, true end
-	local leader, m, c, d = leader_of(self)
-	if not leader then return nil, m, c, d end
-	local to = hex_id(dec)
-	if leader.id == to then return { from = to, to = to } end
-	local out
-	out, m, c, d = self:etcdctl { "move-leader", to }
-	if not out then return nil, m, c, d end
-	return { from = leader.id, to = to }
+	return move_leader(self, id, function(_, _, to) return self:etcdctl { "move-leader", to } end)
 end
 
 function Exec:hashkv(endpoint, rev)
