@@ -4,20 +4,7 @@
 local backup = require "medic.backup"
 local node = require "medic.node"
 local spec = require "spec"
-local test, eq = spec.it, spec.eq
-
-local function tmpdir()
-	local p = io.popen("mktemp -d /tmp/medic-backup-spec-XXXXXX")
-	local dir = p:read("l")
-	p:close()
-	return dir
-end
-
-local function write(path, text)
-	local f = assert(io.open(path, "wb"))
-	f:write(text)
-	f:close()
-end
+local test, eq, tmpdir, write = spec.it, spec.eq, spec.tmpdir, spec.write
 
 local REVS = { ["kube-apiserver"] = 9, ["kube-controller-manager"] = 6, ["kube-scheduler"] = 5, etcd = 3 }
 
