@@ -33,6 +33,7 @@ class Instance:
         self.csr = None                 # UPI: the client CSR that must be approved before it can register
         self.node_annotations = {}      # what the nodelink controller puts on the Node
         self.provider_id = None
+        self.tag = None                 # the Name tag of a cloud instance: its Machine's name
         self.last_gc = 0.0
 
 
@@ -66,6 +67,10 @@ class Fleet(threading.Thread):
     def by_id(self, iid):
         with self.lock:
             return next((i for i in self.instances.values() if i.id == iid), None)
+
+    def by_tag(self, tag):
+        with self.lock:
+            return next((i for i in self.instances.values() if i.tag == tag and not i.gone), None)
 
     # ------------------------------------------------------------------ a new machine
     def create(self, node, iid, boot_delay, zone=None, csr=None):

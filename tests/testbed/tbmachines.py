@@ -80,6 +80,7 @@ def link_node(ctx, inst, machine_name):
 def adopt_instance(ctx, fleet, node, name, infra):
     inst = fleet.get(node)
     inst.provider_id = mo.aws_provider_id(inst.zone, inst.id)
+    inst.tag = name
     m = mo.machine(infra, name, mo.aws_provider_spec(infra, inst.zone),
                    {machinectl.INSTANCE_STATE: "running"})
     m["spec"]["providerID"] = inst.provider_id
