@@ -56,7 +56,7 @@ class AwsActuator:
         ps = ((m.get("spec") or {}).get("providerSpec") or {}).get("value") or {}
         zone = (ps.get("placement") or {}).get("availabilityZone") or mo.ZONES[0]
         iid = mo.instance_id(m["metadata"]["uid"])
-        inst = self.fleet.create(m["metadata"]["name"], iid, self.ctx.cfg.get("provision_delay") or 3.0, zone=zone)
+        inst = self.fleet.create(m["metadata"]["name"], iid, mo.provision_delay(self.ctx.cfg), zone=zone)
         inst.provider_id = self.provider_id(inst)
         inst.tag = m["metadata"]["name"]
 
@@ -66,7 +66,7 @@ class AwsActuator:
         if inst is None or inst.gone:
             return True
         end = self.terminating.setdefault(inst.id, time.monotonic() + self.ctx.t(
-            float(self.ctx.cfg.get("provision_delay") or 3.0) / 2))
+            mo.provision_delay(self.ctx.cfg) / 2))
         if inst.powered:
             self.fleet.power_off(inst.node)
         if time.monotonic() < end:
@@ -192,17 +192,14 @@ class MachineController(threading.Thread):
     # ------------------------------------------------------------------ deletion
     def reconcile_delete(self, m):
         meta, name = m["metadata"], m["metadata"]["name"]
-        if (m.get("status") or {}).get("phase") != "Deleting":
-            m = self.set_status(m, "Deleting")
-        if mo.FINALIZER not in (meta.get("finalizers") or []):
+        m = self.set_status(m, "Deleting")        # and the hook conditions as they are now
+        if mo.FINALIZER not in (meta.get("finalizers") or []) or hooks(m, "preDrain"):
             return
-        if hooks(m, "preDrain"):
-            return self.set_status(m, "Deleting")
         node = ((m.get("status") or {}).get("nodeRef") or {}).get("name")
         if node and not self.drained(m, node):
             return
         if hooks(m, "preTerminate"):
-            return self.set_status(m, "Deleting")
+            return
         if not self.actuator.delete(m, self.actuator.instance(m)):
             return
         if node:

@@ -160,7 +160,7 @@ def add_host(ctx, body):
         pass
     csr = ctx.fleet.csrs.client(name, auto=bool(body.get("approve")))
     try:
-        inst = ctx.fleet.create(name, "upi-" + name, float(cfg.get("provision_delay") or 3.0), csr=csr)
+        inst = ctx.fleet.create(name, "upi-" + name, mo.provision_delay(cfg), csr=csr)
     except (ValueError, RuntimeError) as e:
         raise BadRequest(str(e))
     return {"node": name, "ip": inst.ip, "csr": csr}
