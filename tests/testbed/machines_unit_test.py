@@ -3,6 +3,7 @@ member removal (ceo_machines.py) and discovery of multi-version groups, on a rea
 (no processes). Exits non-zero on failure."""
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -12,6 +13,8 @@ import ceo_machines  # noqa: E402
 import cpmsctl  # noqa: E402
 import machinectl  # noqa: E402
 import machineobjs as mo  # noqa: E402
+import tbconfig  # noqa: E402
+import tbfleet  # noqa: E402
 from ceo_util import MemberHealth  # noqa: E402
 from store import ApiError, Store  # noqa: E402
 
@@ -311,6 +314,64 @@ class MemberRemovalTest(unittest.TestCase):
         self.ctx.cfg["ips"] = {"a": "127.0.0.11", "b": "127.0.0.99"}
         self.assertTrue(self.op.may_add_member("a", machines))
         self.assertFalse(self.op.may_add_member("b", machines))
+
+
+class FakeOperator:
+    def node_object(self, node):
+        return {"metadata": {"name": node}, "spec": {"taints": [{"key": "node-role.kubernetes.io/master",
+                                                                  "effect": "NoSchedule"}]},
+                "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}}
+
+
+class FleetTest(unittest.TestCase):
+    """The node lifecycle controller and the pod garbage collector of tbfleet.py (no kubelet is started)."""
+
+    def setUp(self):
+        self.ctx, _ = new_world()
+        self.ctx.cfg.update(names=["n0"], ips={"n0": "127.9.9.11"}, api={"host": "127.9.9.1"}, node_grace=0.01)
+        self.ctx.operator, self.ctx.kubelets = FakeOperator(), {}
+        self.fleet = tbfleet.Fleet(self.ctx, lambda: None)
+        self.ctx.store.create("nodes", None, self.ctx.operator.node_object("n0"))
+        self.ctx.store.create("pods", "openshift-etcd", {"metadata": {"name": "etcd-n0"}, "spec": {"nodeName": "n0"},
+                                                         "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        self.fleet.adopt("n0", "i-0")
+
+    def node(self):
+        return self.ctx.store.get("nodes", None, "n0")
+
+    def test_a_machine_that_powers_off_goes_unknown_then_back(self):
+        self.fleet.power_off("n0")
+        self.fleet.tick()
+        self.assertEqual(self.node()["status"]["conditions"][0]["status"], "True", "not before the grace period")
+        time.sleep(0.02)
+        self.fleet.tick()
+        cond = self.node()["status"]["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"], cond["message"]),
+                         ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."))
+        self.assertEqual([(t["key"], t["effect"]) for t in self.node()["spec"]["taints"]][1:], [
+            (tbfleet.UNREACHABLE, "NoSchedule"), (tbfleet.UNREACHABLE, "NoExecute")])
+        pod = self.ctx.store.get("pods", "openshift-etcd", "etcd-n0")
+        self.assertEqual(pod["status"]["conditions"][0]["status"], "False")
+        self.assertEqual(self.ctx.cfg["powered"], {"n0": False})
+        self.fleet.mark_reachable("n0")
+        self.assertEqual(self.node()["status"]["conditions"][0]["status"], "True")
+        self.assertEqual(len(self.node()["spec"]["taints"]), 1)
+
+    def test_pods_of_a_deleted_node_are_collected_and_a_gone_instance_loses_its_node(self):
+        self.fleet.power_off("n0", gone=True)
+        time.sleep(0.015)
+        self.fleet.tick()                   # Unknown
+        self.assertIsNotNone(self.fleet.node_object("n0"))
+        time.sleep(0.01)
+        self.fleet.tick()                   # the cloud node lifecycle controller deletes it
+        self.assertIsNone(self.fleet.node_object("n0"))
+        self.fleet.get("n0").last_gc = 0
+        self.fleet.tick()
+        self.assertEqual(self.ctx.store.list("pods")[0], [])
+
+    def test_next_ip_skips_used_and_retired(self):
+        cfg = {"api": {"host": "127.9.9.1"}, "ips": {"a": "127.9.9.11"}, "retired_ips": ["127.9.9.12"]}
+        self.assertEqual(tbconfig.next_ip(cfg), "127.9.9.13")
 
 
 class DiscoveryTest(unittest.TestCase):
