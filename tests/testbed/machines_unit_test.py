@@ -332,8 +332,9 @@ class FleetTest(unittest.TestCase):
         self.ctx.operator, self.ctx.kubelets = FakeOperator(), {}
         self.fleet = tbfleet.Fleet(self.ctx, lambda: None)
         self.ctx.store.create("nodes", None, self.ctx.operator.node_object("n0"))
-        self.ctx.store.create("pods", "openshift-etcd", {"metadata": {"name": "etcd-n0"}, "spec": {"nodeName": "n0"},
-                                                         "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        self.ctx.store.create("pods", "openshift-etcd", {
+            "metadata": {"name": "etcd-n0"}, "spec": {"nodeName": "n0"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
         self.fleet.adopt("n0", "i-0")
 
     def node(self):
