@@ -12,9 +12,9 @@
 tb_mkdir A
 tb_mkdir B
 t0=$SECONDS
-"$TESTBED" up "$A" --machines cpms --provision-delay 2 >"$A.out" 2>&1 &
+"$TESTBED" up "$A" --machines cpms --provision-delay 2 --speed 2 >"$A.out" 2>&1 &
 pa=$!
-"$TESTBED" up "$B" --profile 4.16 --provision-delay 2 >"$B.out" 2>&1 &
+"$TESTBED" up "$B" --profile 4.16 --provision-delay 2 --speed 2 >"$B.out" 2>&1 &
 pb=$!
 wait "$pa" || { cat "$A.out"; fail "up --machines cpms"; }
 wait "$pb" || { cat "$B.out"; fail "up UPI"; }
@@ -78,8 +78,8 @@ settled() { # DIR: 3 voting healthy members, every node Ready at the latest revi
 		s["currentRevision"] == o["latestAvailableRevision"] and "targetRevision" not in s
 		and d["nodes"][s["nodeName"]]["ready"] == "True" for s in o["nodeStatuses"]))(d["operator"])')" = true ]
 }
-wait_for 90 "A: the replacement's member voting, revisions settled" settled "$A"
-wait_for 90 "B: the new host's member voting, revisions settled" settled "$B"
+wait_for 120 "A: the replacement's member voting, revisions settled" settled "$A"
+wait_for 120 "B: the new host's member voting, revisions settled" settled "$B"
 ok "replacements joined in $((SECONDS - t0))s since up"
 
 new=$(st "$A" '[m["name"] for m in d["machines"] if m["name"].endswith("-1")][0]')
@@ -115,3 +115,7 @@ PYEOF
 echo "$out" | grep -q "HTTP 500: Internal error occurred: resourceVersion should not be set on objects to be created" ||
 	fail "A: a saved Machine with its resourceVersion: $out"
 ok "A: a saved Machine that was not stripped is refused (resourceVersion set)"
+
+"$TESTBED" down "$A" >/dev/null || fail "A: down"
+no_processes_of "$A" || fail "A: the replacement's processes outlived down"
+ok "A: down stops the replacement node's etcd too"
