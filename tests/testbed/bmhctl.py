@@ -112,6 +112,8 @@ class Provisioner:
                 self.reconcile(h)
             except ApiError as e:
                 log.debug("host %s: %s", h["metadata"]["name"], e.message)
+            except (ValueError, RuntimeError) as e:     # the fleet refused (a node of that name runs already)
+                log.warning("host %s: %s", h["metadata"]["name"], e)
 
     def set(self, h, state, **status):
         name = h["metadata"]["name"]

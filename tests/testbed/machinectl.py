@@ -105,6 +105,8 @@ class MachineController(threading.Thread):
                 self.reconcile(m)
             except ApiError as e:
                 log.debug("machine %s: %s", m["metadata"]["name"], e.message)
+            except (ValueError, RuntimeError) as e:     # the fleet refused (a node of that name runs already)
+                log.warning("machine %s: %s", m["metadata"]["name"], e)
         machines, _ = self.store.list("machines", mo.NS)
         for c in self.others:
             c.sync(machines)
