@@ -29,6 +29,7 @@ import tbfleet  # noqa: E402
 import tbmachines  # noqa: E402
 import tbmount  # noqa: E402
 from apiserver import ApiServer, FaultTable  # noqa: E402
+from rbac import Rbac  # noqa: E402
 from store import ApiError, Store  # noqa: E402
 
 ADMIN_USER = "kube:admin"
@@ -218,7 +219,7 @@ def main(argv):
         tokens = {cfg["tokens"]["admin"]: ADMIN_USER, cfg["tokens"]["limited"]: LIMITED_USER}
         ctx.api = ApiServer(ctx.store, ctx.faults, cfg["api"]["host"], cfg["api"]["port"],
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
-                            execs.make_exec_handler(ctx), permissions,
+                            execs.make_exec_handler(ctx), permissions, rbac=Rbac(ctx.store, permissions),
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
                             kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"],
                             log_handler=ctx.log_handler, admin_handler=admin_handler(ctx))
