@@ -80,6 +80,15 @@ sys.exit(0 if d["findings"] == [] and d["verdict"]["state"] == "HEALTHY" and len
 check "healthy: nothing but the document on stdout in json mode, nothing on stderr" \
 	bash -c "[ \$(wc -l <'$TB/healthy.json') = 1 ] && [ ! -s '$TB/healthy.json.err' ]"
 
+# an API server that answers 503 with Retry-After once per run: the retry is said on stderr, stdout stays the document
+"$TESTBED" fault "$TB" --method GET --path 'etcds/cluster' --status 503 --retry-after 1 --count 1 >>"$TB/medic.log"
+expect "retried: -o json exits 0 after the retry" 0 bash -c "KUBECONFIG='$TB/kubeconfig' timeout -k 5 120 '$MEDIC' run \
+	etcd-status -o json >'$TB/retried.json' 2>'$TB/retried.err'"
+"$TESTBED" fault "$TB" --clear >>"$TB/medic.log"
+check "retried: stdout is one document valid by the schema" python3 tests/e2e/schema_check.py "$SCHEMA" \
+	"$TB/retried.json"
+check "retried: the retry said on stderr" grep -q "ServiceUnavailable; retrying" "$TB/retried.err"
+
 # 2. the unsafe override left on (a repair's quorum-gate override never removed): the operator's
 #    UnsupportedConfigOverridesUpgradeable turns False, which blocks upgrades
 kubectl patch etcd cluster --type=merge \
@@ -89,14 +98,26 @@ wait_cond UnsupportedConfigOverridesUpgradeable False
 status override
 report override 4
 UNSAFE=useUnsupportedUnsafeNonHANonProductionUnstableEtcd
-found override UNSAFE_OVERRIDE_LEFT_ON warning etcd/cluster \
-	"oc patch etcd cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/unsupportedConfigOverrides/$UNSAFE\"}]'"
+CLEAR="oc patch etcd cluster --type=merge -p '{\"spec\":{\"unsupportedConfigOverrides\":null}}'"
+found override UNSAFE_OVERRIDE_LEFT_ON warning etcd/cluster "$CLEAR"
 check "override: the summary names the upgrade it blocks" \
-	grep -q "UnsupportedConfigOverridesUpgradeable=False blocks every upgrade" "$TB/override.txt"
+	grep -q "UnsupportedConfigOverridesUpgradeable=False blocks minor-version upgrades" "$TB/override.txt"
 check "override: the only finding" [ "$(codes override)" = UNSAFE_OVERRIDE_LEFT_ON ]
+# removing only the key leaves {}: still an override to the operator (library-go counts anything but null)
 kubectl patch etcd cluster --type=json \
-	-p '[{"op":"remove","path":"/spec/unsupportedConfigOverrides/useUnsupportedUnsafeNonHANonProductionUnstableEtcd"}]' \
-	>>"$TB/medic.log" 2>&1
+	-p "[{\"op\":\"remove\",\"path\":\"/spec/unsupportedConfigOverrides/$UNSAFE\"}]" >>"$TB/medic.log" 2>&1
+snap "$TB/tb-empty.json"
+check "testbed: with {} left, UnsupportedConfigOverridesUpgradeable stays False (setting: [])" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["operator"]
+c = s["conditions"]["UnsupportedConfigOverridesUpgradeable"]
+ok = s["unsupportedConfigOverrides"] == {} and c["status"] == "False" and c["message"] == "setting: []"
+sys.exit(0 if ok else 1)' \
+	"$TB/tb-empty.json"
+status empty-override
+report empty-override 4
+found empty-override UNSUPPORTED_OVERRIDES warning etcd/cluster "$CLEAR"
+bash -c "kubectl ${CLEAR#oc }" >>"$TB/medic.log" 2>&1   # the next step, as printed (kubectl for oc)
 wait_cond UnsupportedConfigOverridesUpgradeable True
 
 # 3. master-1's InternalIP changed (as its kubelet reports a new address) while its member keeps the old peer URL

@@ -266,10 +266,19 @@ spec.it("operator: a rollout within its time is info, beyond it REVISION_STUCK; 
 			reason = "UnsupportedConfigOverridesSet" } }
 	end))
 	spec.eq(codes(list), "warning UNSAFE_OVERRIDE_LEFT_ON etcd/cluster", "the unsafe key")
-	spec.contains(list[1].summary, "blocks every upgrade", "the upgrade it blocks")
-	spec.contains(list[1].next, "\"op\":\"remove\"", "removes that key only")
+	spec.contains(list[1].summary, "blocks minor-version upgrades", "the upgrade it blocks")
+	spec.contains(list[1].next, "\"unsupportedConfigOverrides\":null", "the only key: null, not {}")
+	list = all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = { [operator.UNSAFE] = true, x = 1 } end))
+	spec.contains(list[1].next, "\"op\":\"remove\"", "with another key: removes that key only")
 	list = all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = { other = 1 } end))
 	spec.eq(codes(list), "info UNSUPPORTED_OVERRIDES etcd/cluster", "another override")
+	list = all(reading(function(ctx)
+		ctx.cr.spec.unsupportedConfigOverrides = {}
+		ctx.cr.status.conditions = { { type = "UnsupportedConfigOverridesUpgradeable", status = "False" } }
+	end))
+	spec.eq(codes(list), "warning UNSUPPORTED_OVERRIDES etcd/cluster", "{} still blocks upgrades")
+	spec.contains(list[1].next, "\"unsupportedConfigOverrides\":null", "next: null")
+	spec.eq(codes(all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = {} end))), "", "{}, not blocking")
 end)
 
 ------------------------------------------------------------------------------------------------ the report
