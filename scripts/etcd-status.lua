@@ -81,7 +81,23 @@ local function pods(ctx)
 	ctx.state.pods = by_node
 end
 
+-- With a NOSPACE alarm every etcd pod fails its readiness probe, while etcdctl still answers in each: then a pod
+-- whose etcdctl container runs will do (as defrag does), else the member list would look lost.
+local function through_any_pod(ctx)
+	if ctx.cluster.client or gopts.etcd_endpoints then return end
+	local list = openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)
+	if openshift.healthy_pod(list) then return end
+	for _, p in ipairs(list) do
+		if openshift.container_running(p, "etcdctl") then
+			ctx.cluster.etcd_pod = p.metadata.name
+			ctx.cluster.client = openshift.etcd_client(ctx.cluster:k8s(), ctx.opts.namespace, p, gopts)
+			return
+		end
+	end
+end
+
 local function members(ctx)
+	through_any_pod(ctx)
 	local list, health, healthy = ctx.cluster:read_members()
 	local pod = ctx.cluster.etcd_pod
 	section("members" .. ((pod and pod ~= "(direct)") and (" (through " .. pod .. ")") or "") .. ":")

@@ -2,7 +2,8 @@
 # etcd-status as a doctor, on one testbed: a healthy cluster reports no finding and exits 0; then each condition made
 # by hand as an admin would (kubectl, etcdctl) appears as its finding, with its severity, next step and exit code, in
 # the human report and in -o json (one document, valid against docs/etcd-status.schema.json), and is undone before
-# the next: the unsafe override left on, a node whose InternalIP changed, a learner that never starts. Each state is
+# the next: the unsafe override left on, a node whose InternalIP changed, a learner that never starts, a database near
+# its quota, then past it (NOSPACE), which the next step it names (etcd-medic run defrag) clears. Each state is
 # asserted on `testbed status` (the truth) before etcd-status is asked.
 . "$(dirname "$0")/lib.sh"
 
@@ -35,9 +36,9 @@ found() {
 	check "$name: -o json has $code ($sev, $subject), next: $next" python3 -c '
 import json, sys
 doc = json.load(open(sys.argv[1]))
-hits = [f for f in doc["findings"] if f["code"] == sys.argv[2]]
-sys.exit(0 if len(hits) == 1 and hits[0]["severity"] == sys.argv[3] and hits[0]["subject"] == sys.argv[4]
-         and sys.argv[5] in hits[0]["next"] else 1)' "$TB/$name.json" "$code" "$sev" "$subject" "$next"
+hits = [f for f in doc["findings"] if f["code"] == sys.argv[2] and f["subject"] == sys.argv[4]]
+sys.exit(0 if len(hits) == 1 and hits[0]["severity"] == sys.argv[3] and sys.argv[5] in hits[0]["next"] else 1)' \
+		"$TB/$name.json" "$code" "$sev" "$subject" "$next"
 	local upper
 	upper=$(tr '[:lower:]' '[:upper:]' <<<"$sev")
 	check "$name: the human report lists $code with its next step" python3 -c '
@@ -62,7 +63,8 @@ wait_cond() { # wait_cond TYPE STATUS: until `testbed status` shows the operator
 	done
 }
 t0=$SECONDS
-tb_up doctor
+QUOTA=$((64 * 1024 * 1024))
+tb_up doctor --quota-backend-bytes "$QUOTA"
 . "$TB/env"
 
 # 1. healthy: no finding, exit 0
@@ -162,7 +164,49 @@ check "learner: the age says where it comes from" grep -q "age_from=EtcdMembersP
 etcdctl member remove "$id" >>"$TB/medic.log" 2>&1
 wait_cond EtcdMembersProgressing False
 
-# 5. healthy again: nothing left behind
+# 5. the database near its quota: MiBs written, deleted and compacted (fragmented) under a 64 MiB quota; over 95 %
+#    of it is critical (etcdDatabaseQuotaLowSpace), over 80 % a warning: which one, `testbed status` says
+# db FILE PY-EXPR: the expression over d = status["etcd"]["database"] of FILE
+db() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["etcd"]["database"]; sys.exit(0 if eval(sys.argv[2]) else 1)' \
+		"$@"
+}
+biggest() { # biggest FILE: the member whose dbSize is the largest
+	python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["etcd"]["database"]["members"]
+print(max(m, key=lambda n: m[n]["dbSize"]))' "$1"
+}
+# (bolt's file grows by steps: the size 40 MiB leaves varies; a bigger burst, up to 46 MiB, until one is over 80 %)
+for mb in 40 43 46; do
+	"$TESTBED" fragment "$TB" --mb "$mb" >>"$TB/medic.log" 2>&1 || fail "testbed fragment --mb $mb"
+	snap "$TB/tb-near.json"
+	big=$(biggest "$TB/tb-near.json")
+	db "$TB/tb-near.json" "d['members']['$big']['dbSize'] > 0.8 * $QUOTA" && break
+done
+check "testbed: $big's dbSize over 80 % of the quota, no alarm" \
+	db "$TB/tb-near.json" "d['members']['$big']['dbSize'] > 0.8 * $QUOTA and d['alarms'] == []"
+near=warning
+db "$TB/tb-near.json" "d['members']['$big']['dbSize'] > 0.95 * $QUOTA" && near=critical
+status near
+report near "$([ "$near" = critical ] && echo 5 || echo 4)"
+found near DB_NEAR_QUOTA "$near" "$big" "etcd-medic run defrag"
+check "near: the quota is the pod's" \
+	grep -q "quota_bytes=$QUOTA quota_from=ETCD_QUOTA_BACKEND_BYTES of etcd-master-0" "$TB/near.txt"
+
+# 6. past the quota: NOSPACE; its next step, etcd-medic run defrag, clears it
+"$TESTBED" fragment "$TB" --mb 64 >>"$TB/medic.log" 2>&1 || fail "testbed fragment --mb 64"
+snap "$TB/tb-nospace.json"
+check "testbed: the NOSPACE alarm is active" \
+	db "$TB/tb-nospace.json" 'any(a["alarm"] == "NOSPACE" for a in d["alarms"])'
+status nospace
+report nospace 5
+found nospace ALARM_NOSPACE critical "etcd cluster" "etcd-medic run defrag"
+check "nospace: the verdict is NOSPACE, not a lost quorum" grep -q "^verdict: NOSPACE: .*run etcd-medic run defrag" \
+	"$TB/nospace.txt"
+check "nospace: no MEMBER_UNHEALTHY for the alarm's health" bash -c "! grep -q MEMBER_UNHEALTHY '$TB/nospace.txt'"
+expect "the next step: etcd-medic run defrag --yes" 0 bash -c "KUBECONFIG='$TB/kubeconfig' timeout -k 5 300 \
+	'$MEDIC' run defrag --yes --pause 1 --poll-interval 0.3 --state-dir '$TB/state' >>'$TB/medic.log' 2>&1"
+
+# 7. healthy again: nothing left behind
 snap "$TB/tb-after.json"
 check "testbed: 3 healthy voting members again" tbq healthy "$TB/tb-after.json" 3
 status after
