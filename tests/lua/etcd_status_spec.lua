@@ -240,6 +240,32 @@ spec.it("readings.quota: the pod's flag or environment, else spec.backendQuotaGi
 	spec.eq(quota({ { name = "etcd" } }).bytes, 8 * 1024 * MIB, "OpenShift's default")
 end)
 
+spec.it("readings.etcd: hashes at the lowest revision all answered; Unsupported (the 3.4 gateway) is a note", function()
+	local asked = {}
+	local function client(hash_err)
+		return {
+			status = function() return { { endpoint = "u1", id = "a1", revision = 120 }, { endpoint = "u2", id = "a2",
+				revision = 118 }, { endpoint = "u3", error = "context deadline exceeded" } } end,
+			alarms = function() return {} end,
+			hashkv = function(_, endpoint, rev)
+				asked[#asked + 1] = endpoint .. "@" .. rev
+				if hash_err then return nil, "HashKV is not routed by the JSON gateway", hash_err end
+				return { endpoint = endpoint, hash = 7, compact_revision = 100, revision = rev }
+			end,
+		}
+	end
+	local ms = { member(1), member(2), member(3) }
+	local e = readings.etcd(client(), ms)
+	spec.eq(e.hash_revision, 118, "the lowest revision")
+	spec.eq(table.concat(asked, " "), "u1@118 u2@118", "the members that answered, at that revision")
+	spec.eq(#e.hashes, 2, "hashes")
+	e = readings.etcd(client("Unsupported"), ms)
+	spec.eq(e.hashes, nil, "no hashes")
+	spec.contains(e.hash_note, "no HashKV", "why")
+	e = readings.etcd(client("Timeout"), ms)
+	spec.contains(e.hash_note, "hashkv of u1 at revision 118", "another failure, said")
+end)
+
 ------------------------------------------------------------------------------------------------ operator
 
 spec.it("operator: a rollout within its time is info, beyond it REVISION_STUCK; Degraded; overrides", function()
