@@ -15,7 +15,8 @@ local document = require "etcd-status.document"
 
 local P = procedure.new {
 	name = "etcd-status",
-	title = "A read-only report: etcd pods, members and health, the operator's revisions, and a verdict",
+	title = "A read-only report: etcd pods, members and health, the operator's revisions, findings with their next "
+		.. "steps, and a verdict",
 	read_only = true,
 
 	-- What the verdict sends the admin to (a site file may point at its own runbooks).
