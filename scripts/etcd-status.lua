@@ -13,6 +13,12 @@ local finding = require "etcd-status.finding"
 local readings = require "etcd-status.readings"
 local document = require "etcd-status.document"
 
+-- A number of seconds, not negative: an option's check (refused before any request).
+local function seconds(v)
+	if v >= 0 then return true end
+	return nil, "must be 0 or more seconds, not " .. tostring(v)
+end
+
 local P = procedure.new {
 	name = "etcd-status",
 	title = "A read-only report: etcd pods, members and health, the operator's revisions, findings with their next "
@@ -37,9 +43,9 @@ local P = procedure.new {
 		{ name = "state-dir", arg = "DIR", help = "where the repairs' journals are (default: the procedures' default)" },
 		{ name = "output", arg = "FORMAT", choices = { "human", "json" }, default = "human",
 			help = "human (the report), or json: one JSON document (docs/etcd-status.schema.json); also -o json" },
-		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300,
+		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300, check = seconds,
 			help = "a learner older than this is stuck (a warning; younger: info)" },
-		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800,
+		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800, check = seconds,
 			help = "a node behind the latest revision for longer than this is stuck (a warning; shorter: info)" },
 	},
 
