@@ -206,7 +206,7 @@ def collect(layout, alive, pid):
         doc["infrastructure"] = {"controlPlaneTopology": infra.get("status", {}).get("controlPlaneTopology")}
         nodes = api_request(layout, "GET", "/api/v1/nodes")["items"]
         for entry in doc["nodes"].values():
-            entry.update(ready=None, machine=None, unschedulable=False, taints=[])
+            entry.update(ready=None, machine=None, unschedulable=False, taints=[], internal_ip=None)
         for n in nodes:
             if n["metadata"]["name"] in doc["nodes"]:
                 doc["nodes"][n["metadata"]["name"]].update(tbstatus_machines.node_summary(n))

@@ -12,7 +12,10 @@ def node_summary(n):
             "ready": (conds.get("Ready") or {}).get("status"),
             "machine": ann.get("machine.openshift.io/machine", "").split("/", 1)[-1] or None,
             "unschedulable": bool(spec.get("unschedulable")),
-            "taints": ["%s:%s" % (t.get("key"), t.get("effect")) for t in spec.get("taints") or []]}
+            "taints": ["%s:%s" % (t.get("key"), t.get("effect")) for t in spec.get("taints") or []],
+            # the Node's own InternalIP (status.addresses): the node's `ip` is where its member listens
+            "internal_ip": next((a["address"] for a in n.get("status", {}).get("addresses", [])
+                                 if a["type"] == "InternalIP"), None)}
 
 
 def machine_summary(m):
