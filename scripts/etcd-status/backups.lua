@@ -20,17 +20,9 @@ local openshift = require "medic.openshift"
 local backups = {}
 
 backups.FACTS = {
-	max_age_hours = 24, -- a daily backup; --backup-max-age changes it
+	max_age_hours = 24, -- a daily backup; etcd-status's --backup-max-age changes it
 	node_dir = backup.NODE_DIR,
 	take = "etcd-medic run backup --dir %s",
-}
-
--- The options etcd-status adds for this module (its ctx.opts.backup_dir and .backup_max_age).
-backups.OPTIONS = {
-	{ name = "backup-dir", arg = "DIR", help = "check the newest backup in DIR (default: STATE_DIR/backups, else "
-		.. backup.NODE_DIR .. ", when one exists here)" },
-	{ name = "backup-max-age", arg = "HOURS", number = true, default = backups.FACTS.max_age_hours,
-		help = "a newest backup older than this is a finding" },
 }
 
 ------------------------------------------------------------------------------------------------ the directory

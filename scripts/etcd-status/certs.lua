@@ -71,7 +71,7 @@ local function when(not_after, now, extra)
 end
 
 local function evidence(ns, name, c, now)
-	return { secret = ns .. "/" .. name, not_after = date(c.not_after), not_before = date(c.not_before),
+	return { secret_name = ns .. "/" .. name, not_after = date(c.not_after), not_before = date(c.not_before),
 		days_left = days(c.not_after - now), subject = c.subject, issuer = c.issuer, serial = c.serial }
 end
 
@@ -81,7 +81,7 @@ local function unreadable(ns, name, why, code)
 	local forbidden = code == "Forbidden" or code == "Unauthorized"
 	return { code = "CERT_UNREADABLE", severity = forbidden and "info" or "warning", subject = ns .. "/" .. name,
 		summary = "cannot read the certificate of " .. ns .. "/" .. name .. ": " .. tostring(why),
-		evidence = { secret = ns .. "/" .. name, error = tostring(why), error_code = tostring(code) },
+		evidence = { secret_name = ns .. "/" .. name, error = tostring(why), error_code = tostring(code) },
 		next = forbidden and ("oc auth can-i get secrets -n " .. ns .. " (etcd-status needs to read it)")
 			or ("oc get secret -n " .. ns .. " " .. name .. " -o jsonpath='{.data.tls\\.crt}' | base64 -d | "
 				.. "openssl x509 -noout -dates") }
@@ -190,7 +190,7 @@ end
 local function missing(ns, name, node, facts)
 	return { code = "CERT_MISSING", severity = "warning", subject = node,
 		summary = "no secret " .. ns .. "/" .. name .. " and no entry in " .. facts.aggregate,
-		evidence = { secret = ns .. "/" .. name, node = node },
+		evidence = { secret_name = ns .. "/" .. name, node = node },
 		next = "the operator issues missing certificates; if it does not: " .. facts.signer_controller }
 end
 

@@ -140,7 +140,7 @@ it("check(ctx): each Secret read, the findings with their evidence, the per-node
 		.. "SIGNER_CA_EXPIRING openshift-config/etcd-metric-signer")
 	local leaf = found["CERT_EXPIRING master-1"]
 	eq(leaf.severity, "critical")
-	eq(leaf.evidence.secret, "openshift-etcd/etcd-peer-master-1")
+	eq(leaf.evidence.secret_name, "openshift-etcd/etcd-peer-master-1")
 	assert(leaf.evidence.days_left == 4 or leaf.evidence.days_left == 5, "5 days, less the seconds since openssl")
 	eq(found["SIGNER_CA_EXPIRING openshift-config/etcd-metric-signer"].severity, "warning")
 	spec.contains(found["SIGNER_CA_EXPIRING openshift-config/etcd-metric-signer"].next, "upgrade to 4.16 or later")
