@@ -13,7 +13,7 @@ LAZY     = libcurl openssl libedit
 LIBS     = $(shell pkg-config --libs $(filter-out $(LAZY),$(PKGS)) 2>/dev/null) -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# One folder per Lua module (json, etcd, k8s, node) over base/, the services with no Lua in their interface.
+# One folder per Lua module (json, etcd, k8s, node, x509) over base/, the services with no Lua in their interface.
 # Sources include headers by folder ("base/http.h"); tests/layout_test.py checks the direction of every include.
 BINDING_DIRS = base json etcd k8s node x509
 BINDING_SRC = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.c))

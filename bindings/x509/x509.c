@@ -73,7 +73,8 @@ static int l_read(lua_State *L)
 	if (found < 0)
 		return refuse(L, MEDIC_E_INVALID_ARGUMENT, "certificate %d of the input: %s", n + 1, why);
 	if (n == 0)
-		return refuse(L, MEDIC_E_INVALID_ARGUMENT, "no PEM certificate (-----BEGIN CERTIFICATE-----) in the input");
+		return refuse(L, MEDIC_E_INVALID_ARGUMENT, "no PEM certificate (%s) in the input",
+			      "-----BEGIN CERTIFICATE-----");
 	return 1;
 }
 

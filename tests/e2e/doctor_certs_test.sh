@@ -56,7 +56,8 @@ check "SIGNER_CA_EXPIRING (4.14: openshift-config; the operator never rotates it
 	finding SIGNER_CA_EXPIRING openshift-config/etcd-signer warning "upgrade to 4.16 or later"
 
 # A peer certificate: 5 days left. The operator rolls it out; etcd keeps working on it.
-node_crt=$TB/nodes/master-1/root/etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs/etcd-peer-master-1.crt
+node_crt=$TB/nodes/master-1/root/etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs
+node_crt=$node_crt/etcd-peer-master-1.crt
 installed() { test -f "$node_crt" && test "$(days_left "$node_crt")" "$@"; }
 "$TESTBED" expire-cert "$TB" etcd-peer-master-1 --days 5 >>"$TB/medic.log" || die "expire-cert etcd-peer-master-1"
 wait_for "master-1's installed peer certificate (the node's file, openssl) is the 5-day one" 90 installed -le 5
@@ -74,7 +75,7 @@ check "the report lists the finding and its next step" \
 E2E_GLOBAL="-v --log-json $TB/audit.json" status
 check "-v logged the Secrets' reads" grep -q "secrets/etcd-peer-master-1" "$TB/medic.log"
 check "no certificate or key data in -v, --log-json or the report" \
-	bash -c '! grep -l "LS0tLS1CRUdJTi\|BEGIN CERTIFICATE\|PRIVATE KEY" "$0"/medic.log "$0"/audit.json "$0"/status.out' "$TB"
+	bash -c '! grep -l "LS0tLS1CRUdJTi\|BEGIN CERTIFICATE\|PRIVATE KEY" "$0"/{medic.log,audit.json,status.out}' "$TB"
 
 # Restored: the testbed's own validity again; no finding.
 "$TESTBED" expire-cert "$TB" etcd-signer --days 3650 >>"$TB/medic.log" || die "expire-cert etcd-signer back"

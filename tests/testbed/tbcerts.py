@@ -74,7 +74,8 @@ def expire_cert(layout, api_request, secret, days):
     ca = (os.path.join(layout.pki, signer + ".crt"), os.path.join(layout.pki, signer + ".key"))
     end = pem.index(END) + len(END)
     key_pem = base64.b64decode(obj.get("data", {}).get("tls.key", "")).decode()
-    new = resign(pem[:end], key_pem, ca[0], ca[1], self_signed, days) + pem[end:].lstrip("\n")  # a bundle keeps its tail
+    # a bundle keeps its tail (the operator's leaves may carry their signer after them)
+    new = resign(pem[:end], key_pem, ca[0], ca[1], self_signed, days) + pem[end:].lstrip("\n")
     body = {"data": {"tls.crt": base64.b64encode(new.encode()).decode()}}
     api_request(layout, "PATCH", path, body, content_type="application/merge-patch+json")
     r = subprocess.run(["openssl", "x509", "-noout", "-enddate"], input=new.encode(), stdout=subprocess.PIPE,
