@@ -216,6 +216,25 @@ local function check_leaves(kc, ns, nodes, now, facts, version, out)
 	end
 end
 
+-- Without the right to read Secrets in a namespace, one finding for it, not one per Secret.
+local function one_forbidden_per_namespace(list)
+	local out, seen = {}, {}
+	for _, f in ipairs(list) do
+		local ns = f.code == "CERT_UNREADABLE" and f.severity == "info" and f.subject:match("^([^/]+)/")
+		if not ns then
+			out[#out + 1] = f
+		elseif seen[ns] then
+			seen[ns].evidence.secrets = seen[ns].evidence.secrets + 1
+		else
+			seen[ns] = f
+			f.subject, f.evidence.secrets = ns, 1
+			f.summary = "cannot read the certificates' Secrets in " .. ns .. ": " .. f.evidence.error
+			out[#out + 1] = f
+		end
+	end
+	return out
+end
+
 -- check(ctx) -> {findings}. Reads ctx.cluster:k8s(), ctx.nodes (or ctx.state.nodes), ctx.namespace (or
 -- ctx.opts.namespace), ctx.now (default: the clock), ctx.facts.certs (a site file's changes to certs.FACTS).
 function certs.check(ctx)
@@ -228,7 +247,7 @@ function certs.check(ctx)
 	local out = {}
 	check_signers(kc, now, facts, version, out)
 	check_leaves(kc, ns, nodes, now, facts, version, out)
-	return out
+	return one_forbidden_per_namespace(out)
 end
 
 return certs

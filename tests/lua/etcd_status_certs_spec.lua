@@ -168,5 +168,20 @@ it("check(ctx): no key material in any finding; a Secret that cannot be read is 
 	eq(found["CERT_UNREADABLE openshift-config/etcd-signer"].severity, "warning")
 end)
 
+it("check(ctx) without the right to read Secrets: one info finding per namespace, not one per Secret", function()
+	local ctx = fake_ctx({}, "4.14.3")
+	local get = ctx.cluster:k8s().get
+	ctx.cluster:k8s().get = function(kc, path)
+		if path:find("/secrets/", 1, true) then return nil, "secrets is forbidden", "Forbidden" end
+		return get(kc, path)
+	end
+	local list = certs.check(ctx)
+	eq(#list, 1, "the signers are looked for in openshift-etcd first: forbidden there, the search stops")
+	local f = by_code(list)["CERT_UNREADABLE openshift-etcd"]
+	eq(f.severity, "info")
+	eq(f.evidence.secrets, 8, "2 signers and 2 nodes x 3")
+	spec.contains(f.next, "oc auth can-i get secrets -n openshift-etcd")
+end)
+
 os.execute("rm -rf " .. q(dir))
 spec.done()
