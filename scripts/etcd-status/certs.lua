@@ -175,13 +175,15 @@ local function check_signers(kc, now, facts, version, out)
 	end
 end
 
--- One node's leaf: its own Secret, else its entry in etcd-all-certs.
+-- One node's leaf: its own Secret, else its entry in etcd-all-certs (aggregate() reads that one only when needed:
+-- it holds every node's keys too).
 local function leaf_pem(kc, ns, name, aggregate)
 	local pem, why, code = secret_pem(kc, ns, name)
 	if pem or code ~= "NotFound" then return pem, why, code end
+	local data = aggregate()
 	local key = name .. ".crt"
-	if aggregate and aggregate[key] then
-		local apem, awhy = base64.decode(aggregate[key])
+	if data and data[key] then
+		local apem, awhy = base64.decode(data[key])
 		return apem, awhy, apem == nil and "InvalidArgument" or nil
 	end
 	return nil, why, code
@@ -195,13 +197,17 @@ local function missing(ns, name, node, facts)
 end
 
 local function check_leaves(kc, ns, nodes, now, facts, version, out)
-	local agg = kc:get(openshift.ns_path(ns, "secrets", facts.aggregate))
+	local agg
+	local function aggregate()
+		agg = agg or kc:get(openshift.ns_path(ns, "secrets", facts.aggregate)) or {}
+		return agg.data
+	end
 	local renews = openshift.at_least(version, facts.leaf_renewal_since)
 	for _, n in ipairs(nodes) do
 		local node = n.metadata.name
 		for _, kind in ipairs(facts.leaves) do
 			local name = kind.prefix .. node
-			local pem, why, code = leaf_pem(kc, ns, name, agg and agg.data)
+			local pem, why, code = leaf_pem(kc, ns, name, aggregate)
 			local c, bad
 			if pem then c, bad = first_cert(pem) end
 			if code == "NotFound" then
