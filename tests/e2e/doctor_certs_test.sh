@@ -3,8 +3,8 @@
 # with 500 days left (etcdSignerCAExpirationWarning: exit 4) and a peer certificate with 5 days left (critical:
 # exit 5), each with its next step, in the report and in -o json; etcd keeps working on the re-signed certificate
 # (the operator's new revision installs it: the node's file is the truth); the signer restored, its finding gone.
-# Backups: none asked, a fresh one, one too old, one not whole. No Secret data in -v or --log-json. Asserts on `testbed status`, the node's files and
-# the API's Secrets (read with openssl, not with the tool).
+# Backups: none asked, a fresh one, one too old, one not whole. No Secret data in -v or --log-json. Asserts on
+# `testbed status`, the node's files and the API's Secrets (read with openssl, not with the tool).
 . "$(dirname "$0")/lib.sh"
 
 status() { # status ARGS: etcd-medic run etcd-status against $TB; output in $TB/status.out
