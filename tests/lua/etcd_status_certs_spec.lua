@@ -183,5 +183,52 @@ it("check(ctx) without the right to read Secrets: one info finding per namespace
 	spec.contains(f.next, "oc auth can-i get secrets -n openshift-etcd")
 end)
 
+-- A real cluster's Secrets (4.8 on AWS, must-gather's secrets.yaml in ../shared/realdata): every item's name and
+-- data, as the API server would serve them (must-gather keeps certificates and replaces keys by "N bytes long").
+local function captured_secrets()
+	local p = io.popen("cd tests/testbed && python3 -c 'import fidelity; print(fidelity.realdata_root())' 2>/dev/null")
+	local root = assert(p:read("l"), "no captures of real clusters (../shared/realdata or REALDATA)")
+	p:close()
+	p = io.popen("find " .. q(root) .. " -path '*aws*namespaces/openshift-etcd/core/secrets.yaml'")
+	local text = assert(spec.read(assert(p:read("l"), "no AWS secrets.yaml")))
+	p:close()
+	local objects, nodes, items = {}, {}, {}
+	local starts = {}
+	for pos in text:gmatch("\n()%- apiVersion: v1\n") do starts[#starts + 1] = pos end
+	for i, pos in ipairs(starts) do items[i] = text:sub(pos, (starts[i + 1] or #text + 1) - 1) end
+	for _, item in ipairs(items) do
+		local name = item:match("\n  metadata:\n.-\n    name: (%S+)")
+		local data = {}
+		for k, v in (item:match("\n  data:\n(.-)\n  %a") or ""):gmatch("    (%S+): (%S+)") do data[k] = v end
+		if name then objects[S:format("openshift-etcd", name)] = { data = data } end
+		local node = name and name:match("^etcd%-peer%-(.+)$")
+		if node then nodes[#nodes + 1] = { metadata = { name = node } } end
+	end
+	return objects, nodes
+end
+
+it("a real 4.8 cluster's certificates: none near expiry when captured; by 2024 past renewal, then expired", function()
+	local objects, nodes = captured_secrets()
+	eq(#nodes, 3, "etcd-peer-NODE for each of the 3 masters")
+	local ctx = fake_ctx(objects, "4.8.0-0.nightly-2021-07-31-065602")
+	ctx.nodes = nodes
+	local function leaves(now)
+		ctx.now = now
+		local out = {}
+		for _, f in ipairs(certs.check(ctx)) do
+			if f.code:match("^CERT_EXP") then out[#out + 1] = f end
+		end
+		return out
+	end
+	eq(#leaves(os.time { year = 2021, month = 8, day = 4, hour = 0 }), 0, "fresh, the day after the capture")
+	local late = leaves(1722590400 - 60 * DAY) -- 60 days before the peer certificates' notAfter (2024-08-02)
+	eq(#late, 9, "3 nodes x peer, serving, metrics serving: under 20% of 3 years left")
+	eq(late[1].severity, "warning")
+	spec.contains(late[1].next, "oc delete secret -n openshift-etcd etcd-", "4.8 renews only a missing secret")
+	local gone = leaves(1722590400 + DAY)
+	eq(#gone, 9)
+	eq(gone[1].code, "CERT_EXPIRED")
+end)
+
 os.execute("rm -rf " .. q(dir))
 spec.done()
