@@ -13,9 +13,9 @@ LAZY     = libcurl openssl libedit
 LIBS     = $(shell pkg-config --libs $(filter-out $(LAZY),$(PKGS)) 2>/dev/null) -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# One folder per Lua module (json, etcd, k8s, node) over base/, the services with no Lua in their interface.
+# One folder per Lua module (json, etcd, k8s, node, x509) over base/, the services with no Lua in their interface.
 # Sources include headers by folder ("base/http.h"); tests/layout_test.py checks the direction of every include.
-BINDING_DIRS = base json etcd k8s node
+BINDING_DIRS = base json etcd k8s node x509
 BINDING_SRC = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.c))
 BINDING_HDR = $(foreach d,$(BINDING_DIRS),$(wildcard bindings/$d/*.h))
 HOST_SRC    = $(filter-out host/embedgen.c,$(wildcard host/*.c))
@@ -136,7 +136,7 @@ demo: $(BUILD)/etcd-medic
 # Seeds and kept crash inputs: fuzz/corpus/T/ (read too; new finds go to the build dir's corpus).
 # One line per target in fuzz/README.md: its input and the property checked.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = etcd_boltrev etcd_id etcd_snapshot json k8s_exec kubeconfig websocket
+FUZZ_TARGETS  = etcd_boltrev etcd_id etcd_snapshot json k8s_exec kubeconfig websocket x509
 FUZZ_BIN      = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 FUZZ_FLOOR    = bindings/base/log.c bindings/base/interrupt.c
 FUZZ_CRYPTO   = bindings/base/crypto_lazy.c bindings/base/lazylib.c
@@ -152,6 +152,7 @@ FUZZ_SRC_k8s_exec      = bindings/k8s/k8s_exec.c bindings/k8s/k8s.c bindings/k8s
 FUZZ_SRC_kubeconfig    = bindings/k8s/kubeconfig.c bindings/k8s/kubeconfig_load.c bindings/k8s/kubeconfig_exec.c \
                          bindings/k8s/kubeconfig_doc.c
 FUZZ_SRC_websocket     = bindings/k8s/websocket.c $(FUZZ_CRYPTO)
+FUZZ_SRC_x509          = bindings/x509/x509_pem.c bindings/x509/x509_cert.c $(FUZZ_CRYPTO)
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do s=fuzz/corpus/$${f##*/}; mkdir -p $$f.corpus; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -artifact_prefix=$$f- \

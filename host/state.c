@@ -12,6 +12,7 @@ int luaopen_medic_json(lua_State *L);
 int luaopen_medic_k8s_core(lua_State *L);
 int luaopen_medic_etcd_core(lua_State *L);
 int luaopen_medic_node_core(lua_State *L);
+int luaopen_medic_x509(lua_State *L);
 
 /* C modules; their Lua halves (medic.k8s, medic.etcd, medic.node) are Lua files in scripts/medic/. */
 static const luaL_Reg preloaded[] = {
@@ -20,6 +21,7 @@ static const luaL_Reg preloaded[] = {
 	{"medic.k8s.core", luaopen_medic_k8s_core},
 	{"medic.etcd.core", luaopen_medic_etcd_core},
 	{"medic.node.core", luaopen_medic_node_core},
+	{"medic.x509", luaopen_medic_x509},
 	{NULL, NULL}
 };
 

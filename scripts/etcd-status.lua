@@ -36,7 +36,8 @@ local P = procedure.new {
 		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
 		nospace = "etcd-medic run defrag",
 		-- The finding modules, each `check(ctx) -> {findings}` (docs/etcd-status.md); a site file may add its own.
-		findings = { "etcd-status.members", "etcd-status.etcd", "etcd-status.operator" },
+		findings = { "etcd-status.members", "etcd-status.etcd", "etcd-status.operator", "etcd-status.certs",
+			"etcd-status.backups" },
 	},
 
 	-- What it reads in the cluster (medic.permissions): `etcd-medic rbac` prints it as RBAC.
@@ -55,6 +56,10 @@ local P = procedure.new {
 			help = "a learner older than this is stuck (a warning; younger: info)" },
 		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800, check = seconds,
 			help = "a node behind the latest revision for longer than this is stuck (a warning; shorter: info)" },
+		{ name = "backup-dir", arg = "DIR", help = "check the newest backup in DIR on this machine (default: "
+			.. "STATE_DIR/backups, else /home/core/assets/backup, when one of them exists)" },
+		{ name = "backup-max-age", arg = "HOURS", number = true, default = 24,
+			help = "a newest backup older than this is a finding (a warning)" },
 	},
 
 	state = {
