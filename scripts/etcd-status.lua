@@ -45,6 +45,10 @@ local P = procedure.new {
 		perms.CLUSTER_ID, perms.ETCDCTL,
 		{ "list", "nodes", at = "cluster", why = "the control-plane nodes" },
 		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "the operator's revisions and conditions" },
+		{ "get", "networks.config.openshift.io", at = "cluster", why = "which node address a member should have" },
+		{ "get", "clusteroperators.config.openshift.io", at = "cluster", why = "the release (certificate rotation)" },
+		{ "get", "secrets", optional = true, why = "certificate expiry (tls.crt only; no key is read or printed)" },
+		{ "get", "secrets", at = "ns:openshift-config", optional = true, why = "the signer CAs before 4.16" },
 	},
 
 	options = {

@@ -128,12 +128,24 @@ class BootstrapMixin:
                        "apiServerURL": "https://api.testbed.local:6443",
                        "apiServerInternalURI": "https://api-int.testbed.local:6443",
                        "etcdDiscoveryDomain": ""}})
+        self.store.create("networks", None, self.network())
         ic = "apiVersion: v1\nbaseDomain: testbed.local\nmetadata:\n  name: testbed\n" \
              "controlPlane:\n  name: master\n  replicas: %d\n" % masters
         if arbiter:
             ic += "arbiter:\n  name: arbiter\n  replicas: 1\n"
         ic += "compute:\n- name: worker\n  replicas: 0\nplatform:\n  none: {}\n"
         self.configmap("cluster-config-v1", {"install-config": ic}, ns="kube-system")
+
+    @staticmethod
+    def network():
+        """networks.config.openshift.io/cluster as the installer writes it (installer's defaults); etcd-status reads
+        its serviceNetwork to know which node address family a member should have (the operator's
+        dnshelpers.GetPreferredInternalIPAddressForNodeName does the same)."""
+        spec = {"clusterNetwork": [{"cidr": "10.128.0.0/14", "hostPrefix": 23}], "externalIP": {"policy": {}},
+                "networkType": "OVNKubernetes", "serviceNetwork": ["172.30.0.0/16"]}
+        return {"metadata": {"name": "cluster"}, "spec": spec,
+                "status": {"clusterNetwork": spec["clusterNetwork"], "clusterNetworkMTU": 1400,
+                           "networkType": "OVNKubernetes", "serviceNetwork": spec["serviceNetwork"]}}
 
     def etcd_spec(self):
         """etcds/cluster's spec at install: real 4.7/4.8 clusters carry no forceRedeploymentReason,

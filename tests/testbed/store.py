@@ -61,6 +61,7 @@ RESOURCES = {r.plural: r for r in [
     Resource("clusterversions", "ClusterVersion", "config.openshift.io", "v1", False),
     Resource("imagestreams", "ImageStream", "image.openshift.io", "v1", True, ["is"]),
     Resource("infrastructures", "Infrastructure", "config.openshift.io", "v1", False),
+    Resource("networks", "Network", "config.openshift.io", "v1", False),
     Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
     Resource("machines", "Machine", "machine.openshift.io", "v1beta1", True),
     Resource("controlplanemachinesets", "ControlPlaneMachineSet", "machine.openshift.io", "v1", True),
