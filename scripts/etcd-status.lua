@@ -16,8 +16,7 @@ local P = procedure.new {
 	-- What the verdict sends the admin to (a site file may point at its own runbooks).
 	facts = {
 		crashloop = "etcd-medic run replace-crashlooping-member --node %s",
-		machine_not_running = "follow \"Replacing an unhealthy etcd member whose machine is not running or whose node "
-			.. "is not ready\"",
+		machine_not_running = "etcd-medic run replace-unhealthy-member --node %s",
 		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
 		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
@@ -136,7 +135,7 @@ local function one_unhealthy(ctx, m)
 	local node = node_of(ctx, m)
 	local name = node and node.metadata.name or m.name
 	if node and not openshift.node_ready(node) then
-		return "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): " .. ctx.facts.machine_not_running
+		return "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): run " .. ctx.facts.machine_not_running:format(name)
 	end
 	local p = ctx.state.pods[name]
 	if p and openshift.crashlooping(p) then
