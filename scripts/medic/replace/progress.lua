@@ -58,13 +58,26 @@ end
 -- The revision the quorum gate was opened for: one the operator made after it issued the node's deleted secrets
 -- again, so that it carries them (its revision controller copies etcd-all-certs into each revision; from 4.18 it
 -- makes no revision at all while the gate is closed). Until then the gate must stay open. Returns done, a line.
+-- The secrets the revision must carry: name -> the uid of the one deleted (false: none was, a new node's). In place,
+-- the node's deleted secrets issued again; with a replacement node, its own, issued for the first time; nil while
+-- the replacement node is not known.
+local function awaited_secrets(ctx)
+	local name = progress.member_node(ctx)
+	if name == ctx.state.node then return ctx.journal.secrets or {} end
+	if not name then return nil end
+	local t = {}
+	for _, pattern in ipairs(ctx.facts.secrets) do t[pattern:format(name)] = false end
+	return t
+end
+
 function progress.revision_made(ctx)
 	progress.watch_etcd(ctx)
 	local kc = ctx.cluster:k8s()
 	local cr = kc:get(ctx.facts.etcd_cr)
 	local latest, before = cr and (cr.status or {}).latestAvailableRevision or 0, ctx.journal.revision_before or 0
 	if latest <= before then return false, string.format("revision %d (was %d)", latest, before) end
-	local deleted, issued, total, newest = ctx.journal.secrets or {}, 0, 0, ""
+	local deleted, issued, total, newest = awaited_secrets(ctx), 0, 0, ""
+	if not deleted then return false, "the replacement node is not known yet" end
 	for name, old_uid in pairs(deleted) do
 		total = total + 1
 		local secret = kc:get(openshift.ns_path(ctx.opts.namespace, "secrets", name))
