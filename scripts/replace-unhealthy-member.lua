@@ -40,6 +40,9 @@ local P = procedure.new {
 			.. "checked and used instead of taking one" },
 		{ name = "snapshot-only", flag = true, help = "accept a bare snapshot as --backup" },
 		{ name = "backup-dir", arg = "DIR", help = "where the backup is saved (default: STATE_DIR/backups)" },
+		{ name = "debug-image", arg = "IMAGE",
+			help = "image of the debug pod that reads the static pod resources for the backup (default: the node backend's)" },
+		{ name = "debug-namespace", arg = "NS", help = "namespace of the debug pod (default: --namespace)" },
 		{ name = "local", flag = true, help = "run on a control-plane node: read its files natively" },
 		{ name = "root", arg = "DIR", default = "/", help = "with --local: where the node's root file system is" },
 		{ name = "quorum-override", arg = "MODE", default = "auto", choices = { "auto", "always", "never" },
@@ -135,7 +138,7 @@ P:step(steps.backup("replace-unhealthy-member"))
 P:step { name = "save", title = "Save the node's Machine (and host) as they will be created again, in the journal",
 	done = function(ctx) if ctx.journal.variant then return "saved (" .. ctx.journal.variant .. ")" end end,
 	actions = function(ctx)
-		local rec = progress.record(ctx)
+		local rec = progress.planned(ctx)
 		local what = "node " .. rec.node .. " (" .. rec.variant .. ")"
 		if rec.machine_clone then what = what .. "; Machine " .. rec.machine_clone.metadata.name .. " to create" end
 		if rec.host_clone then what = what .. "; BareMetalHost " .. rec.host_clone.metadata.name .. " to create" end

@@ -20,6 +20,10 @@ function checks.permissions(ctx)
 		{ verb = "create", resource = "machines", group = "machine.openshift.io", namespace = ns },
 		{ verb = "delete", resource = "machines", group = "machine.openshift.io", namespace = ns },
 		{ verb = "get", resource = "controlplanemachinesets", group = "machine.openshift.io", namespace = ns },
+		{ verb = "get", resource = "baremetalhosts", group = "metal3.io", namespace = ns },
+		{ verb = "create", resource = "baremetalhosts", group = "metal3.io", namespace = ns },
+		{ verb = "delete", resource = "baremetalhosts", group = "metal3.io", namespace = ns },
+		{ verb = "get", resource = "secrets", namespace = ns }, { verb = "create", resource = "secrets", namespace = ns },
 	}(ctx)
 end
 
@@ -70,12 +74,17 @@ function checks.node(ctx)
 end
 
 -- Every other node that runs etcd is Ready: one machine down is this procedure; two is a lost quorum's (or very near).
+-- Resuming, a node that came after the run started (the replacement, booting) is not one of the others.
 function checks.others_up(ctx)
-	local down = {}
+	local down, before = {}, nil
+	if ctx.journal.nodes_before then
+		before = {}
+		for _, n in ipairs(ctx.journal.nodes_before) do before[n] = true end
+	end
 	for _, n in ipairs(openshift.etcd_nodes(ctx.cluster:k8s())) do
 		local name = n.metadata.name
-		local known_new = ctx.state.new_node and ctx.state.new_node.name == name
-		if name ~= ctx.state.node and not known_new and not openshift.node_ready(n) then down[#down + 1] = name end
+		local other = name ~= ctx.state.node and (not before or before[name])
+		if other and not openshift.node_ready(n) then down[#down + 1] = name end
 	end
 	if #down > 0 then
 		ctx:stop("refused", string.format("%s is down too (NotReady) besides %s: replacing one machine cannot make the "

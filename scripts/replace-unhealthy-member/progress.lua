@@ -37,11 +37,16 @@ function progress.record(ctx)
 	return rec
 end
 
+-- The record the save step writes, made once per run (the plan and the steps after it read the same one).
+function progress.planned(ctx)
+	ctx.state.saved = ctx.state.saved or progress.record(ctx)
+	return ctx.state.saved
+end
+
 -- A saved value: the journal's once the save step ran, else (planning) the record it will write.
 function progress.saved(ctx, key)
 	if ctx.journal.variant then return ctx.journal[key] end
-	ctx.state.saved = ctx.state.saved or progress.record(ctx)
-	return ctx.state.saved[key]
+	return progress.planned(ctx)[key]
 end
 
 ------------------------------------------------------------------------------------------------ waits

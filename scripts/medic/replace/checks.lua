@@ -154,10 +154,12 @@ local function unhealthy_members(members, healthy)
 	return list
 end
 
--- A resumed run whose member is already removed: only the node's new member may be unhealthy meanwhile.
+-- A resumed run whose member is already removed: only the node's new member may be unhealthy meanwhile (on the
+-- node's address, or, on a replacement node, one still joining: unstarted or a learner).
 local function check_resumed(ctx, unhealthy)
 	for _, m in ipairs(unhealthy) do
-		if not openshift.has_peer_ip(m, ctx.state.node_ip) then
+		local joining = ctx.procedure and ctx.procedure.state_names.new_node and (m.name == "" or m.is_learner)
+		if not openshift.has_peer_ip(m, ctx.state.node_ip) and not joining then
 			ctx:stop("refused", "member " .. names({ m }) .. " is unhealthy; the run cannot continue safely. Wait for "
 				.. "it to recover, then run again.")
 		end
