@@ -13,7 +13,8 @@
 --   machines.clone(m, name) -> a new Machine from m: status, spec.providerID, annotations and the server's metadata
 --                              stripped, named `name` (the document's "save, edit, apply")
 --   machines.clone_host(h, name, over) -> a new BareMetalHost from h (its BMC, boot MAC, boot mode, root device hints,
---                              each replaced by over.*), no consumer, no image, credentials in over.credentials_name
+--                              each replaced by over.*), not externally provisioned, no consumer, no image,
+--                              credentials in over.credentials_name
 --   machines.next_name(name, taken) -> the same base with the next free number ("x-master-0" -> "x-master-3")
 --   machines.credentials{username=, password=} / machines.credentials_file(path) / machines.credentials_of(secret)
 --                           -> BMC credentials that never print, never encode and never reach a journal or a log
@@ -140,16 +141,16 @@ function machines.clone(m, name)
 	return new
 end
 
--- A new BareMetalHost from the old one: its hardware (BMC address, boot MAC, boot mode, root device hints) unless
--- `over` gives other values; online; no consumer, image or user data (the new Machine's provisioning sets them).
+-- A new BareMetalHost from the old one, as the document writes it: its hardware (BMC address, boot MAC, boot mode,
+-- root device hints) unless `over` gives other values, its user data; online; not externally provisioned (the
+-- installer's hosts are; a new one must be provisioned); no consumer or image (the new Machine's claim sets them).
 function machines.clone_host(h, name, over)
 	over = over or {}
 	local spec = deep_copy((h or {}).spec or {})
 	local new = { apiVersion = h and h.apiVersion or "metal3.io/v1alpha1", kind = "BareMetalHost",
 		metadata = fresh_metadata(h and h.metadata, name), spec = spec }
-	for _, k in ipairs { "consumerRef", "image", "userData", "networkData", "metaData", "customDeploy" } do
-		spec[k] = nil
-	end
+	for _, k in ipairs { "consumerRef", "image", "customDeploy" } do spec[k] = nil end
+	spec.externallyProvisioned = false
 	spec.bmc = spec.bmc or {}
 	spec.bmc.address = over.bmc_address or spec.bmc.address
 	spec.bmc.credentialsName = over.credentials_name or spec.bmc.credentialsName

@@ -115,6 +115,7 @@ spec.it("clone_host: hardware kept or replaced, no consumer or image, the new se
 		metadata = { name = "master-1", uid = "u", finalizers = { "baremetalhost.metal3.io" } },
 		spec = { online = false, bootMACAddress = "52:54:00:00:00:01", bootMode = "UEFI",
 			rootDeviceHints = { deviceName = "/dev/sda" }, consumerRef = { name = "x-master-1" }, image = { url = "i" },
+			externallyProvisioned = true, userData = { name = "master-user-data-managed" },
 			bmc = { address = "redfish://192.168.111.1/1", credentialsName = "master-1-bmc-secret" } },
 		status = { provisioning = { state = "provisioned" } } }
 	local new = machines.clone_host(host, "master-3", { boot_mac = "52:54:00:00:00:09",
@@ -125,6 +126,8 @@ spec.it("clone_host: hardware kept or replaced, no consumer or image, the new se
 	spec.eq(new.spec.consumerRef, nil, "consumer")
 	spec.eq(new.spec.image, nil, "image")
 	spec.eq(new.spec.online, true, "online")
+	spec.eq(new.spec.externallyProvisioned, false, "not externally provisioned (the document's warning)")
+	spec.eq(new.spec.userData.name, "master-user-data-managed", "user data kept")
 	spec.eq(new.spec.bootMACAddress, "52:54:00:00:00:09", "boot MAC from the option")
 	spec.eq(new.spec.bmc.address, "redfish://192.168.111.1/1", "BMC address kept")
 	spec.eq(new.spec.bmc.credentialsName, "master-3-bmc-secret", "the new secret")
