@@ -155,12 +155,13 @@ class _HTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class ApiServer:
     def __init__(self, store, faults, host, port, certfile, keyfile, tokens, exec_handler,
                  permissions, allow_v5=True, kube_version="1.32.4", log_handler=None,
-                 watch_bookmark_seconds=10.0, allow_spdy=True):
+                 watch_bookmark_seconds=10.0, allow_spdy=True, admin_handler=None):
         self.store, self.faults = store, faults
         self.tokens, self.exec_handler, self.permissions = tokens, exec_handler, permissions
         self.allow_v5, self.kube_version, self.log_handler = allow_v5, kube_version, log_handler
         self.bookmark_seconds = watch_bookmark_seconds
         self.allow_spdy = allow_spdy
+        self.admin_handler = admin_handler     # (method, path, body) -> (code, doc) for other /testbed/ paths
         self.request_log = deque(maxlen=2000)     # (method, path?query, user, code)
         self._conns, self._conns_lock = set(), threading.Lock()
         self._stopping = False
@@ -400,6 +401,9 @@ class ApiServer:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if not self.permissions(req.user, "*", "*", None, None):
             raise ApiError(403, "Forbidden", "only a cluster admin may change testbed faults")
+        if path != "/testbed/faults" and self.admin_handler is not None:
+            code, doc = self.admin_handler(req.method, path, req.json_body())
+            return self.send_json(req, code, doc)
         if path != "/testbed/faults":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if req.method == "GET":

@@ -1,4 +1,6 @@
 """Discovery documents (/api, /apis, /api/v1, /apis/G/V) and /version of the simulated API server."""
+import re
+
 from store import RESOURCES
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -18,14 +20,24 @@ SUBRESOURCES = {"pods": [("pods/exec", "PodExecOptions", ["create", "get"]),
                 "clusteroperators": [("clusteroperators/status", "ClusterOperator",
                                       ["get", "patch", "update"])],
                 "clusterversions": [("clusterversions/status", "ClusterVersion",
-                                     ["get", "patch", "update"])]}
+                                     ["get", "patch", "update"])],
+                "machines": [("machines/status", "Machine", ["get", "patch", "update"])],
+                "controlplanemachinesets": [("controlplanemachinesets/status", "ControlPlaneMachineSet",
+                                             ["get", "patch", "update"])],
+                "baremetalhosts": [("baremetalhosts/status", "BareMetalHost", ["get", "patch", "update"])],
+                "certificatesigningrequests": [
+                    ("certificatesigningrequests/approval", "CertificateSigningRequest", ["get", "patch", "update"]),
+                    ("certificatesigningrequests/status", "CertificateSigningRequest", ["get", "patch", "update"])]}
 
 
 def groups():
-    """{group: version} of everything served under /apis."""
-    g = {r.group: r.version for r in RESOURCES.values() if r.group}
+    """{group: [versions], the preferred (the first served by a resource, in RESOURCES order) first}."""
+    g = {}
+    for r in RESOURCES.values():
+        if r.group and r.version not in g.setdefault(r.group, []):
+            g[r.group].append(r.version)
     for name in REVIEWS:
-        g[name] = "v1"
+        g[name] = ["v1"]
     return g
 
 
@@ -35,30 +47,38 @@ def api_versions(server_address):
                                             "serverAddress": server_address}]}
 
 
+def _group_doc(name, versions):
+    gvs = [{"groupVersion": name + "/" + v, "version": v} for v in sorted(versions, key=_version_rank)]
+    return {"name": name, "versions": gvs, "preferredVersion": gvs[0]}
+
+
+def _version_rank(v):
+    """Kubernetes version priority: GA before beta before alpha, higher numbers first."""
+    m = re.match(r"^v(\d+)(?:(alpha|beta)(\d+))?$", v)
+    if not m:
+        return (3, v)
+    return ({"": 0, "beta": 1, "alpha": 2}[m.group(2) or ""], -int(m.group(1)), -int(m.group(3) or 0))
+
+
 def api_group_list():
-    out = []
-    for name, version in sorted(groups().items()):
-        gv = {"groupVersion": name + "/" + version, "version": version}
-        out.append({"name": name, "versions": [gv], "preferredVersion": gv})
+    out = [_group_doc(name, versions) for name, versions in sorted(groups().items())]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
 
 
 def api_group(name):
-    version = groups().get(name)
-    if version is None:
+    versions = groups().get(name)
+    if versions is None:
         return None
-    gv = {"groupVersion": name + "/" + version, "version": version}
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": [gv],
-            "preferredVersion": gv}
+    return dict(_group_doc(name, versions), kind="APIGroup", apiVersion="v1")
 
 
 def resource_list(group, version):
     """APIResourceList for group ("" = core) and version, or None when not served."""
-    if groups().get(group, "v1" if group == "" else None) != version:
+    if version not in groups().get(group, ["v1"] if group == "" else []):
         return None
     out = []
     for r in sorted(RESOURCES.values(), key=lambda r: r.plural):
-        if r.group != group:
+        if r.group != group or r.version != version:
             continue
         out.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
                     "kind": r.kind, "verbs": VERBS, "shortNames": r.short_names or None})

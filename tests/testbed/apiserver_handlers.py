@@ -12,7 +12,9 @@ from apiserver_request import client_gone, compact, dry_run, method_not_allowed,
 from store import RESOURCES, ApiError, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
-                      "clusterversions"}
+                      "clusterversions", "machines", "controlplanemachinesets", "baremetalhosts",
+                      "certificatesigningrequests"}
+CREATED_WITHOUT_STATUS = {"machines", "controlplanemachinesets", "baremetalhosts", "certificatesigningrequests"}
 RETURNS_OBJECT_ON_DELETE = {"pods", "namespaces", "nodes"}
 MAX_WATCH_SECONDS = 3600
 RESOURCES_PODS = RESOURCES["pods"]
@@ -28,6 +30,8 @@ def dispatch(api, req, res, ns, name, sub):
         if m != "GET":
             raise method_not_allowed()
         return pods.pod_log(api, req, res, ns, name)
+    if sub == "approval" and res.plural == "certificatesigningrequests" and name and m == "PUT":
+        return update(api, req, res, ns, name, sub)
     if sub not in (None, "status") or (sub == "status" and res.plural not in STATUS_SUBRESOURCE):
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
     if name is None:
@@ -204,6 +208,8 @@ def create(api, req, res, ns):
     _validate_name(res, meta)
     if res.plural == "pods":
         _default_pod(obj)
+    if res.plural in CREATED_WITHOUT_STATUS:
+        obj.pop("status", None)     # their registry strategy drops status on create
     created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
     return send_object(api, req, res, created, 201)
 
@@ -257,9 +263,15 @@ def _default_pod(pod):
 
 
 def _keep_status_split(res, sub, old, new):
-    """Writes to the main resource leave status alone; writes to /status change only status."""
+    """Writes to the main resource leave status alone; writes to /status change only status; a CSR's
+    /approval changes only status.conditions (kubectl certificate approve)."""
     if res.plural not in STATUS_SUBRESOURCE:
         return new
+    if sub == "approval":
+        out = dict(old)
+        out["status"] = dict(old.get("status") or {}, conditions=(new.get("status") or {}).get("conditions") or [])
+        out["metadata"] = dict(old["metadata"])
+        return out
     if sub == "status":
         out = dict(old)
         out["status"] = new.get("status")
@@ -330,7 +342,8 @@ def delete(api, req, res, ns, name):
     if policy not in (None, "Background", "Foreground", "Orphan"):
         raise ApiError(400, "BadRequest", "unknown propagationPolicy %r" % policy)
     obj = api.store.delete(res.plural, ns, name, pre, dry_run=dry_run(req, body))
-    if res.plural in RETURNS_OBJECT_ON_DELETE:
+    if res.plural in RETURNS_OBJECT_ON_DELETE or obj["metadata"].get("finalizers"):
+        # an object its finalizers keep is returned with its deletionTimestamp, as a real API server does
         return send_object(api, req, res, obj)
     details = {"name": name, "kind": res.plural, "uid": obj["metadata"].get("uid")}
     if res.group:

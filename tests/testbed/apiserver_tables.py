@@ -103,7 +103,41 @@ def _co_row(co):
             conds.get("Degraded", {}).get("status", ""), since, avail.get("message", "")]
 
 
+def _machine_row(m):
+    ps = ((m.get("spec") or {}).get("providerSpec") or {}).get("value") or {}
+    place = ps.get("placement") or {}
+    return [m["metadata"]["name"], (m.get("status") or {}).get("phase", ""), ps.get("instanceType", ""),
+            place.get("region", ""), place.get("availabilityZone", ""), age(m)]
+
+
+def _bmh_row(h):
+    st, spec = h.get("status") or {}, h.get("spec") or {}
+    return [h["metadata"]["name"], (st.get("provisioning") or {}).get("state", ""),
+            (spec.get("consumerRef") or {}).get("name", ""), str(bool(spec.get("online"))).lower(),
+            st.get("errorType", ""), age(h)]
+
+
+def _csr_row(c):
+    conds = [x.get("type") for x in (c.get("status") or {}).get("conditions") or []]
+    spec = c.get("spec") or {}
+    return [c["metadata"]["name"], age(c), spec.get("signerName", ""), spec.get("username", ""), "<none>",
+            ",".join(conds) or "Pending"]
+
+
+def _cpms_row(c):
+    st, spec = c.get("status") or {}, c.get("spec") or {}
+    return [c["metadata"]["name"], str(spec.get("replicas", "")), str(st.get("replicas", "")),
+            str(st.get("readyReplicas", "")), str(st.get("updatedReplicas", "")),
+            str(st.get("unavailableReplicas", "")), spec.get("state", ""), age(c)]
+
+
 TABLES = {
+    "machines": ([NAME, _col("Phase"), _col("Type"), _col("Region"), _col("Zone"), AGE], _machine_row),
+    "baremetalhosts": ([NAME, _col("State"), _col("Consumer"), _col("Online"), _col("Error"), AGE], _bmh_row),
+    "certificatesigningrequests": ([NAME, AGE, _col("SignerName"), _col("Requestor"), _col("RequestedDuration"),
+                                    _col("Condition")], _csr_row),
+    "controlplanemachinesets": ([NAME, _col("Desired"), _col("Current"), _col("Ready"), _col("Updated"),
+                                 _col("Unavailable"), _col("State"), AGE], _cpms_row),
     "leases": ([NAME, _col("Holder"), AGE], lambda o: [
         o["metadata"]["name"], (o.get("spec") or {}).get("holderIdentity") or "", age(o)]),
     "pods": ([NAME, _col("Ready"), _col("Status"), _col("Restarts", typ="string"), AGE,

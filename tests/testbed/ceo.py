@@ -23,6 +23,7 @@ import etcdapi
 import manifest as mf
 import pki
 from ceo_boot import BootstrapMixin
+from ceo_machines import MachinesMixin
 from ceo_status import StatusMixin
 from ceo_util import KINDS, NS, OVERRIDE, MemberHealth, b64, now, unb64  # noqa: F401
 from store import ApiError
@@ -31,7 +32,7 @@ log = logging.getLogger("operator")
 ARBITER_VERSION = "4.20.8"
 
 
-class Operator(StatusMixin, BootstrapMixin, threading.Thread):
+class Operator(MachinesMixin, StatusMixin, BootstrapMixin, threading.Thread):
     def __init__(self, ctx):
         super().__init__(name="operator", daemon=True)
         self.ctx = ctx
@@ -40,8 +41,8 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         self.profile = dict(mf.PROFILES[ctx.cfg["profile"]])
         if ctx.cfg.get("arbiter"):
             self.profile["version"] = ARBITER_VERSION   # arbiter topology: OpenShift 4.20 and later
-        self.nodes = list(ctx.cfg["names"])
-        self.ips = dict(ctx.cfg["ips"])
+        self.nodes = list(ctx.cfg["names"])   # then the control-plane Node objects (refresh_nodes)
+        self.node_objects = {}
         self.stop_event = threading.Event()
         self.transitions = {}           # condition type -> (status, lastTransitionTime)
         self.installed = {}             # node -> revision whose installer ran
@@ -103,7 +104,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
 
     def member_health(self):
         client = self.ctx.etcd_client()
-        eps = ["https://%s:2379" % self.ips[n] for n in self.nodes]
+        eps = ["https://%s:2379" % self.ips[n] for n in self.nodes if n in self.ips]
         try:
             members, _ = client.member_list(endpoints=eps, timeout=1.0)
         except (etcdapi.Unreachable, etcdapi.EtcdError) as e:
@@ -125,6 +126,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         etcd = self.get("etcds", None, "cluster")
         if etcd is None:
             return
+        self.refresh_nodes()
         mh = self.member_health()
         self.health = mh
         if self.bootstrap_cluster:
@@ -152,7 +154,9 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         self.sync_revision()
         etcd = self.get("etcds", None, "cluster")
         self.sync_installer(etcd, conds)
-        self.sync_members(mh, conds)
+        machines = self.sync_machines(mh, etcd)
+        self.sync_members(mh, conds, machines)
+        self.node_controller(conds)
         self.sync_guards(conds)
         self.write_status(mh, conds)
 
@@ -215,7 +219,8 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
     def render_template(self, reason, bootstrap):
         ep = self.get("configmaps", NS, "etcd-endpoints")
         ips = sorted(set((ep or {}).get("data", {}).values()))
-        pod = mf.render_template(self.cfg["profile"], self.ips, ips, reason, self.cfg["cluster_token"], bootstrap,
+        nodes = {n: self.ips[n] for n in self.nodes if n in self.ips}
+        pod = mf.render_template(self.cfg["profile"], nodes, ips, reason, self.cfg["cluster_token"], bootstrap,
                                  quota=self.cfg.get("quota_backend_bytes"))
         self.configmap("etcd-pod", {"pod.yaml": mf.dumps(pod), "forceRedeploymentReason": reason,
                                     "version": self.profile["version"]})
@@ -371,6 +376,8 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
             self.store.create("pods", NS, pod)
         except ApiError:
             pass
+        if not self.node_powered(node):
+            return      # nothing runs the installer pod on a machine that is off: it stays Pending
         started = now()
         res = layout.host(node, "/etc/kubernetes/static-pod-resources/etcd-pod-%d" % rev)
         certs = layout.host(node, "/etc/kubernetes/static-pod-resources/etcd-certs")
@@ -426,13 +433,13 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
         log.info("installer-%d-%s wrote %s", rev, node, layout.manifest_rel)
 
     # ------------------------------------------------------------------ members
-    def sync_members(self, mh, conds):
+    def sync_members(self, mh, conds, machines=()):
         if mh is None:
             conds["ClusterMemberControllerDegraded"] = ("True", "SyncError", "etcd cluster is unreachable")
             return
         errors = []
         client = self.ctx.etcd_client()
-        eps = ["https://%s:2379" % self.ips[n] for n in self.nodes]
+        eps = ["https://%s:2379" % self.ips[n] for n in self.nodes if n in self.ips]
         client.endpoints = eps
         unhealthy = mh.unhealthy() + [m for m in mh.unstarted() if m not in mh.unhealthy()]
         if unhealthy:
@@ -443,7 +450,7 @@ class Operator(StatusMixin, BootstrapMixin, threading.Thread):
             peers = {u for m in mh.members for u in m["peerURLs"]}
             for node in self.nodes:
                 url = "https://%s:2380" % self.ips[node]
-                if url in peers or not self.waiting_to_join(node):
+                if url in peers or not self.waiting_to_join(node) or not self.may_add_member(node, machines):
                     continue
                 learner = self.profile["learners"]
                 try:

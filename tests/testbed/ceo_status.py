@@ -30,6 +30,8 @@ class StatusMixin:
                                              "image": "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:testbed",
                                              "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}}]}
             cur = self.get("pods", NS, name)
+            if cur is None and (self.node_objects.get(node, {}).get("spec") or {}).get("unschedulable"):
+                continue    # not recreated on a cordoned node (the machine deletion hooks controller removes it)
             if cur is None:
                 try:
                     self.store.create("pods", NS, {
@@ -103,7 +105,7 @@ class StatusMixin:
         conds["StaticPodsAvailable"] = ("True", "AsExpected", "%s are active; %s" % (plural(active, "node"), at)) \
             if active else ("False", "ZeroNodesActive", "0 nodes are active; " + at)
         conds["StaticPodsDegraded"] = ("True", "Error", "\n".join(crash)) if crash else ("False", "AsExpected", "")
-        conds["NodeControllerDegraded"] = ("False", "MasterNodesReady", "All master nodes are ready")
+        conds.setdefault("NodeControllerDegraded", ("False", "MasterNodesReady", "All master nodes are ready"))
         conds["RevisionControllerDegraded"] = ("False", "AsExpected", "")
         conds["InstallerControllerDegraded"] = ("False", "AsExpected", "")
         conds["NodeInstallerDegraded"] = ("False", "AsExpected", "")

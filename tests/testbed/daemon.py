@@ -20,11 +20,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ceo  # noqa: E402
 import etcdapi  # noqa: E402
 import execs  # noqa: E402
-import kubelet as kl  # noqa: E402
 import manifest as mf  # noqa: E402
 import pki  # noqa: E402
 import staticpods  # noqa: E402
 import tbconfig  # noqa: E402
+import tbcsr  # noqa: E402
+import tbfleet  # noqa: E402
+import tbmachines  # noqa: E402
 import tbmount  # noqa: E402
 from apiserver import ApiServer, FaultTable  # noqa: E402
 from store import ApiError, Store  # noqa: E402
@@ -57,6 +59,9 @@ class Context:
         self.faults = FaultTable()
         self.kubelets = {}
         self.operator = None
+        self.fleet = None               # tbfleet.Fleet: the machines under the nodes
+        self.machine_api = None         # machinectl.MachineController with --machines
+        self.cfg_lock = threading.Lock()
         self.api = None
         self.etcd_binary = shutil.which("etcd") or "/usr/bin/etcd"
         self._local = threading.local()
@@ -161,6 +166,22 @@ def write_client_files(ctx):
             f.write("export %s=%s\n" % (k, shlex.quote(v)))
 
 
+def nodes_changed(ctx):
+    """The node set changed (tbfleet.py): DIR/testbed.json and DIR/env follow it."""
+    with ctx.cfg_lock:
+        tbconfig.save(ctx.layout, ctx.cfg)
+        write_client_files(ctx)
+
+
+def admin_handler(ctx):
+    def handle(method, path, body):
+        try:
+            return 200, tbmachines.admin(ctx, method, path, body if isinstance(body, dict) else {})
+        except tbmachines.BadRequest as e:
+            raise ApiError(400, "BadRequest", str(e))
+    return handle
+
+
 def write_ready(layout, doc):
     tmp = layout.ready + ".tmp"
     with open(tmp, "w") as f:
@@ -200,15 +221,19 @@ def main(argv):
                             execs.make_exec_handler(ctx), permissions,
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
                             kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"],
-                            log_handler=ctx.log_handler)
+                            log_handler=ctx.log_handler, admin_handler=admin_handler(ctx))
         ctx.operator = ceo.Operator(ctx)
         ctx.operator.bootstrap()
         staticpods.bootstrap(layout, ctx.store, cfg["names"], cfg["ips"], ctx.operator.profile["version"])
-        for node in cfg["names"]:
-            ctx.kubelets[node] = kl.Kubelet(ctx, node)
+        ctx.fleet = tbfleet.Fleet(ctx, lambda: nodes_changed(ctx))
+        ctx.fleet.csrs = tbcsr.Csrs(ctx.store)
+        ctx.machine_api = tbmachines.setup(ctx, ctx.fleet, cfg.get("machines") or "none")
         ctx.api.start()
-        for k in ctx.kubelets.values():
-            k.start()
+        for node in cfg["names"]:
+            ctx.fleet.start_kubelet(node)
+        ctx.fleet.start()
+        if ctx.machine_api is not None:
+            ctx.machine_api.start()
         ctx.operator.start()
         write_client_files(ctx)
         log.info("testbed started in %.1fs; waiting for the cluster to become healthy", time.monotonic() - start)
@@ -227,7 +252,7 @@ def main(argv):
                 log.error("%s was removed: stopping", layout.config)
                 break
         if not announced:
-            if ctx.operator.ready:
+            if ctx.operator.ready and tbmachines.ready(ctx):
                 secs = time.monotonic() - start
                 log.info("testbed healthy after %.1fs", secs)
                 write_ready(layout, {"ok": True, "seconds": round(secs, 2), "api": ctx.api.url})
@@ -243,11 +268,13 @@ def main(argv):
 
 def shutdown(ctx):
     log.info("stopping")
-    if ctx.operator is not None:
-        ctx.operator.stop()
-    for k in ctx.kubelets.values():
+    for t in (ctx.operator, ctx.machine_api, ctx.fleet):
+        if t is not None:
+            t.stop()
+    kubelets = list(ctx.kubelets.values())
+    for k in kubelets:
         k.stop()
-    for k in ctx.kubelets.values():
+    for k in kubelets:
         if k.is_alive():
             k.join(15)
     if ctx.api is not None:

@@ -102,6 +102,7 @@ class Kubelet(threading.Thread):
         self.status_cache = None
         self.mirror_rv = None         # the store's resourceVersion when the mirror pod was last checked
         self.pods_rv = None           # the same for the other pods
+        self.powered_off = False
         os.makedirs(ctx.layout.kubelet_dir(node), exist_ok=True)
 
     # ---- timing
@@ -119,11 +120,17 @@ class Kubelet(threading.Thread):
                 self.log.exception("sync failed")
             self.stop_event.wait(self.t(0.1))
         with self.lock:
-            self.kill_static_pod(delete_mirror=False, grace=0.5)   # the testbed is going down: no need to wait
+            # the testbed is going down: no need to wait; a machine that powers off does not even ask
+            self.kill_static_pod(delete_mirror=False, grace=0 if self.powered_off else 0.5)
             for run in self.others.values():
                 run.stop()
 
     def stop(self):
+        self.stop_event.set()
+
+    def power_off(self):
+        """The machine loses power (tbfleet.py): etcd is killed (SIGKILL) and nothing is told to the API."""
+        self.powered_off = True
         self.stop_event.set()
 
     # ---- the static pod
@@ -201,6 +208,9 @@ class Kubelet(threading.Thread):
             pass
 
     def kill_static_pod(self, delete_mirror, grace=None):
+        if self.etcd and self.etcd.proc and grace == 0:
+            self.etcd.proc.kill()
+            self.etcd.proc.wait(timeout=10)
         if self.etcd and self.etcd.proc:
             stop_process(self.etcd.proc, self.t(5) if grace is None else grace)
             self.etcd.proc = None

@@ -59,6 +59,9 @@ PROFILES = {
         "init_containers": ["setup", "etcd-ensure-env-vars", "etcd-resources-copy"],
         "readiness_probe": READYZ_PROBE,
         "control_plane_label": True, "crio_version": "cri-o://1.27.0",
+        # cluster-etcd-operator's Machine-aware controllers (MachineDeletionHooksController,
+        # ClusterMemberRemovalController, machines in ClusterMemberController): 4.11 and later
+        "machine_hooks": True,
     },
 }
 PROFILES["4.16"] = dict(PROFILES["4.14"], version="4.16.30", kube_version="1.29.10", etcd_version="3.5.14",

@@ -62,6 +62,11 @@ RESOURCES = {r.plural: r for r in [
     Resource("imagestreams", "ImageStream", "image.openshift.io", "v1", True, ["is"]),
     Resource("infrastructures", "Infrastructure", "config.openshift.io", "v1", False),
     Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
+    Resource("machines", "Machine", "machine.openshift.io", "v1beta1", True),
+    Resource("controlplanemachinesets", "ControlPlaneMachineSet", "machine.openshift.io", "v1", True),
+    Resource("baremetalhosts", "BareMetalHost", "metal3.io", "v1alpha1", True, ["bmh", "bmhost"]),
+    Resource("certificatesigningrequests", "CertificateSigningRequest", "certificates.k8s.io", "v1", False,
+             ["csr"]),
 ]}
 
 # Resources whose registry strategy never sets metadata.generation (a Lease's does not).
@@ -325,6 +330,8 @@ class Store:
             else:
                 meta["generation"] = 1
             meta.pop("resourceVersion", None)
+            meta.pop("deletionTimestamp", None)
+            meta.pop("deletionGracePeriodSeconds", None)
             validate(res, obj)
             if plural == "secrets":
                 obj["type"] = obj.get("type") or "Opaque"
@@ -386,9 +393,12 @@ class Store:
                 raise ApiError(400, "BadRequest", "the name of the object (%s) does not match "
                                "the name on the URL (%s)" % (meta.get("name"), name))
             # immutable metadata
-            for f in ("name", "uid", "creationTimestamp", "namespace", "generation"):
+            for f in ("name", "uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp",
+                      "deletionGracePeriodSeconds"):
                 if f in old["metadata"]:
                     meta[f] = old["metadata"][f]
+                elif f.startswith("deletion"):
+                    meta.pop(f, None)
             new = _typed(res, new)
             meta = new["metadata"]
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
@@ -401,6 +411,9 @@ class Store:
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
             if dry_run:
                 return copy.deepcopy(new)
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                self._objects[key] = new
+                return self._remove(res, key)        # the last finalizer went: the object goes
             meta["resourceVersion"] = self._next_rv()
             self._objects[key] = new
             self._emit(res, "MODIFIED", new, old)
@@ -416,10 +429,25 @@ class Store:
             self._check_preconditions(res, obj, preconditions or {})
             if dry_run:
                 return copy.deepcopy(obj)
+            if obj["metadata"].get("finalizers"):
+                return self._mark_deleted(res, key, obj)
             if plural == "namespaces":
                 for k in [k for k in self._objects if k[1] == name and RESOURCES[k[0]].namespaced]:
                     self._remove(RESOURCES[k[0]], k)
             return self._remove(res, key)
+
+    def _mark_deleted(self, res, key, obj):
+        """A DELETE of an object with finalizers only sets deletionTimestamp (once); the object goes when an
+        update leaves it without finalizers (apiserver registry BeforeDelete / the finalizers' owners)."""
+        if obj["metadata"].get("deletionTimestamp"):
+            return copy.deepcopy(obj)
+        new = copy.deepcopy(obj)
+        new["metadata"]["deletionTimestamp"] = now_rfc3339()
+        new["metadata"]["deletionGracePeriodSeconds"] = 0
+        new["metadata"]["resourceVersion"] = self._next_rv()
+        self._objects[key] = new
+        self._emit(res, "MODIFIED", new, obj)
+        return copy.deepcopy(new)
 
     def _remove(self, res, key):
         obj = copy.deepcopy(self._objects.pop(key))     # the log still holds the old dict

@@ -79,6 +79,25 @@ class StoreTest(unittest.TestCase):
         self.s.delete("namespaces", None, NS)
         self.assertEqual(self.s.list("pods")[0], [])
 
+    def test_finalizers_delay_deletion(self):
+        self.s.create("namespaces", None, {"metadata": {"name": "openshift-machine-api"}})
+        ns = "openshift-machine-api"
+        self.s.create("machines", ns, {"metadata": {"name": "m0", "finalizers": ["machine.machine.openshift.io"],
+                                                    "deletionTimestamp": "2020-01-01T00:00:00Z"}})
+        self.assertNotIn("deletionTimestamp", self.s.get("machines", ns, "m0")["metadata"])
+        first = self.s.delete("machines", ns, "m0")
+        ts = first["metadata"]["deletionTimestamp"]
+        again = self.s.delete("machines", ns, "m0")           # a second DELETE changes nothing
+        self.assertEqual((again["metadata"]["deletionTimestamp"], again["metadata"]["resourceVersion"]),
+                         (ts, first["metadata"]["resourceVersion"]))
+        self.s.update("machines", ns, "m0", lambda o: o["metadata"].pop("deletionTimestamp"))
+        self.assertEqual(self.s.get("machines", ns, "m0")["metadata"]["deletionTimestamp"], ts)
+        rv = self.s.resource_version
+        self.s.update("machines", ns, "m0", lambda o: o["metadata"].update(finalizers=[]))
+        with self.assertRaises(ApiError):
+            self.s.get("machines", ns, "m0")
+        self.assertEqual([t for t, _ in self.s.events_since("machines", rv)], ["DELETED"])
+
     def test_watch_log_and_expiry(self):
         rv = self.s.resource_version
         self.s.delete("pods", NS, "etcd-b")

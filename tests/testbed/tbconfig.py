@@ -124,6 +124,18 @@ def allocate(dirpath, count, attempts=64):
     raise RuntimeError("no free loopback addresses for the testbed after %d attempts" % attempts)
 
 
+def next_ip(cfg):
+    """A loopback address for a new node: 127.A.B.(11+k), the lowest k never used by a node of this testbed
+    (nodes that are gone keep theirs: `retired_ips`), with its etcd ports free."""
+    base = cfg["api"]["host"].rsplit(".", 1)[0] + "."
+    used = set(cfg["ips"].values()) | set(cfg.get("retired_ips") or [])
+    for k in range(11, 255):
+        ip = base + str(k)
+        if ip not in used and _free(ip, ETCD_CLIENT_PORT) and _free(ip, ETCD_PEER_PORT):
+            return ip
+    raise RuntimeError("no free loopback address left for a new node in %s0/24" % base)
+
+
 def new_config(dirpath, names, profile, speed, kube_version="1.32.4"):
     api, ips = allocate(dirpath, len(names))
     return {

@@ -12,6 +12,7 @@ import staticpods
 import tbconfig
 import tbdatabase
 import tbmount
+import tbstatus_machines
 
 NS = "openshift-etcd"
 FILE_GLOBS = ("etc/kubernetes/manifests", "var/lib", "tmp")
@@ -155,7 +156,9 @@ def collect(layout, alive, pid):
     cfg = tbconfig.load(layout)
     doc = {"dir": layout.dir, "profile": cfg["profile"], "speed": cfg["speed"], "nodes": {},
            "options": {k: cfg.get(k) for k in ("arbiter", "upgrading", "promote_delay", "etcd_disk",
-                                                 "quota_backend_bytes")},
+                                                 "quota_backend_bytes", "machines", "provision_delay",
+                                                 "node_grace")},
+           "gone_nodes": list(cfg.get("gone") or []),
            "daemon": {"pid": pid, "running": alive},
            "api_server": "https://%s:%d" % (cfg["api"]["host"], cfg["api"]["port"])}
     for node in cfg["names"]:
@@ -167,6 +170,7 @@ def collect(layout, alive, pid):
             "etcd_processes": etcd_processes(layout, node),
             "files": {rel: list_files(root, rel) for rel in FILE_GLOBS},
             "static_pod_resources": staticpods.summary(layout, node),
+            "powered": (cfg.get("powered") or {}).get(node, True),
         }
     doc["etcd"] = members(layout, cfg) if alive else {"error": "testbed not running"}
     if alive and "error" not in doc["etcd"]:   # no second wait on a cluster that answered no member list
@@ -201,11 +205,12 @@ def collect(layout, alive, pid):
         infra = api_request(layout, "GET", "/apis/config.openshift.io/v1/infrastructures/cluster")
         doc["infrastructure"] = {"controlPlaneTopology": infra.get("status", {}).get("controlPlaneTopology")}
         nodes = api_request(layout, "GET", "/api/v1/nodes")["items"]
+        for entry in doc["nodes"].values():
+            entry.update(ready=None, machine=None, unschedulable=False, taints=[])
         for n in nodes:
             if n["metadata"]["name"] in doc["nodes"]:
-                doc["nodes"][n["metadata"]["name"]]["roles"] = sorted(
-                    k.split("/", 1)[1] for k in n["metadata"].get("labels", {})
-                    if k.startswith("node-role.kubernetes.io/"))
+                doc["nodes"][n["metadata"]["name"]].update(tbstatus_machines.node_summary(n))
+        doc.update(tbstatus_machines.collect(lambda path: api_request(layout, "GET", path)))
         leases = api_request(layout, "GET", "/apis/coordination.k8s.io/v1/leases")["items"]
         doc["leases"] = [{"namespace": x["metadata"]["namespace"], "name": x["metadata"]["name"],
                           "uid": x["metadata"]["uid"], "resourceVersion": x["metadata"]["resourceVersion"],
