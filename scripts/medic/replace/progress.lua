@@ -87,8 +87,9 @@ function progress.revision_made(ctx)
 			if created > newest then newest = created end
 		end
 	end
-	local line = string.format("revision %d (was %d); %d of %d deleted secrets issued again", latest, before, issued,
-		total)
+	local name = progress.member_node(ctx)
+	local line = string.format("revision %d (was %d); %d of %d %s", latest, before, issued, total,
+		name == ctx.state.node and "deleted secrets issued again" or ("secrets of " .. name .. " issued"))
 	if issued < total then return false, line end
 	local revision = kc:get(openshift.ns_path(ctx.opts.namespace, "configmaps", "etcd-pod-" .. latest))
 	local made = revision ~= nil and (revision.metadata.creationTimestamp or "") >= newest
