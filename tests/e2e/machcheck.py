@@ -9,6 +9,7 @@ tests/e2e/machine_*_test.sh. Usage: machcheck.py CMD STATUS.json [ARGS]
   zone S MACHINE               the zone of MACHINE ("" if none)
   host-state S NAME            the provisioning state of BareMetalHost NAME ("" if none)
   members S                    how many members etcd lists
+  nodes S                      how many nodes there are (a Node object; a powered-off machine's deleted Node is none)
 """
 import json
 import sys
@@ -86,6 +87,8 @@ def main():
         print(next((h.get("state") or "" for h in s.get("baremetalhosts") or [] if h["name"] == args[1]), ""))
     elif cmd == "members":
         print(len(s["etcd"]["members"]))
+    elif cmd == "nodes":
+        print(len(nodes_with_object(s)))
     else:
         print("unknown command " + cmd, file=sys.stderr)
         return 2
