@@ -96,7 +96,7 @@ class Provisioner:
         self.entered = {}           # host uid -> (state, monotonic time it was entered)
 
     def step(self):
-        return self.ctx.t(float(self.ctx.cfg.get("provision_delay") or 3.0) / 2)
+        return self.ctx.t(mo.provision_delay(self.ctx.cfg) / 2)
 
     def elapsed(self, h):
         uid, state = h["metadata"]["uid"], state_of(h)

@@ -169,7 +169,7 @@ class Operator(MachinesMixin, StatusMixin, BootstrapMixin, threading.Thread):
                 conds["EtcdCertSignerControllerDegraded"] = (
                     "True", "SyncError", "EtcdCertSignerController can't evaluate whether quorum is safe: " + gate)
                 return
-            if rolling:
+            if rolling and not self.new_nodes_only(missing):
                 conds["EtcdCertSignerControllerDegraded"] = (
                     "False", "AsExpected", "skipping EtcdCertSignerController: a revision rollout is in progress")
                 return
@@ -196,6 +196,14 @@ class Operator(MachinesMixin, StatusMixin, BootstrapMixin, threading.Thread):
                     data["etcd-%s-%s.crt" % (k, n)] = unb64(s["data"]["tls.crt"])
                     data["etcd-%s-%s.key" % (k, n)] = unb64(s["data"]["tls.key"])
             self.secret(agg, data)
+
+    def new_nodes_only(self, missing):
+        """hasNodeCertDiff: a node whose serving cert is not in the aggregate secret is new; its certs are
+        issued even during a rollout ("force leaf sync on node difference")."""
+        bundled = set()
+        for agg in self.profile["aggregates"]:
+            bundled.update(((self.get("secrets", NS, agg) or {}).get("data") or {}).keys())
+        return all("etcd-serving-%s.key" % n not in bundled for n, _ in missing)
 
     # ------------------------------------------------------------------ endpoints, target config, revisions
     def sync_endpoints(self, mh, gate, conds):

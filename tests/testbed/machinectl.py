@@ -5,6 +5,7 @@ with lifecycle hooks), its drain controller and nodelink controller, over an act
 ControlPlaneMachineSet controller and the bare-metal provisioner (cpmsctl.py, bmhctl.py)."""
 import logging
 import threading
+import time
 
 import machineobjs as mo
 from ceo_util import now
@@ -38,12 +39,15 @@ class AwsActuator:
 
     def __init__(self, ctx, fleet):
         self.ctx, self.fleet = ctx, fleet
+        self.terminating = {}           # instance id -> monotonic time the instance is terminated
 
     def instance(self, m):
-        pid = (m.get("spec") or {}).get("providerID") or ""
-        if pid:
-            return self.fleet.by_id(pid.rsplit("/", 1)[-1])
-        return self.fleet.by_id(mo.instance_id(m["metadata"]["uid"]))
+        """Like the AWS actuator: by status.providerStatus.instanceId, else by the instance's Name tag (the
+        Machine's name); never by spec.providerID, so a copied Machine that kept it finds nothing."""
+        iid = ((m.get("status") or {}).get("providerStatus") or {}).get("instanceId")
+        if iid:
+            return self.fleet.by_id(iid)
+        return self.fleet.by_tag(m["metadata"]["name"])
 
     def provider_id(self, inst):
         return mo.aws_provider_id(inst.zone, inst.id)
@@ -52,13 +56,22 @@ class AwsActuator:
         ps = ((m.get("spec") or {}).get("providerSpec") or {}).get("value") or {}
         zone = (ps.get("placement") or {}).get("availabilityZone") or mo.ZONES[0]
         iid = mo.instance_id(m["metadata"]["uid"])
-        inst = self.fleet.create(m["metadata"]["name"], iid, self.ctx.cfg.get("provision_delay") or 3.0, zone=zone)
+        inst = self.fleet.create(m["metadata"]["name"], iid, mo.provision_delay(self.ctx.cfg), zone=zone)
         inst.provider_id = self.provider_id(inst)
+        inst.tag = m["metadata"]["name"]
 
     def delete(self, m, inst):
-        """Terminates the instance; True once it no longer exists."""
-        if inst is not None and not inst.gone:
-            self.fleet.terminate(inst.node)
+        """Terminates the instance (shutting-down, then terminated provision_delay/2 later: the machine
+        controller requeues while the instance exists); True once it no longer exists."""
+        if inst is None or inst.gone:
+            return True
+        end = self.terminating.setdefault(inst.id, time.monotonic() + self.ctx.t(
+            mo.provision_delay(self.ctx.cfg) / 2))
+        if inst.powered:
+            self.fleet.power_off(inst.node)
+        if time.monotonic() < end:
+            return False
+        self.fleet.terminate(inst.node)
         return True
 
     def instance_state(self, inst):
@@ -172,22 +185,21 @@ class MachineController(threading.Thread):
             if node is not None:
                 st["nodeRef"] = {"kind": "Node", "name": inst.node, "uid": node["metadata"]["uid"]}
             st["providerStatus"] = {"instanceId": inst.id, "instanceState": state or "running"}
-        self.set_status(m, "Running" if node is not None else "Provisioned", ("True",), extra=extra)
+        # machineHasNode looks at status.nodeRef: a Machine whose Node was deleted stays Running
+        linked = node is not None or bool((m.get("status") or {}).get("nodeRef"))
+        self.set_status(m, "Running" if linked else "Provisioned", ("True",), extra=extra)
 
     # ------------------------------------------------------------------ deletion
     def reconcile_delete(self, m):
         meta, name = m["metadata"], m["metadata"]["name"]
-        if (m.get("status") or {}).get("phase") != "Deleting":
-            m = self.set_status(m, "Deleting")
-        if mo.FINALIZER not in (meta.get("finalizers") or []):
+        m = self.set_status(m, "Deleting")        # and the hook conditions as they are now
+        if mo.FINALIZER not in (meta.get("finalizers") or []) or hooks(m, "preDrain"):
             return
-        if hooks(m, "preDrain"):
-            return self.set_status(m, "Deleting")
         node = ((m.get("status") or {}).get("nodeRef") or {}).get("name")
         if node and not self.drained(m, node):
             return
         if hooks(m, "preTerminate"):
-            return self.set_status(m, "Deleting")
+            return
         if not self.actuator.delete(m, self.actuator.instance(m)):
             return
         if node:

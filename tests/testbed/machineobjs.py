@@ -19,6 +19,12 @@ REGION = "us-east-1"
 MODES = ("none", "api", "cpms", "cpms-inactive", "baremetal")
 
 
+def provision_delay(cfg):
+    """`up --provision-delay` (simulation seconds; 0 is allowed), default 3."""
+    v = cfg.get("provision_delay")
+    return 3.0 if v is None else float(v)
+
+
 def master_labels(infra):
     return {CLUSTER: infra, ROLE: "master", TYPE: "master"}
 

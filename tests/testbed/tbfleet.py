@@ -33,6 +33,7 @@ class Instance:
         self.csr = None                 # UPI: the client CSR that must be approved before it can register
         self.node_annotations = {}      # what the nodelink controller puts on the Node
         self.provider_id = None
+        self.tag = None                 # the Name tag of a cloud instance: its Machine's name
         self.last_gc = 0.0
 
 
@@ -66,6 +67,10 @@ class Fleet(threading.Thread):
     def by_id(self, iid):
         with self.lock:
             return next((i for i in self.instances.values() if i.id == iid), None)
+
+    def by_tag(self, tag):
+        with self.lock:
+            return next((i for i in self.instances.values() if i.tag == tag and not i.gone), None)
 
     # ------------------------------------------------------------------ a new machine
     def create(self, node, iid, boot_delay, zone=None, csr=None):
@@ -103,7 +108,7 @@ class Fleet(threading.Thread):
         self.save_power()
 
     def save_power(self):
-        self.cfg["powered"] = {n: i.powered for n, i in self.instances.items() if not i.gone}
+        self.cfg["powered"] = {n: i.powered and not i.gone for n, i in self.instances.items()}
 
     # ------------------------------------------------------------------ power
     def start_kubelet(self, node):
@@ -167,8 +172,8 @@ class Fleet(threading.Thread):
         with self.lock:
             insts = list(self.instances.values())
         for inst in insts:
-            if inst.gone and not inst.powered:
-                self.collect_pods(inst)
+            if inst.gone and inst.node not in self.cfg["names"]:
+                self.collect_pods(inst)         # terminated by its machine controller
                 continue
             if inst.powered and inst.boot_at is not None:
                 self.maybe_boot(inst)
@@ -180,6 +185,17 @@ class Fleet(threading.Thread):
                 inst.unreachable = True
             elif self.node_object(inst.node) is None:
                 self.collect_pods(inst)
+            elif inst.gone and time.monotonic() - inst.off_since >= 2 * self.t(self.grace()):
+                self.delete_node(inst.node)
+
+    def delete_node(self, node):
+        """The cloud node lifecycle controller: a NotReady Node whose instance no longer exists at the provider
+        is deleted (`stop-machine --gone`)."""
+        try:
+            self.store.delete("nodes", None, node)
+            log.info("node %s deleted: its instance no longer exists at the provider", node)
+        except ApiError:
+            pass
 
     def grace(self):
         return float(self.cfg.get("node_grace") or 2.0)

@@ -80,6 +80,7 @@ def link_node(ctx, inst, machine_name):
 def adopt_instance(ctx, fleet, node, name, infra):
     inst = fleet.get(node)
     inst.provider_id = mo.aws_provider_id(inst.zone, inst.id)
+    inst.tag = name
     m = mo.machine(infra, name, mo.aws_provider_spec(infra, inst.zone),
                    {machinectl.INSTANCE_STATE: "running"})
     m["spec"]["providerID"] = inst.provider_id
@@ -159,7 +160,7 @@ def add_host(ctx, body):
         pass
     csr = ctx.fleet.csrs.client(name, auto=bool(body.get("approve")))
     try:
-        inst = ctx.fleet.create(name, "upi-" + name, float(cfg.get("provision_delay") or 3.0), csr=csr)
+        inst = ctx.fleet.create(name, "upi-" + name, mo.provision_delay(cfg), csr=csr)
     except (ValueError, RuntimeError) as e:
         raise BadRequest(str(e))
     return {"node": name, "ip": inst.ip, "csr": csr}
