@@ -53,6 +53,9 @@ local P = procedure.new {
 		{ name = "boot-mac", arg = "MAC", help = "bare metal: the new host's boot MAC address (default: the old host's)" },
 		{ name = "boot-mode", arg = "MODE", choices = { "UEFI", "UEFISecureBoot", "legacy" },
 			help = "bare metal: the new host's boot mode (default: the old host's)" },
+		{ name = "remove-finalizers-after", arg = "SECONDS", number = true,
+			help = "the bare-metal document's last resort: if the old Machine is still being deleted after SECONDS, "
+				.. "remove its finalizers (its instance or host may be left as it is; default: never)" },
 		{ name = "machine-timeout", arg = "SECONDS", number = true, default = 3600,
 			help = "how long to wait for a Machine or host to go, to be provisioned, or for the new node" },
 		{ name = "wait-timeout", arg = "SECONDS", number = true, default = 3600,
@@ -204,12 +207,15 @@ P:step { name = "delete-machine", title = "Delete the node's Machine, and wait u
 	end,
 	actions = function(ctx)
 		local m = progress.saved(ctx, "old_machine")
-		return {
-			actions.object_delete { path = machines.path(m.name, m.namespace), object = "machine/" .. m.name
-				.. " -n " .. m.namespace, uid = m.uid },
-			wait(ctx, "Machine " .. m.name .. " to be gone (drained and deprovisioned; do not interrupt)",
-				progress.machine_gone),
-		}
+		local path, object = machines.path(m.name, m.namespace), "machine/" .. m.name .. " -n " .. m.namespace
+		local list = { actions.object_delete { path = path, object = object, uid = m.uid } }
+		if ctx.opts.remove_finalizers_after then
+			list[#list + 1] = actions.unblock { path = path, object = object, interval = ctx.opts.poll_interval,
+				after = ctx.opts.remove_finalizers_after }
+		end
+		list[#list + 1] = wait(ctx, "Machine " .. m.name .. " to be gone (drained and deprovisioned; do not "
+			.. "interrupt)", progress.machine_gone)
+		return list
 	end,
 }
 

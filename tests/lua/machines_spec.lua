@@ -172,4 +172,33 @@ spec.it("BMC credentials: read back from a Secret and from a file", function()
 	os.remove(path)
 end)
 
+spec.it("unblock: a deletion hanging past `after` has its finalizers removed; one that ends is left alone", function()
+	local function run(gone_after_polls)
+		local polls, patched = 0, nil
+		local kc = {
+			get = function()
+				polls = polls + 1
+				if gone_after_polls and polls > gone_after_polls then return nil, "gone", "NotFound" end
+				return { metadata = { finalizers = { "machine.machine.openshift.io" } } }
+			end,
+			patch = function(_, path, body) patched = { path = path, body = body }; return {} end,
+		}
+		local ctx = { cluster = { k8s = function() return kc end }, said = {} }
+		function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
+		function ctx.stop(_, _, msg) error(msg, 0) end
+		function ctx.wait(_, w)
+			for _ = 1, 3 do if w.poll() then return true end end
+			return nil, "timed out"
+		end
+		local a = require("medic.actions").unblock { path = "/m/x", object = "machine/x", after = 5, interval = 0 }
+		spec.contains(a:lines()[1], "still there after 5s", "plan line")
+		a:run(ctx)
+		return patched
+	end
+	local patched = run(nil)
+	spec.eq(patched and patched.path, "/m/x", "patched")
+	spec.eq(patched.body.metadata.finalizers, json.null, "finalizers removed")
+	spec.eq(run(1), nil, "gone in time: nothing patched")
+end)
+
 spec.done()

@@ -9,6 +9,9 @@
 --   bmc_secret_create{namespace=, name=, credentials=}   oc create secret generic NAME (username, password): the
 --                                                    credentials (medic.machines.credentials) are in no plan line, no
 --                                                    journal, no audit record and no log
+--   unblock{path=, object=, after=, interval=}      the document's last resort for a deletion that hangs: if OBJECT
+--                                                    is still there after AFTER s, its finalizers are removed (what
+--                                                    they guard, an instance or a host, may be left as it is)
 --   keep{what=, record={...}}                        nothing changes: what cannot be read again later (a Machine
 --                                                    before its deletion) is written to the journal (its record)
 --
@@ -88,6 +91,25 @@ M.bmc_secret_create = {
 	end,
 	verify = function(a, ctx)
 		return kc(ctx):get(machines.secret_path(a.name, a.namespace)) ~= nil, "secret " .. a.name .. " is not there"
+	end,
+}
+
+M.unblock = {
+	lines = function(a)
+		return { string.format("if %s is still there after %gs: oc patch %s --type=merge -p "
+			.. "'{\"metadata\":{\"finalizers\":null}}'", a.object, a.after, a.object) }
+	end,
+	run = function(a, ctx)
+		local gone = ctx:wait { what = a.object .. " to go", timeout = a.after, interval = a.interval, poll = function()
+			local now, _, code = kc(ctx):get(a.path)
+			return not now and code == "NotFound", now and (a.object .. " still there") or nil
+		end }
+		if gone then return end
+		ctx:say("%s is still there after %gs: removing its finalizers", a.object, a.after)
+		local ok, err, code = kc(ctx):patch(a.path, { metadata = { finalizers = json.null } }, "merge")
+		if not ok and code ~= "NotFound" then
+			ctx:stop("failed", "cannot remove the finalizers of " .. a.object .. ": " .. tostring(err))
+		end
 	end,
 }
 
