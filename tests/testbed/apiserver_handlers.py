@@ -210,6 +210,11 @@ def create(api, req, res, ns):
         _default_pod(obj)
     if res.plural in CREATED_WITHOUT_STATUS:
         obj.pop("status", None)     # their registry strategy drops status on create
+        if meta.get("resourceVersion"):
+            # apiserver storage Create (a saved object created again without stripping it)
+            raise ApiError(500, "InternalError", "Internal error occurred: resourceVersion should not be set "
+                           "on objects to be created", {"causes": [{"message": "resourceVersion should not be "
+                                                                    "set on objects to be created"}]})
     created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
     return send_object(api, req, res, created, 201)
 

@@ -61,8 +61,8 @@ class BareMetalActuator:
             self.store.update("machines", mo.NS, m["metadata"]["name"], lambda o: o["metadata"].setdefault(
                 "annotations", {}).update({mo.HOST_ANNOTATION: "%s/%s" % (mo.NS, name)}))
         h = self.host(name)
-        if h is None or self.consumed_by(h, m) or state_of(h) not in CLAIMABLE or (h.get("spec") or {}).get("consumerRef"):
-            return
+        if h is None or state_of(h) not in CLAIMABLE or (h.get("spec") or {}).get("consumerRef"):
+            return      # gone, busy, or claimed already (by this Machine or another)
 
         def claim(o):
             o["spec"].update(consumerRef={"apiVersion": "machine.openshift.io/v1beta1", "kind": "Machine",
@@ -112,6 +112,8 @@ class Provisioner:
                 self.reconcile(h)
             except ApiError as e:
                 log.debug("host %s: %s", h["metadata"]["name"], e.message)
+            except (ValueError, RuntimeError) as e:     # the fleet refused (a node of that name runs already)
+                log.warning("host %s: %s", h["metadata"]["name"], e)
 
     def set(self, h, state, **status):
         name = h["metadata"]["name"]

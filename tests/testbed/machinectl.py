@@ -105,6 +105,8 @@ class MachineController(threading.Thread):
                 self.reconcile(m)
             except ApiError as e:
                 log.debug("machine %s: %s", m["metadata"]["name"], e.message)
+            except (ValueError, RuntimeError) as e:     # the fleet refused (a node of that name runs already)
+                log.warning("machine %s: %s", m["metadata"]["name"], e)
         machines, _ = self.store.list("machines", mo.NS)
         for c in self.others:
             c.sync(machines)
@@ -181,7 +183,8 @@ class MachineController(threading.Thread):
             if state:
                 o["metadata"].setdefault("annotations", {})[INSTANCE_STATE] = state
             st = o["status"]
-            st["addresses"] = [{"type": "InternalIP", "address": inst.ip}, {"type": "InternalDNS", "address": inst.node}]
+            st["addresses"] = [{"type": "InternalIP", "address": inst.ip},
+                               {"type": "InternalDNS", "address": inst.node}]
             if node is not None:
                 st["nodeRef"] = {"kind": "Node", "name": inst.node, "uid": node["metadata"]["uid"]}
             st["providerStatus"] = {"instanceId": inst.id, "instanceState": state or "running"}
@@ -231,7 +234,8 @@ class MachineController(threading.Thread):
         for p in pods:
             if "kubernetes.io/config.mirror" in p["metadata"].get("annotations", {}):
                 continue
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+            ready = any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in p.get("status", {}).get("conditions", []))
             if p["metadata"].get("labels", {}).get("app") == "guard" and ready:
                 left += 1
                 continue

@@ -71,7 +71,8 @@ def machine(infra, name, provider_spec, annotations=None):
 def cpms(infra, replicas, active):
     """controlplanemachinesets/cluster as the installer (4.12+ on AWS) generates it."""
     return {"apiVersion": "machine.openshift.io/v1", "kind": "ControlPlaneMachineSet",
-            "metadata": {"name": "cluster", "namespace": NS, "finalizers": ["controlplanemachineset.machine.openshift.io"]},
+            "metadata": {"name": "cluster", "namespace": NS,
+                         "finalizers": ["controlplanemachineset.machine.openshift.io"]},
             "spec": {"replicas": replicas, "state": "Active" if active else "Inactive",
                      "strategy": {"type": "RollingUpdate"},
                      "selector": {"matchLabels": {ROLE: "master", TYPE: "master"}},

@@ -12,9 +12,9 @@
 tb_mkdir A
 tb_mkdir B
 t0=$SECONDS
-"$TESTBED" up "$A" --machines cpms --provision-delay 2 >"$A.out" 2>&1 &
+"$TESTBED" up "$A" --machines cpms --provision-delay 2 --speed 2 >"$A.out" 2>&1 &
 pa=$!
-"$TESTBED" up "$B" --profile 4.16 --provision-delay 2 >"$B.out" 2>&1 &
+"$TESTBED" up "$B" --profile 4.16 --provision-delay 2 --speed 2 >"$B.out" 2>&1 &
 pb=$!
 wait "$pa" || { cat "$A.out"; fail "up --machines cpms"; }
 wait "$pb" || { cat "$B.out"; fail "up UPI"; }
@@ -22,20 +22,28 @@ rm -f "$A.out" "$B.out"
 ok "two testbeds up at once in $((SECONDS - t0))s"
 
 st() { status "$1" | tbjson "$2"; }
-[ "$(st "$A" '" ".join(m["phase"] + "/" + ",".join(m["preDrainHooks"]) + "/" + m["zone"] for m in d["machines"])')" = \
-	"Running/EtcdQuorumOperator/us-east-1a Running/EtcdQuorumOperator/us-east-1b Running/EtcdQuorumOperator/us-east-1c" ] ||
+machines() { st "$1" '" ".join("/".join([m["phase"], ",".join(m["preDrainHooks"]), m["zone"]]) for m in d["machines"])'; }
+H=EtcdQuorumOperator
+[ "$(machines "$A")" = "Running/$H/us-east-1a Running/$H/us-east-1b Running/$H/us-east-1c" ] ||
 	fail "A: 3 master Machines Running with the operator's deletion hook, one per zone"
-[ "$(st "$A" 'd["controlplanemachineset"]["state"] + " " + str(d["controlplanemachineset"]["readyReplicas"])')" = "Active 3" ] ||
-	fail "A: an Active ControlPlaneMachineSet with 3 ready replicas"
-[ "$(st "$A" 'd["nodes"]["master-1"]["machine"]')" = "$(st "$A" 'd["machines"][1]["name"]')" ] || fail "A: Node -> Machine annotation"
-[ "$(st "$B" 'str(len(d["machines"])) + " " + str(d["controlplanemachineset"])')" = "0 None" ] || fail "B: UPI has no Machine"
+[ "$(st "$A" 'd["controlplanemachineset"]["state"] + " " + str(d["controlplanemachineset"]["readyReplicas"])')" = \
+	"Active 3" ] || fail "A: an Active ControlPlaneMachineSet with 3 ready replicas"
+[ "$(st "$A" 'd["nodes"]["master-1"]["machine"]')" = "$(st "$A" 'd["machines"][1]["name"]')" ] ||
+	fail "A: Node -> Machine annotation"
+[ "$(st "$B" 'str(len(d["machines"])) + " " + str(d["controlplanemachineset"])')" = "0 None" ] ||
+	fail "B: UPI has no Machine"
 ok "A: Machines, hooks, zones, CPMS; B: no Machine API objects"
 
 # --- a machine powers off
 "$TESTBED" stop-machine "$A" master-1 >/dev/null || fail "A: stop-machine"
 "$TESTBED" stop-machine "$B" master-2 >/dev/null || fail "B: stop-machine"
-[ "$(st "$A" '" ".join(str(x) for x in (d["nodes"]["master-1"]["ready"], d["nodes"]["master-1"]["powered"], d["nodes"]["master-1"]["etcd_processes"], d["machines"][1]["phase"], [m["healthy"] for m in d["etcd"]["members"] if m["name"] == "master-1"]))')" = \
-	"Unknown False [] Running [False]" ] || fail "A: Node Unknown, machine off, no etcd, Machine still Running, member unhealthy"
+stopped() { # DIR NODE INDEX: Node ready, powered, etcd processes, its Machine's phase, its member's health
+	st "$1" '(lambda n: " ".join(str(x) for x in (n["ready"], n["powered"], n["etcd_processes"],
+		d["machines"]['"$3"']["phase"], [m["healthy"] for m in d["etcd"]["members"] if m["name"] == "'"$2"'"])))(
+		d["nodes"]["'"$2"'"])'
+}
+[ "$(stopped "$A" master-1 1)" = "Unknown False [] Running [False]" ] ||
+	fail "A: Node Unknown, machine off, no etcd, Machine still Running, member unhealthy"
 st "$A" 'd["nodes"]["master-1"]["taints"]' | grep -q 'node.kubernetes.io/unreachable:NoExecute' || fail "A: unreachable taint"
 condition_has "$A" NodeControllerDegraded 'node "master-1" not ready' || fail "A: NodeControllerDegraded names master-1"
 ok "stop-machine: Node NotReady with the unreachable taints, etcd gone, Machine Running, operator degraded"
@@ -66,16 +74,19 @@ wait_for 20 "B: the kubelet's serving CSR" serving_pending
 kc "$B" certificate approve "$(kc "$B" get csr --no-headers | awk '/Pending/ {print $1}')" >/dev/null || fail "B: approve"
 
 settled() { # DIR: 3 voting healthy members, every node Ready at the latest revision
-	[ "$(st "$1" 'len([m for m in d["etcd"]["members"] if m["status"]=="started" and m["healthy"] and not m["isLearner"]]) == len(d["etcd"]["members"]) == 3 and len(d["operator"]["nodeStatuses"]) == 3 and all(s["currentRevision"] == d["operator"]["latestAvailableRevision"] and "targetRevision" not in s for s in d["operator"]["nodeStatuses"]) and all(d["nodes"][s["nodeName"]]["ready"] == "True" for s in d["operator"]["nodeStatuses"])')" = true ]
+	members_are "$1" 3 && [ "$(st "$1" '(lambda o: len(o["nodeStatuses"]) == 3 and all(
+		s["currentRevision"] == o["latestAvailableRevision"] and "targetRevision" not in s
+		and d["nodes"][s["nodeName"]]["ready"] == "True" for s in o["nodeStatuses"]))(d["operator"])')" = true ]
 }
-wait_for 90 "A: the replacement's member voting, revisions settled" settled "$A"
-wait_for 90 "B: the new host's member voting, revisions settled" settled "$B"
+wait_for 120 "A: the replacement's member voting, revisions settled" settled "$A"
+wait_for 120 "B: the new host's member voting, revisions settled" settled "$B"
 ok "replacements joined in $((SECONDS - t0))s since up"
 
 new=$(st "$A" '[m["name"] for m in d["machines"] if m["name"].endswith("-1")][0]')
 [ "$new" != "$old" ] || fail "A: the replacement has a new name"
-[ "$(st "$A" '" ".join(str(x) for x in (len(d["machines"]), [m["zone"] for m in d["machines"] if m["name"] == "'"$new"'"], d["gone_nodes"], "master-1" in d["nodes"]))')" = \
-	"3 ['us-east-1b'] ['master-1'] False" ] || fail "A: old Machine and Node gone, the replacement in zone us-east-1b"
+[ "$(st "$A" '" ".join(str(x) for x in (len(d["machines"]), [m["zone"] for m in d["machines"]
+	if m["name"] == "'"$new"'"], d["gone_nodes"], "master-1" in d["nodes"]))')" = "3 ['us-east-1b'] ['master-1'] False" ] ||
+	fail "A: old Machine and Node gone, the replacement in zone us-east-1b"
 [ "$(st "$A" '[m["name"] for m in d["etcd"]["members"]]' | grep -c "$new")" = 1 ] || fail "A: the new node's member is named after it"
 ip_old=$(st "$A" 'sorted(n["ip"] for n in d["nodes"].values())')
 echo "$ip_old" | grep -q '\.14"' || fail "A: the new node has a new IP (.14): $ip_old"
@@ -83,3 +94,28 @@ echo "$ip_old" | grep -q '\.14"' || fail "A: the new node has a new IP (.14): $i
 	"master-0 master-1 master-3 True" ] || fail "B: members master-0 master-1 master-3"
 [ "$(st "$B" '" ".join(c["condition"] for c in d["csrs"])')" = "Approved Approved" ] || fail "B: both CSRs approved"
 ok "A: CPMS replacement $new in the same zone, new IP; B: the admin's new host master-3 is a voting member"
+
+# a saved Machine created again as it was (a raw client; kubectl create clears resourceVersion itself): refused,
+# as a real API server refuses a set resourceVersion
+out=$("$PY" - "$TB_HERE" "$A" "$new" <<'PYEOF' 2>&1
+import sys
+sys.path.insert(0, sys.argv[1])
+import tbconfig, tbstatus
+layout, name = tbconfig.Layout(sys.argv[2]), sys.argv[3]
+path = "/apis/machine.openshift.io/v1beta1/namespaces/openshift-machine-api/machines"
+m = tbstatus.api_request(layout, "GET", path + "/" + name)
+m["metadata"]["name"] = name + "-copy"
+try:
+    tbstatus.api_request(layout, "POST", path, m)
+    print("created")
+except tbstatus.ApiFailure as e:
+    print(e)
+PYEOF
+)
+echo "$out" | grep -q "HTTP 500: Internal error occurred: resourceVersion should not be set on objects to be created" ||
+	fail "A: a saved Machine with its resourceVersion: $out"
+ok "A: a saved Machine that was not stripped is refused (resourceVersion set)"
+
+"$TESTBED" down "$A" >/dev/null || fail "A: down"
+no_processes_of "$A" || fail "A: the replacement's processes outlived down"
+ok "A: down stops the replacement node's etcd too"

@@ -44,6 +44,8 @@ class FakeFleet:
         return next((i for i in self.instances.values() if i.tag == tag and not i.gone), None)
 
     def create(self, node, iid, delay, zone=None, csr=None):
+        if node in self.instances and not self.instances[node].gone:
+            raise ValueError("node %s exists already" % node)
         self.next += 1
         inst = self.instances[node] = Inst(node, "127.0.0.%d" % self.next, iid, zone)
         self.store.create("nodes", None, {"metadata": {"name": node}, "status": {"addresses": [
@@ -116,6 +118,14 @@ class MachineControllerTest(unittest.TestCase):
         self.assertEqual(m["metadata"]["annotations"][machinectl.INSTANCE_STATE], "running")
         node = self.ctx.store.get("nodes", None, INFRA + "-master-3")
         self.assertEqual(node["metadata"]["annotations"][machinectl.NODE_MACHINE], mo.NS + "/" + INFRA + "-master-3")
+
+    def test_a_machine_named_like_a_running_node_waits_and_breaks_nothing(self):
+        self.fleet.instances["busy"] = Inst("busy", "127.0.0.2", "i-busy")
+        machine(self.ctx, "busy")
+        machine(self.ctx, INFRA + "-master-5")
+        self.sync(3)
+        self.assertEqual(get_machine(self.ctx, "busy")["status"]["phase"], "Provisioning")
+        self.assertEqual(get_machine(self.ctx, INFRA + "-master-5")["status"]["phase"], "Running")
 
     def test_a_copy_that_kept_the_provider_id_fails(self):
         machine(self.ctx, INFRA + "-master-0")
@@ -332,8 +342,9 @@ class FleetTest(unittest.TestCase):
         self.ctx.operator, self.ctx.kubelets = FakeOperator(), {}
         self.fleet = tbfleet.Fleet(self.ctx, lambda: None)
         self.ctx.store.create("nodes", None, self.ctx.operator.node_object("n0"))
-        self.ctx.store.create("pods", "openshift-etcd", {"metadata": {"name": "etcd-n0"}, "spec": {"nodeName": "n0"},
-                                                         "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        self.ctx.store.create("pods", "openshift-etcd", {
+            "metadata": {"name": "etcd-n0"}, "spec": {"nodeName": "n0"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
         self.fleet.adopt("n0", "i-0")
 
     def node(self):
