@@ -29,8 +29,7 @@ local P = procedure.new {
 	-- What the verdict sends the admin to (a site file may point at its own runbooks).
 	facts = {
 		crashloop = "etcd-medic run replace-crashlooping-member --node %s",
-		machine_not_running = "follow \"Replacing an unhealthy etcd member whose machine is not running or whose node "
-			.. "is not ready\"",
+		machine_not_running = "etcd-medic run replace-unhealthy-member --node %s",
 		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
 		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
@@ -42,10 +41,9 @@ local P = procedure.new {
 
 	-- What it reads in the cluster (medic.permissions): `etcd-medic rbac` prints it as RBAC.
 	permissions = {
-		perms.CLUSTER_ID, perms.ETCDCTL,
+		perms.CLUSTER_ID, perms.NETWORK, perms.ETCDCTL,
 		{ "list", "nodes", at = "cluster", why = "the control-plane nodes" },
 		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "the operator's revisions and conditions" },
-		{ "get", "networks.config.openshift.io", at = "cluster", why = "which node address a member should have" },
 		{ "get", "clusteroperators.config.openshift.io", at = "cluster", why = "the release (certificate rotation)" },
 		{ "get", "secrets", optional = true, why = "certificate expiry (tls.crt only; no key is read or printed)" },
 		{ "get", "secrets", at = "ns:openshift-config", optional = true, why = "the signer CAs before 4.16" },
@@ -241,8 +239,8 @@ local function one_unhealthy(ctx, m)
 	local name = node and node.metadata.name or m.name
 	local state = "ONE_MEMBER_UNHEALTHY"
 	if node and not openshift.node_ready(node) then
-		return verdict_is(state, "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): "
-			.. ctx.facts.machine_not_running, ctx.facts.machine_not_running)
+		local cmd = ctx.facts.machine_not_running:format(name)
+		return verdict_is(state, "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): run " .. cmd, cmd)
 	end
 	local p = ctx.state.pods[name]
 	if p and openshift.crashlooping(p) then

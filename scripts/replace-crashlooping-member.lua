@@ -7,11 +7,8 @@
 -- (facts, option defaults, hooks, a replaced step), or copy it out with `etcd-medic eject`.
 local procedure = require "medic.procedure"
 local actions = require "medic.actions"
-local backup = require "medic.backup"
-local openshift = require "medic.openshift"
-local json = require "medic.json"
+local steps = require "medic.replace.steps"
 local gopts = require "medic.options"
-local perms = require "medic.permissions"
 local checks = require "replace-crashlooping-member.checks"
 local progress = require "replace-crashlooping-member.progress"
 
@@ -30,14 +27,7 @@ local P = procedure.new {
 	},
 
 	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
-	permissions = {
-		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
-		{ "get list", "nodes", at = "cluster", why = "the node and its InternalIP" },
-		{ "get delete", "secrets", why = "the node's certificates (step 3), deleted with preconditions" },
-		{ "get", "pods", why = "the node's etcd pod, while the operator redeploys it" },
-		{ "get", "configmaps", why = "the revisions the operator makes (etcd-pod-N, etcd-endpoints-N)" },
-		{ "get patch", "etcds.operator.openshift.io", at = "cluster", why = "the quorum gate and the redeployment" },
-	},
+	permissions = { checks.PERMISSIONS },
 
 	options = {
 		{ name = "node", arg = "NODE", check = checks.node_name,
@@ -126,24 +116,9 @@ P:prerequisites {
 
 ------------------------------------------------------------------------------------------------ backup
 
--- The platform's backup, as cluster-backup.sh (and `etcd-medic run backup`) writes it: the snapshot and the static pod
--- resources of a healthy node, checked, in one directory that cluster-restore.sh restores from.
-P:step { name = "backup", title = "Take an etcd backup the platform can restore (snapshot + static pod resources)",
-	done = function(ctx)
-		if ctx.opts.backup then return "given: " .. ctx.opts.backup end
-		if ctx:finished("backup") then return ctx.journal.backup end
-	end,
-	actions = function(ctx)
-		local b = ctx.journal.backup_pair or ctx.state.backup_plan
-		local snapshot = b.dir .. "/" .. backup.names(b.stamp, b.dirty)
-		local list = backup.actions { dir = b.dir, stamp = b.stamp, dirty = b.dirty, node = b.node,
-			revisions = b.revisions, endpoints = ctx.state.healthy_endpoints, root = b.root,
-			record = { node = ctx.state.node, backup = snapshot, backup_pair = b },
-			fields = { node = b.node, taken = b.stamp, possibly_dirty = b.dirty,
-				by = "etcd-medic run replace-crashlooping-member" } }
-		return list
-	end,
-}
+-- The steps both member replacements take are medic.replace.steps (the backup, the member, the quorum gate, the
+-- secrets, the redeployment, the waits and the verification); this script's own is stop-pod.
+P:step(steps.backup("replace-crashlooping-member"))
 
 ------------------------------------------------------------------------------------------------ 1. stop the pod
 
@@ -168,139 +143,34 @@ P:step { name = "stop-pod", title = "Stop the crash-looping etcd pod: move its m
 
 ------------------------------------------------------------------------------------------------ 2. remove the member
 
-P:step { name = "remove-member", title = "Remove the unhealthy member",
-	done = function(ctx)
-		if ctx.state.member_removed then return "no member of " .. ctx.state.node .. " in the list (removed before)" end
-		local id = ctx.journal.member_id
-		local listed = id and ctx.cluster:member_listed(id)
-		if listed == false then return "member " .. id .. " is not in the member list" end
-	end,
-	actions = function(ctx)
-		local t = ctx.state.target or { id = ctx.journal.member_id, name = ctx.state.node,
-			peer_urls = ctx.journal.member_peer_urls }
-		return { actions.member_remove { id = t.id, name = t.name, peer_urls = t.peer_urls,
-			guard = checks.still_unhealthy,
-			record = { member_id = t.id, member_peer_urls = json.array(t.peer_urls or {}) } } }
-	end,
-}
+P:step(steps.remove_member())
 
 ------------------------------------------------------------------------------------------------ quorum gate
 
-P:step { name = "open-quorum-gate",
-	title = "Turn off the quorum guard (unsupportedConfigOverrides) for the redeployment",
-	skip = function(ctx)
-		if not ctx.state.gate then
-			return string.format("no quorum gate (OpenShift %s, --quorum-override %s)", ctx.state.version,
-				ctx.opts.quorum_override)
-		end
-	end,
-	done = function(ctx)
-		if progress.override_set(ctx) then return "the override is set" end
-		if ctx.journal.member_id and progress.member_back(ctx) then return "not needed: the member is back" end
-	end,
-	actions = function(ctx)
-		local previous = progress.overrides(ctx)
-		if ctx.journal.overrides_recorded then previous = ctx.journal.previous_overrides end
-		return { actions.merge_patch { path = ctx.facts.etcd_cr, object = "etcd/cluster",
-			body = { spec = { unsupportedConfigOverrides = ctx.facts.quorum_override } },
-			record = { previous_overrides = previous, overrides_recorded = true } } }
-	end,
-}
+P:step(steps.open_quorum_gate())
 
 ------------------------------------------------------------------------------------------------ 3. secrets
 
-P:step { name = "delete-secrets", title = "Delete the removed member's peer, serving and metrics secrets",
-	done = function(ctx)
-		if #progress.old_secrets(ctx) == 0 then return "no old secret left" end
-	end,
-	actions = function(ctx)
-		local old, list, uids = progress.old_secrets(ctx), {}, ctx.journal.secrets or {}
-		for _, s in ipairs(old) do uids[s.metadata.name] = s.metadata.uid end
-		for _, s in ipairs(old) do
-			list[#list + 1] = actions.secret_delete { namespace = ctx.opts.namespace, name = s.metadata.name,
-				uid = s.metadata.uid, resource_version = s.metadata.resourceVersion, record = { secrets = uids } }
-		end
-		return list
-	end,
-}
+P:step(steps.delete_secrets())
 
 ------------------------------------------------------------------------------------------------ 4. redeploy
 
-P:step { name = "force-redeploy", title = "Force a redeployment of etcd (a unique forceRedeploymentReason)",
-	done = function(ctx)
-		local reason = ctx.journal.reason
-		if reason and progress.etcd_cr(ctx).spec.forceRedeploymentReason == reason then return reason end
-	end,
-	actions = function(ctx)
-		local reason = openshift.redeploy_reason(ctx.facts.redeploy_reason)
-		local cr = progress.etcd_cr(ctx)
-		return { actions.merge_patch { path = ctx.facts.etcd_cr, object = "etcd/cluster",
-			body = { spec = { forceRedeploymentReason = reason } },
-			record = { reason = reason, revision_before = (cr.status or {}).latestAvailableRevision or 0 } } }
-	end,
-}
+P:step(steps.force_redeploy())
 
 ------------------------------------------------------------------------------------------------ the gate's revision
 
--- The document turns the quorum guard back on right after the redeployment patch. The operator (4.8 to 4.17: its
--- TargetConfig, cert-signer and endpoints controllers; 4.18 on: its revision controller) needs it off until it has
--- issued the node's secrets again and made a revision that carries them; once that exists, the guard goes back on
--- at once, so that no further revision rolls out while the new member is still a learner (docs/operator-vs-docs.md).
-P:step { name = "new-revision", title = "Wait for the revision the quorum gate was opened for (secrets issued again)",
-	skip = progress.gate_not_opened,
-	done = function(ctx)
-		if not ctx.journal.reason then return nil end
-		local made, line = progress.revision_made(ctx)
-		if made then return line end
-	end,
-	actions = function(ctx)
-		return { actions.wait { what = "the operator's new revision with the node's secrets issued again",
-			timeout = ctx.opts.wait_timeout, interval = ctx.opts.poll_interval, poll = progress.revision_made } }
-	end,
-}
+P:step(steps.new_revision())
 
 ------------------------------------------------------------------------------------------------ restore the gate
 
-P:step { name = "restore-overrides",
-	title = "Turn the quorum guard back on: restore unsupportedConfigOverrides exactly",
-	cleanup = true, -- also runs when a later step fails or the run is interrupted
-	skip = progress.gate_not_opened,
-	done = function(ctx)
-		local recorded = ctx.journal.overrides_recorded
-		if recorded and openshift.same(progress.overrides(ctx), ctx.journal.previous_overrides) then
-			return "as before"
-		end
-	end,
-	actions = function(ctx)
-		local previous = progress.overrides(ctx)
-		if ctx.journal.overrides_recorded then previous = ctx.journal.previous_overrides end
-		return { actions.set_field { path = ctx.facts.etcd_cr, object = "etcd/cluster",
-			field = { "spec", "unsupportedConfigOverrides" }, value = previous, retry = 180,
-			on_failure = "the quorum guard may still be OFF: unsupportedConfigOverrides could not be restored" } }
-	end,
-}
+P:step(steps.restore_overrides())
 
 ------------------------------------------------------------------------------------------------ wait
 
-P:step { name = "wait", title = "Wait for the operator: new revision, member added and promoted, pods Ready",
-	done = function(ctx)
-		if ctx.journal.reason and ctx:finished("wait") and progress.converged(ctx) then
-			return "the redeployment is complete"
-		end
-	end,
-	actions = function(ctx)
-		return { actions.wait { what = "a new revision, the new member of " .. ctx.state.node .. " added and promoted, "
-			.. "every etcd pod Running and Ready, every node at the latest revision", timeout = ctx.opts.wait_timeout,
-			interval = ctx.opts.poll_interval, settle = ctx.opts.settle, poll = progress.converged } }
-	end,
-}
+P:step(steps.wait())
 
 ------------------------------------------------------------------------------------------------ verification
 
-P:verification {
-	{ "settled", "the operator has finished, and the new etcd ran --settle seconds without a crash",
-		progress.settled },
-	{ "members", "every member healthy and voting, one per etcd node, no learner", checks.all_healthy },
-}
+P:verification { steps.settled, steps.members }
 
 return P:main(...)

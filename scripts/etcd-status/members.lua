@@ -55,7 +55,7 @@ local function alarm_only(err) return err ~= nil and err:find("Active Alarm", 1,
 local function unhealthy_next(ctx, node, pod)
 	local name = node and node.metadata.name
 	if node and not openshift.node_ready(node) then
-		return "follow \"Replacing an unhealthy etcd member whose machine is not running or whose node is not ready\""
+		return "etcd-medic run replace-unhealthy-member --node " .. name
 	end
 	if pod and openshift.crashlooping(pod) then return "etcd-medic run replace-crashlooping-member --node " .. name end
 	return string.format("oc logs -n %s %s -c etcd (why it is unhealthy, before replacing it)", ctx.namespace or NS,

@@ -14,6 +14,7 @@
 --                                                      ctx:now() time since when it is) has held S s
 --   actions.command{argv={...}}                        a program on this machine (a site's own tool)
 --   actions.archive / seal / copy_to_node / prune       the platform's backup pair (medic/actions/backup.lua)
+--   actions.object_delete / object_create / bmc_secret_create   Machines, hosts, Nodes (medic/actions/objects.lua)
 --
 -- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
 -- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
@@ -96,6 +97,10 @@ define("move_aside", require "medic.actions.move_aside")
 ------------------------------------------------------------------------------------------------ the backup
 
 for kind, methods in pairs(require "medic.actions.backup") do define(kind, methods) end
+
+------------------------------------------------------------------------------------------------ other API objects
+
+for kind, methods in pairs(require "medic.actions.objects") do define(kind, methods) end
 
 ------------------------------------------------------------------------------------------------ API objects
 

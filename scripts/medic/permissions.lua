@@ -21,6 +21,9 @@ local M = {}
 M.LEASE = { "get create update delete", "leases.coordination.k8s.io", why = "one run per cluster (the Lease)" }
 -- The cluster's ID (cluster:id(), from ClusterVersion): one journal per cluster.
 M.CLUSTER_ID = { "get", "clusterversions.config.openshift.io", at = "cluster", why = "the cluster's ID" }
+-- The cluster's network (openshift.preferred_internal_ip): which of a node's addresses its member has (IPv4/IPv6).
+M.NETWORK = { "get", "networks.config.openshift.io", at = "cluster", names = { "cluster" },
+	why = "which node address a member has (the service network's family)" }
 -- Reading etcd through an etcd pod (etcd.via_exec): find a Ready pod, run etcdctl in it.
 M.ETCDCTL = {
 	{ "list", "pods", why = "the etcd pods" },

@@ -125,7 +125,7 @@ end)
 -- needs its restore; once running, a gate whose previous overrides were never recorded was never opened (a run
 -- that failed or was interrupted before it), and saying "changed" for it would be untrue.
 spec.it("the gate's restore: planned for a gate about to open; skipped once running if it never opened", function()
-	local progress = require "replace-crashlooping-member.progress"
+	local progress = require "medic.replace.progress"
 	local function ctx(recorded, running, gate_planned)
 		return { journal = { overrides_recorded = recorded }, running = running,
 			planned = function(_, name) return name == "open-quorum-gate" and gate_planned end }

@@ -1,0 +1,163 @@
+#!/bin/bash
+# replace-unhealthy-member end to end, one testbed per variant (docs/testbed-machines.md): a control-plane machine
+# powered off (`testbed stop-machine`), the procedure run with --yes, and the truth (`testbed status`) after it: the
+# old Node and Machine (and host) gone, one new node with a started, healthy, voting member, every other member as it
+# was, every node at the latest revision, the overrides as before, no Lease left.
+#   cpms          an Active ControlPlaneMachineSet; the replacement in the old Machine's zone
+#   machine-api   an Inactive set; kill-and-resume after each mutating step (SIGKILL from a site hook)
+#   baremetal     BareMetalHosts and their provisioner
+#   upi           no Machine: the test plays the admin who brings a host (`testbed add-host --approve`)
+# Refusals (exit 3, nothing changed): the named node Ready; a crash-looping pod (pointing at
+# replace-crashlooping-member); two machines down. A member too many after the run (added by hand while it waits):
+# named, not removed (exit 1); the same command, once it is gone, verifies and ends (exit 0).
+. "$(dirname "$0")/lib.sh"
+E2E_TIMINGS=()
+
+umed() {
+	echo "+ replace-unhealthy-member $*" >>"$TB/medic.log"
+	KUBECONFIG=$TB/kubeconfig timeout -k 5 "${E2E_RUN_TIMEOUT:-300}" "$MEDIC" ${E2E_GLOBAL:-} run replace-unhealthy-member \
+		--state-dir "$TB/state" --poll-interval 0.3 --settle "${E2E_SETTLE:-3}" "$@" >>"$TB/medic.log" 2>&1
+}
+mq() { python3 "$E2E_REPO/tests/e2e/machcheck.py" "$@"; }
+stop_machine() { "$TESTBED" stop-machine "$TB" "$1" >/dev/null || die "testbed stop-machine $1"; }
+# site_after STEP LUA: a site file that runs LUA right after STEP.
+site_after() { printf 'local site = ...\nsite.after("%s", function()\n%s\nend)\n' "$1" "$2"; }
+
+# urefused DESC WHY ARGS...: exit 3, for the reason WHY (grep -E), and nothing changed.
+urefused() {
+	local desc=$1 why=$2; shift 2
+	snap "$E2E_TMP/u-before.json"
+	local from
+	from=$(($( (cat "$TB/medic.log" 2>/dev/null || true) | wc -l) + 1))
+	expect "refused: $desc" 3 umed "$@"
+	check "refused: $desc: for the right reason" bash -c "tail -n +$from '$TB/medic.log' | grep -qE '$why'"
+	snap "$E2E_TMP/u-after.json"
+	check "refused: $desc: nothing changed" \
+		cmp -s <(tbq fingerprint "$E2E_TMP/u-before.json") <(tbq fingerprint "$E2E_TMP/u-after.json")
+}
+
+# replace NODE [ARGS...]: NODE's machine replaced by one run; the truth checked.
+replace() {
+	local node=$1; shift
+	snap "$E2E_TMP/r-before.json"
+	expect "$node replaced ($*)" 0 umed --node "$node" --yes "$@"
+	assert_replaced "$node"
+}
+assert_replaced() {
+	local node=$1 new
+	snap "$E2E_TMP/r-after.json"
+	new=$(mq replaced "$E2E_TMP/r-before.json" "$E2E_TMP/r-after.json" "$node")
+	check "$node's Node and Machine gone, a new node ($new) with a healthy voting member, the others unchanged" \
+		test -n "$new" -a "${new#not replaced}" = "$new"
+	check "all members healthy and voting, pods Ready, every node at the latest revision" \
+		tbq healthy "$E2E_TMP/r-after.json" "$(mq nodes "$E2E_TMP/r-after.json")"
+	check "unsupportedConfigOverrides as before" \
+		test "$(tbq overrides "$E2E_TMP/r-after.json")" = "$(tbq overrides "$E2E_TMP/r-before.json")"
+	check "no Lease left" tbq no-lease "$E2E_TMP/r-after.json"
+	NEW_NODE=$new
+}
+
+################################################################ cpms
+t0=$SECONDS
+tb_up cpms --names master-0,master-1,master-2 --profile 4.14 --machines cpms
+urefused "the named node is Ready" "node master-1 is Ready" --node master-1 --yes
+stop_machine master-1
+snap "$E2E_TMP/zone.json"
+old_zone=$(mq zone "$E2E_TMP/zone.json" "$(mq machine "$E2E_TMP/zone.json" master-1)")
+# another admin adds a member by hand while the run waits: the verification names it and removes nothing
+# (etcd may refuse a change for a moment right after the operator's last restart: tried for up to 20 s)
+cat >"$E2E_TMP/add-extra.sh" <<EOF
+. '$TB/env'
+for i in \$(seq 1 20); do
+	etcdctl member add extra --learner --peer-urls=https://127.0.0.250:2380 >/dev/null 2>>'$E2E_TMP/add-extra.err' && exit 0
+	sleep 1
+done
+exit 1
+EOF
+site_after wait "assert(os.execute([[sh '$E2E_TMP/add-extra.sh']]))" >"$E2E_TMP/extra.lua"
+snap "$E2E_TMP/r-before.json"
+expect "a member too many after the run: stopped" 1 umed --node master-1 --yes --site "$E2E_TMP/extra.lua"
+check "it says which member" grep -q "a member too many: (unstarted) .*127.0.0.250:2380" "$TB/medic.log"
+snap "$E2E_TMP/extra.json"
+check "the member too many was not removed" test "$(mq members "$E2E_TMP/extra.json")" = 4
+extra_id=$(. "$TB/env" && etcdctl member list | awk -F', ' '$4 == "https://127.0.0.250:2380" {print $1}')
+(. "$TB/env" && etcdctl member remove "$extra_id" >/dev/null) || fail "removing the extra member by hand"
+expect "run again once it is removed: verified" 0 umed --node master-1 --yes
+assert_replaced master-1
+check "the ControlPlaneMachineSet's replacement is in the old zone ($old_zone)" \
+	test "$(mq zone "$E2E_TMP/r-after.json" "$(mq machine "$E2E_TMP/r-after.json" "$NEW_NODE")")" = "$old_zone"
+E2E_TIMINGS+=("cpms: $((SECONDS - t0))s")
+
+################################################################ machine-api: kill and resume at each step
+t0=$SECONDS
+tb_up api --names master-0,master-1,master-2 --profile 4.14 --machines cpms-inactive
+stop_machine master-1
+snap "$E2E_TMP/r-before.json"
+for step in backup save remove-member open-quorum-gate delete-node delete-secrets delete-machine create-machine \
+	new-node force-redeploy new-revision restore-overrides; do
+	site_after "$step" 'local f = assert(io.open("/proc/self/stat")); local pid = f:read("n"); f:close()
+	os.execute("kill -9 " .. pid)' >"$E2E_TMP/kill.lua"
+	umed --node master-1 --yes --site "$E2E_TMP/kill.lua"
+	rc=$?
+	if [ "$rc" -eq 137 ]; then ok "killed (SIGKILL) right after $step (exit 137)"
+	else fail "kill after $step: exit $rc"; fi
+	snap "$E2E_TMP/k-now.json"
+	check "after $step: at most 4 members, no other node's member removed" \
+		python3 - "$E2E_TMP/r-before.json" "$E2E_TMP/k-now.json" <<'EOF'
+import json, sys
+b, a = (json.load(open(p)) for p in sys.argv[1:3])
+ids = {m["id"] for m in a["etcd"]["members"]}
+others = [m["id"] for m in b["etcd"]["members"] if m.get("name") != "master-1"]
+sys.exit(0 if len(ids) <= 4 and all(i in ids for i in others) else 1)
+EOF
+done
+expect "the last run finishes the replacement" 0 umed --node master-1 --yes
+assert_replaced master-1
+snap "$E2E_TMP/m.json"
+check "one Machine created, not two" test "$(python3 -c "import json,sys; s=json.load(open('$E2E_TMP/m.json'))
+print(len(s['machines']))")" = 3
+crashloop master-2
+urefused "a crash-looping pod is the other procedure's" "run replace-crashlooping-member --node master-2" \
+	--node master-2 --yes
+stop_machine master-0
+stop_machine master-2
+urefused "two machines down" "is down too" --node master-0 --yes
+E2E_TIMINGS+=("machine-api with kills: $((SECONDS - t0))s")
+
+################################################################ bare metal
+t0=$SECONDS
+tb_up bm --names master-0,master-1,master-2 --profile 4.14 --machines baremetal
+stop_machine master-1
+E2E_GLOBAL="-v --log-json $TB/audit.jsonl" replace master-1
+snap "$E2E_TMP/bm.json"
+check "the new BareMetalHost is provisioned" test "$(mq host-state "$E2E_TMP/bm.json" "$NEW_NODE")" = provisioned
+# the BMC password the new host's secret holds: in none of the run's output (-v), its --log-json, its journal
+pw=$(KUBECONFIG=$TB/kubeconfig "$MEDIC" -e "local kc = assert(require('medic.k8s').connect{})
+local s = assert(kc:get('/api/v1/namespaces/openshift-machine-api/secrets/$NEW_NODE-bmc-secret'))
+print(s.data.password)")
+check "the new host's BMC secret holds a password" test -n "$pw"
+for f in "$TB/medic.log" "$TB/audit.jsonl" "$TB"/state/*.journal; do
+	check "the BMC password is not in $(basename "$f") (plain or base64)" \
+		bash -c "! grep -qF -- \"\$(echo '$pw' | base64 -d)\" '$f' && ! grep -qF -- '$pw' '$f'"
+done
+E2E_TIMINGS+=("baremetal: $((SECONDS - t0))s")
+
+################################################################ upi: the admin brings a host
+t0=$SECONDS
+tb_up upi --names master-0,master-1,master-2 --profile 4.14
+stop_machine master-1
+snap "$E2E_TMP/r-before.json"
+umed --node master-1 --yes &
+run=$!
+waiting_for_host() { grep -q "new control-plane node" "$TB/medic.log"; }
+wait_for "the run to wait for the admin's host" 120 waiting_for_host
+"$TESTBED" add-host "$TB" --name master-3 --approve >/dev/null || fail "testbed add-host"
+wait "$run"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "upi: replaced once the admin brought master-3 (exit 0)"; else fail "upi: exit $rc"; fi
+assert_replaced master-1
+check "the new node is the admin's" test "$NEW_NODE" = master-3
+E2E_TIMINGS+=("upi: $((SECONDS - t0))s")
+
+for t in "${E2E_TIMINGS[@]}"; do echo "# time: $t"; done
+finish
