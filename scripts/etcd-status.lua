@@ -171,15 +171,24 @@ local function verdict_of(ctx)
 	return one_unhealthy(ctx, unhealthy[1])
 end
 
--- Repairs left unfinished on this cluster (journals in the state directory): said, with how to resume.
+-- Runs left unfinished on this cluster (journals in the state directory and in the cluster): said, with how to
+-- resume.
 local function repairs(ctx)
-	local dir = require("medic.journal").state_dir(ctx.opts.state_dir)
-	ctx.state.repairs = dir and require("medic.journal").unfinished(dir, ctx.cluster:id()) or {}
-	if #ctx.state.repairs == 0 then return end
-	section("runs left unfinished (journals in " .. dir .. "):")
-	for _, r in ipairs(ctx.state.repairs) do
-		say("  %s of %s, started %s: resume with etcd-medic run %s --node %s", r.procedure, tostring(r.node),
-			tostring(r.started), r.procedure, tostring(r.node))
+	local journal = require "medic.journal"
+	local dir, found = journal.state_dir(ctx.opts.state_dir), {}
+	local stores = { dir and require("medic.journal.file").new(dir),
+		require("medic.journal.configmap").new(ctx.cluster:k8s(), ctx.opts.namespace) }
+	for _, store in ipairs(stores) do
+		local list, err = journal.unfinished(store, ctx.cluster:id())
+		if not list then say("  (the journals in the cluster cannot be read: %s)", tostring(err)) end
+		for _, r in ipairs(list or {}) do found[#found + 1] = r end
+	end
+	ctx.state.repairs = found
+	if #found == 0 then return end
+	section("runs left unfinished:")
+	for _, r in ipairs(found) do
+		say("  %s of %s, started %s (journal %s): resume with etcd-medic run %s --node %s", r.procedure,
+			tostring(r.node), tostring(r.started), r.path, r.procedure, tostring(r.node))
 	end
 end
 
@@ -200,7 +209,7 @@ P:report {
 	{ "pods", "the etcd pods, and the control-plane nodes without one", pods },
 	{ "members", "the member list and every member's health, through a Ready etcd pod", members },
 	{ "operator", "the operator's revisions, overrides and conditions", operator },
-	{ "repairs", "repairs left unfinished on this cluster (this machine's journals)", repairs },
+	{ "repairs", "runs left unfinished on this cluster (this machine's journals and the cluster's)", repairs },
 	{ "verdict", "healthy, or which procedure applies and the command to run", verdict },
 }
 
