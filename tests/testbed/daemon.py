@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ceo  # noqa: E402
 import etcdapi  # noqa: E402
 import execs  # noqa: E402
+import jobs  # noqa: E402
 import kubelet as kl  # noqa: E402
 import manifest as mf  # noqa: E402
 import pki  # noqa: E402
@@ -35,8 +36,9 @@ log = logging.getLogger("daemon")
 
 
 def permissions(user, verb, resource, namespace, subresource):
-    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods."""
-    if user == ADMIN_USER:
+    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods; a service
+    account (a Job's pod, jobpods.py) may do anything (no RBAC objects are modelled yet)."""
+    if user == ADMIN_USER or (user or "").startswith("system:serviceaccount:"):
         return True
     if user == LIMITED_USER:
         if resource == "secrets" and verb in ("delete", "deletecollection", "*"):
@@ -57,7 +59,9 @@ class Context:
         self.faults = FaultTable()
         self.kubelets = {}
         self.operator = None
+        self.jobs = None
         self.api = None
+        self.sa_lock = threading.Lock()
         self.etcd_binary = shutil.which("etcd") or "/usr/bin/etcd"
         self._local = threading.local()
         pk = layout.pki
@@ -210,6 +214,8 @@ def main(argv):
         for k in ctx.kubelets.values():
             k.start()
         ctx.operator.start()
+        ctx.jobs = jobs.Controller(ctx)
+        ctx.jobs.start()
         write_client_files(ctx)
         log.info("testbed started in %.1fs; waiting for the cluster to become healthy", time.monotonic() - start)
     except Exception as e:
@@ -245,6 +251,8 @@ def shutdown(ctx):
     log.info("stopping")
     if ctx.operator is not None:
         ctx.operator.stop()
+    if ctx.jobs is not None:
+        ctx.jobs.stop()
     for k in ctx.kubelets.values():
         k.stop()
     for k in ctx.kubelets.values():

@@ -62,6 +62,8 @@ RESOURCES = {r.plural: r for r in [
     Resource("imagestreams", "ImageStream", "image.openshift.io", "v1", True, ["is"]),
     Resource("infrastructures", "Infrastructure", "config.openshift.io", "v1", False),
     Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
+    Resource("jobs", "Job", "batch", "v1", True),
+    Resource("cronjobs", "CronJob", "batch", "v1", True, ["cj"]),
 ]}
 
 # Resources whose registry strategy never sets metadata.generation (a Lease's does not).
@@ -69,9 +71,27 @@ NO_GENERATION = {"leases"}
 _MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 
+MAX_CONFIGMAP_BYTES = 1024 * 1024   # core.MaxSecretSize: a ConfigMap's data and binaryData values together
+
+
+def validate_configmap(obj):
+    """pkg/apis/core/validation ValidateConfigMap: the values' total size is at most 1 MiB."""
+    total = sum(len(str(v).encode()) for v in (obj.get("data") or {}).values()) + \
+        sum(len(str(v)) * 3 // 4 for v in (obj.get("binaryData") or {}).values())
+    if total > MAX_CONFIGMAP_BYTES:
+        name = obj.get("metadata", {}).get("name", "")
+        msg = "Too long: may not be more than %d bytes" % MAX_CONFIGMAP_BYTES
+        raise ApiError(422, "Invalid", 'ConfigMap "%s" is invalid: []: %s' % (name, msg),
+                       {"name": name, "kind": "ConfigMap",
+                        "causes": [{"reason": "FieldValueTooLong", "message": msg, "field": "[]"}]})
+
+
 def validate(res, obj):
     """The field validation of the few resources that have any here: coordination.k8s.io/v1 Lease
-    (k8s.io/kubernetes pkg/apis/coordination/validation: durations > 0, transitions >= 0, MicroTime)."""
+    (k8s.io/kubernetes pkg/apis/coordination/validation: durations > 0, transitions >= 0, MicroTime) and the
+    size of a ConfigMap."""
+    if res.plural == "configmaps":
+        validate_configmap(obj)
     if res.plural != "leases":
         return
     spec = obj.get("spec")
@@ -325,6 +345,9 @@ class Store:
             else:
                 meta["generation"] = 1
             meta.pop("resourceVersion", None)
+            if plural in ("jobs", "cronjobs"):
+                import batch  # batch/v1 defaults at create (batch imports this module)
+                batch.on_create(plural, obj)
             validate(res, obj)
             if plural == "secrets":
                 obj["type"] = obj.get("type") or "Opaque"
