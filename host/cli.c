@@ -15,6 +15,9 @@ const char medic_usage[] =
 	"  scripts                  list the shipped scripts with their descriptions\n"
 	"  eject NAME [DIR] [--libraries]   write a shipped script (and its own NAME/ helpers) to DIR (default .)\n"
 	"                           for editing; --libraries: the engine's and bindings' Lua libraries too\n"
+	"  rbac NAME [-o json]      the ServiceAccount, Roles and bindings that exactly cover what NAME may do\n"
+	"  manifests NAME [--schedule CRON] [--image IMAGE] [--yes] [-- ARGS...]\n"
+	"                           that RBAC and a Job (a CronJob) running NAME in the cluster (docs/in-cluster.md)\n"
 	"  --version, --help\n"
 	"\n"
 	"options:\n"
@@ -115,7 +118,8 @@ static int parse_options(struct medic_cli *cli, int argc, char **argv)
 }
 
 static const struct { const char *name; enum medic_command cmd; } commands[] = {
-	{"run", CMD_RUN}, {"repl", CMD_REPL}, {"scripts", CMD_SCRIPTS}, {"eject", CMD_EJECT},
+	{"run", CMD_RUN}, {"repl", CMD_REPL}, {"scripts", CMD_SCRIPTS}, {"eject", CMD_EJECT}, {"rbac", CMD_RBAC},
+	{"manifests", CMD_MANIFESTS},
 	{"help", CMD_HELP}, {"version", CMD_VERSION},
 };
 
@@ -142,6 +146,8 @@ static int command_operands(struct medic_cli *cli, int argc, char **argv)
 	cli->noperands = n;
 	if (cli->cmd == CMD_RUN && n < 1)
 		return usage_error(cli, "run needs a script NAME or FILE%s", "");
+	if ((cli->cmd == CMD_RBAC || cli->cmd == CMD_MANIFESTS) && n < 1)
+		return usage_error(cli, "%s needs a script NAME", argv[optind - 1]);
 	if (cli->cmd == CMD_RUN)
 		cli->script_index = optind;
 	if (cli->cmd == CMD_EJECT)

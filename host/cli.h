@@ -2,7 +2,9 @@
 #define MEDIC_CLI_H
 #include "options.h"
 
-enum medic_command { CMD_NONE, CMD_RUN, CMD_REPL, CMD_SCRIPTS, CMD_EJECT, CMD_HELP, CMD_VERSION };
+enum medic_command {
+	CMD_NONE, CMD_RUN, CMD_REPL, CMD_SCRIPTS, CMD_EJECT, CMD_RBAC, CMD_MANIFESTS, CMD_HELP, CMD_VERSION
+};
 
 #define MEDIC_MAX_CHUNKS 16
 
@@ -13,7 +15,7 @@ struct medic_cli {
 	enum medic_command cmd;
 	const char *chunks[MEDIC_MAX_CHUNKS]; /* -e CHUNK, in order; run before the command */
 	int nchunks;
-	char **operands; /* run: NAME|FILE then the script's arguments; eject: NAME [DIR] */
+	char **operands; /* run: NAME|FILE then the script's arguments; eject: NAME [DIR]; rbac, manifests: NAME ARGS */
 	int noperands;
 	int script_index; /* run: index in argv of NAME|FILE (the arg table's 0), else argc */
 	int eject_libraries; /* eject --libraries: the medic/ libraries too, not only the script and NAME/ */

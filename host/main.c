@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "host.h"
+#include "incluster.h"
 #include "loader.h"
 #include "repl.h"
 #include "state.h"
@@ -75,6 +76,8 @@ static int dispatch(lua_State *L, struct run *r)
 	case CMD_RUN: return run_script(L, cli);
 	case CMD_REPL: return medic_repl(L);
 	case CMD_SCRIPTS: return medic_cmd_scripts(L, &cli->opts);
+	case CMD_RBAC: return medic_cmd_incluster(L, "rbac", cli->operands, cli->noperands);
+	case CMD_MANIFESTS: return medic_cmd_incluster(L, "manifests", cli->operands, cli->noperands);
 	case CMD_EJECT: {
 		const char *dir = cli->noperands > 1 ? cli->operands[1] : ".";
 		return medic_cmd_eject(L, cli->operands[0], dir, cli->eject_libraries);
@@ -124,7 +127,7 @@ int main(int argc, char **argv)
 
 	if (medic_cli_parse(&cli, argc, argv) != 0) {
 		fprintf(stderr, "etcd-medic: %s\nusage: etcd-medic [OPTIONS] run NAME|FILE [ARGS...] | repl | "
-			"-e CHUNK | scripts | eject NAME [DIR] [--libraries]\n"
+			"-e CHUNK | scripts | eject NAME [DIR] [--libraries] | rbac NAME | manifests NAME\n"
 			"Try 'etcd-medic --help' for the options.\n", cli.error);
 		return 2;
 	}

@@ -12,6 +12,7 @@ local actions = require "medic.actions"
 local backup = require "medic.backup"
 local gopts = require "medic.options"
 local node = require "medic.node"
+local perms = require "medic.permissions"
 local checks = require "backup.checks"
 local drill = require "backup.drill"
 
@@ -24,6 +25,15 @@ local P = procedure.new {
 		node_dir = backup.NODE_DIR, -- where the documentation keeps backups on a node
 		restore = "sudo -E /usr/local/bin/cluster-restore.sh %s", -- run on the recovery node, with the pair in %s
 	},
+
+	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
+	permissions = {
+		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
+		{ "list", "nodes", at = "cluster", why = "a node with a Ready etcd pod" },
+	},
+	-- As a Job (etcd-medic manifests backup): on a control-plane node, whose static pod resources it saves and where
+	-- it leaves the pair (the pod's own copy goes with the pod).
+	job = { yes = true, control_plane = true, args = { "--node", "$(NODE_NAME)", "--on-node" } },
 
 	options = {
 		{ name = "dir", arg = "DIR", help = "where the backup is saved on this machine (default: STATE_DIR/backups)" },
@@ -91,7 +101,7 @@ local function names(ctx)
 end
 
 P:prerequisites {
-	{ "permissions", "the user may do every step (SelfSubjectAccessReview)", checks.permissions },
+	{ "permissions", "the user may do every step (SelfSubjectAccessReview)", procedure.check_permissions },
 	{ "progressing", "no ClusterOperator of the four is Progressing (cluster-backup.sh's check)", checks.progressing },
 	{ "node", "the control-plane node whose static pod resources are saved", checks.node },
 	{ "revisions", "the current revision of each static pod on the node (from its pod)", checks.revisions },

@@ -9,6 +9,7 @@
 local procedure = require "medic.procedure"
 local actions = require "medic.actions"
 local gopts = require "medic.options"
+local perms = require "medic.permissions"
 local checks = require "defrag.checks"
 local dactions = require "defrag.actions"
 
@@ -26,6 +27,12 @@ local P = procedure.new {
 
 	facts = {
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
+	},
+
+	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
+	permissions = {
+		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL,
+		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "no rollout in progress" },
 	},
 
 	options = {
@@ -64,7 +71,8 @@ local P = procedure.new {
 ------------------------------------------------------------------------------------------------ before starting
 
 P:prerequisites {
-	{ "permissions", "the user may read the pods and the operator, exec into etcd, hold the Lease", checks.permissions },
+	{ "permissions", "the user may read the pods and the operator, exec into etcd, hold the Lease",
+		procedure.check_permissions },
 	{ "members", "every member started, voting and healthy; no CORRUPT alarm", checks.members },
 	{ "rollout", "no rollout in progress (every node at the latest revision)", checks.rollout },
 	{ "order", "the order: the followers, then the leader", checks.order },

@@ -7,6 +7,7 @@ local openshift = require "medic.openshift"
 local json = require "medic.json"
 local gopts = require "medic.options"
 local ui = require "medic.ui"
+local perms = require "medic.permissions"
 
 local P = procedure.new {
 	name = "etcd-status",
@@ -21,6 +22,13 @@ local P = procedure.new {
 		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
 		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
+	},
+
+	-- What it reads in the cluster (medic.permissions): `etcd-medic rbac` prints it as RBAC.
+	permissions = {
+		perms.CLUSTER_ID, perms.ETCDCTL,
+		{ "list", "nodes", at = "cluster", why = "the control-plane nodes" },
+		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "the operator's revisions and conditions" },
 	},
 
 	options = {

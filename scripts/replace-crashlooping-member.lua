@@ -11,6 +11,7 @@ local backup = require "medic.backup"
 local openshift = require "medic.openshift"
 local json = require "medic.json"
 local gopts = require "medic.options"
+local perms = require "medic.permissions"
 local checks = require "replace-crashlooping-member.checks"
 local progress = require "replace-crashlooping-member.progress"
 
@@ -26,6 +27,14 @@ local P = procedure.new {
 		quorum_gate_since = "4.8", -- from this release on the operator refuses a rollout that is not fault tolerant
 		quorum_override = { useUnsupportedUnsafeNonHANonProductionUnstableEtcd = true }, -- what opens the gate
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
+	},
+
+	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
+	permissions = {
+		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
+		{ "get list", "nodes", at = "cluster", why = "the node and its InternalIP" },
+		{ "get delete", "secrets", why = "the node's certificates (step 3), deleted with preconditions" },
+		{ "get patch", "etcds.operator.openshift.io", at = "cluster", why = "the quorum gate and the redeployment" },
 	},
 
 	options = {
@@ -104,7 +113,7 @@ local P = procedure.new {
 ------------------------------------------------------------------------------------------------ before starting
 
 P:prerequisites {
-	{ "permissions", "the user may do every step (SelfSubjectAccessReview)", checks.permissions },
+	{ "permissions", "the user may do every step (SelfSubjectAccessReview)", procedure.check_permissions },
 	{ "version", "the OpenShift version, and whether the quorum gate is opened", checks.version },
 	{ "node", "the node: named, or the only one crash-looping; a Ready control-plane node", checks.node },
 	{ "etcd-pod", "an etcd pod on another node is Ready to work through", checks.ready_peer },

@@ -1,5 +1,5 @@
 -- etcd-medic-api: 2
--- backup's prerequisites, in the script's order: the permissions, cluster-backup.sh's Progressing check, the node
+-- backup's prerequisites, in the script's order: cluster-backup.sh's Progressing check, the node
 -- whose static pod resources are saved, their revisions (from the pods), and the members the snapshot comes from.
 -- Each puts what it finds in ctx.state, returns a note, and stops the run (ctx:stop) when a backup is not safe.
 local backup = require "medic.backup"
@@ -11,33 +11,6 @@ function checks.node_name(v) return require("medic.node").valid_node_name(v) end
 function checks.cluster_id(ctx) return ctx.cluster:id() end
 function checks.keep(v)
 	return math.type(v) == "integer" and v >= 1 or v == 0, "--keep needs a whole number (0: keep all)"
-end
-
------------------------------------------------------------------------------------------------- permissions
-
-local function wanted(ctx)
-	local ns = ctx.opts.namespace
-	local list = {
-		{ verb = "get", resource = "clusteroperators", group = "config.openshift.io", namespace = false },
-		{ verb = "get", resource = "nodes", namespace = false }, { verb = "list", resource = "nodes", namespace = false },
-		{ verb = ctx.cluster:exec_verb(), resource = "pods", subresource = "exec", namespace = ns },
-	}
-	for _, c in ipairs(backup.COMPONENTS) do
-		list[#list + 1] = { verb = "list", resource = "pods", namespace = c.namespace }
-	end
-	for _, verb in ipairs { "get", "create", "update", "delete" } do
-		list[#list + 1] = { verb = verb, resource = "leases", group = "coordination.k8s.io", namespace = ns }
-	end
-	if not ctx.opts["local"] then
-		local debug_ns = ctx.opts.debug_namespace or ns
-		list[#list + 1] = { verb = "create", resource = "pods", namespace = debug_ns }
-		list[#list + 1] = { verb = "delete", resource = "pods", namespace = debug_ns }
-	end
-	return list
-end
-
-function checks.permissions(ctx)
-	return ctx:need_permissions(wanted(ctx))
 end
 
 ------------------------------------------------------------------------------------------------ Progressing

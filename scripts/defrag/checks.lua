@@ -12,20 +12,6 @@ local DEFAULT_QUOTA = 8 * 1024 * MIB -- the operator's default backend quota on 
 
 function checks.cluster_id(ctx) return ctx.cluster:id() end
 
------------------------------------------------------------------------------------------------- permissions
-
--- What the procedure does: list etcd pods and exec in them, read the Etcd CR, hold the Lease.
-function checks.permissions(ctx)
-	local ns, lease = ctx.opts.namespace, { resource = "leases", group = "coordination.k8s.io" }
-	local wanted = { { verb = "list", resource = "pods", namespace = ns },
-		{ verb = ctx.cluster:exec_verb(), resource = "pods", subresource = "exec", namespace = ns },
-		{ verb = "get", resource = "etcds", group = "operator.openshift.io" } }
-	for _, verb in ipairs { "get", "create", "update", "delete" } do
-		wanted[#wanted + 1] = { verb = verb, resource = lease.resource, group = lease.group, namespace = ns }
-	end
-	return ctx:need_permissions(wanted)
-end
-
 ------------------------------------------------------------------------------------------------ etcd
 
 -- An etcd pod to work through: Ready if one is, else one whose etcdctl container runs (with a NOSPACE alarm

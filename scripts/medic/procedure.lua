@@ -3,7 +3,9 @@
 -- a journal and resume, --site files and cleanup (docs/procedures.md is the guide).
 --
 --   local P = procedure.new { name =, title =, facts = {...}, options = {...}, state = {...}, journal = {...},
---                             journal_key = function(ctx) -> which cluster }
+--                             journal_key = function(ctx) -> which cluster,
+--                             permissions = {...}, -- what it may do in the cluster (medic.permissions)
+--                             job = {...} }        -- how it runs as a Job (medic.incluster.manifests)
 --   P:prerequisites { { "name", "what it checks", function(ctx) ... end }, ... }      -- the step "preflight"
 --   P:step { name =, title =, skip = fn, done = fn, actions = fn, cleanup = bool }     -- one per step of the document
 --   P:verification { { "name", "what it checks", function(ctx) ... end }, ... }       -- the step "verify"
@@ -27,7 +29,8 @@ local Proc = {}
 Proc.__index = Proc
 
 local DEFINITION = { name = true, title = true, facts = true, options = true, state = true, journal = true,
-	journal_key = true, read_only = true, where = true }
+	journal_key = true, read_only = true, where = true, permissions = true,
+	job = true }
 local STEP = { name = true, title = true, skip = true, done = true, actions = true, cleanup = true }
 
 local function refuse_unknown(t, known, what)
@@ -49,7 +52,8 @@ function procedure.new(def)
 		name = def.name, title = def.title, options = def.options or {}, facts = def.facts or {},
 		state_names = def.state or {}, journal_names = def.journal or {}, journal_key = def.journal_key,
 		steps = {}, hooks = { before = {}, after = {} }, prompt = ui.confirm, can_ask = can_ask,
-		read_only = def.read_only, where = def.where,
+		read_only = def.read_only, where = def.where, permissions = def.permissions or {},
+		job = def.job,
 	}, Proc)
 end
 
@@ -88,6 +92,9 @@ local function checks_of(list)
 	end
 	return out
 end
+
+-- A prerequisite: the user may do what the procedure declares (procedure.new{permissions = ...}).
+function procedure.check_permissions(ctx) return ctx:need_permissions() end
 
 -- The document's "before you start": checks that only read, run first, each named in the output.
 function Proc:prerequisites(list)

@@ -10,7 +10,7 @@
 --   ctx:stop(outcome, message)   end the run: "nothing to do", "refused", "failed" (medic.procedure.failure)
 --   ctx:say(fmt, ...)   ctx:wait{...}   ctx:sleep(s)   ctx:now()   ctx:node(name)
 --   ctx:confirm(question)   a site's own approval, asked on the terminal (--yes answers it)
---   ctx:need_permissions({ {verb=, resource=, ...} ... })   refused unless the user may do each
+--   ctx:need_permissions()   refused unless the user may do what the procedure declares (its permissions)
 --   ctx:finished(step)   ctx:planned(step)
 local declared = require "medic.procedure.declared"
 local failure = require "medic.procedure.failure"
@@ -80,9 +80,18 @@ function Ctx:confirm(question)
 	return true
 end
 
--- Refuses (exit 3, before any change) unless the user may do each of `wanted` ({verb=, resource=, subresource=,
--- group=, namespace=} ...; SelfSubjectAccessReviews), naming every permission missing. Returns "ok".
+-- Refuses (exit 3, before any change) unless the user may do each of `wanted`: the procedure's declared
+-- permissions (procedure.new{permissions = ...}, medic.permissions) when nil, else a list of {verb=, resource=,
+-- subresource=, group=, namespace=}. One SelfSubjectAccessReview each; the refusal names every permission missing.
+-- Returns "ok".
 function Ctx:need_permissions(wanted)
+	local perms = require "medic.permissions"
+	if not wanted then
+		local o = {} -- the options a procedure may not have (--local, --debug-namespace) read as nil
+		for k, v in pairs(self.opts) do o[k] = v end
+		wanted = perms.queries(self.procedure.permissions, { namespace = o.namespace,
+			debug_namespace = o.debug_namespace, ["local"] = o["local"], exec_verb = self.cluster:exec_verb() })
+	end
 	local missing = {}
 	if self.record and self.record.store.kind == "cluster" then -- the journal's ConfigMap
 		wanted = { table.unpack(wanted) }
@@ -91,13 +100,12 @@ function Ctx:need_permissions(wanted)
 	for _, q in ipairs(wanted) do
 		local allowed, err = self.cluster:k8s():can_i(q)
 		if allowed ~= true then
-			missing[#missing + 1] = string.format("%s %s%s%s%s", q.verb, q.resource,
-				q.subresource and ("/" .. q.subresource) or "", q.namespace and (" in " .. q.namespace) or "",
-				(err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
+			missing[#missing + 1] = perms.describe(q) .. ((err and err ~= "") and (" (" .. tostring(err) .. ")") or "")
 		end
 	end
 	if #missing > 0 then
-		self:stop("refused", "missing permissions: " .. table.concat(missing, "; ") .. ". Run as a cluster-admin user.")
+		self:stop("refused", "missing permissions: " .. table.concat(missing, "; ") .. ". Run as a cluster-admin user"
+			.. " or a service account with `etcd-medic rbac " .. self.procedure.name .. "`'s role.")
 	end
 	return "ok"
 end
