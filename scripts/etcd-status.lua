@@ -1,13 +1,19 @@
 -- etcd-medic-api: 2
--- Read-only report: etcd members, health, pods, operator revisions and conditions, and a one-line verdict.
+-- Read-only report: etcd members, health, pods, operator revisions and conditions, findings, and a one-line verdict.
 --
--- Nothing is changed. The verdict says "healthy", or which procedure applies and the command to run.
+-- Nothing is changed. Each finding names its next step; the verdict says "healthy", or which procedure applies and
+-- the command to run. `-o json` prints the same as one JSON document (docs/etcd-status.schema.json); the exit code
+-- is 0 healthy, 1 could not check, 4 warnings, 5 critical findings (docs/etcd-status.md).
 local procedure = require "medic.procedure"
 local openshift = require "medic.openshift"
 local json = require "medic.json"
 local gopts = require "medic.options"
 local ui = require "medic.ui"
 local perms = require "medic.permissions"
+local finding = require "etcd-status.finding"
+local readings = require "etcd-status.readings"
+local document = require "etcd-status.document"
+local report = require "etcd-status.report"
 
 local P = procedure.new {
 	name = "etcd-status",
@@ -22,6 +28,9 @@ local P = procedure.new {
 		quorum_restore = "see the etcd disaster recovery (quorum restore) documentation",
 		etcd_cr = "/apis/operator.openshift.io/v1/etcds/cluster",
 		not_repairs = { backup = true }, -- procedures whose unfinished run is listed but changes no verdict
+		nospace = "etcd-medic run defrag",
+		-- The finding modules, each `check(ctx) -> {findings}` (docs/etcd-status.md); a site file may add its own.
+		findings = { "etcd-status.members", "etcd-status.etcd", "etcd-status.operator" },
 	},
 
 	-- What it reads in the cluster (medic.permissions): `etcd-medic rbac` prints it as RBAC.
@@ -29,11 +38,21 @@ local P = procedure.new {
 		perms.CLUSTER_ID, perms.ETCDCTL,
 		{ "list", "nodes", at = "cluster", why = "the control-plane nodes" },
 		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "the operator's revisions and conditions" },
+		{ "get list", "configmaps", why = "runs left unfinished (the journals in the cluster)" },
+		{ "create update", "configmaps", optional = true, why = "the report's ConfigMap (--report-configmap)" },
 	},
 
 	options = {
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
 		{ name = "state-dir", arg = "DIR", help = "where the repairs' journals are (default: the procedures' default)" },
+		{ name = "report-configmap", arg = "NAME", help = "also keep the report (-o json's document, the verdict, the "
+			.. "exit code) in this ConfigMap of the namespace; in a pod etcd-medic-report unless NAME is none" },
+		{ name = "output", arg = "FORMAT", choices = { "human", "json" }, default = "human",
+			help = "human (the report), or json: one JSON document (docs/etcd-status.schema.json); also -o json" },
+		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300,
+			help = "a learner older than this is stuck (a warning; younger: info)" },
+		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800,
+			help = "a node behind the latest revision for longer than this is stuck (a warning; shorter: info)" },
 	},
 
 	state = {
@@ -45,10 +64,16 @@ local P = procedure.new {
 		members_error = "why the member list could not be read",
 		rollout = "the operator's rollout state (nil when etcd/cluster cannot be read)",
 		repairs = "unfinished journals of this cluster: { {path=, procedure=, node=, started=} ... }",
+		cr = "etcds.operator.openshift.io/cluster (nil when it cannot be read)",
+		etcd = "status, alarms and hashes of the members (etcd-status.readings)",
+		findings = "the findings, sorted, severity first",
+		verdict = "{ state =, summary =, next = }",
 	},
 }
 
-local function say(fmt, ...) ui.say(fmt, ...) end
+-- In json mode nothing but the document goes to stdout: the sections read and remember, and print nothing.
+local quiet = false
+local function say(fmt, ...) if not quiet then ui.say(fmt, ...) end end
 local function section(title) say(""); say("%s", title) end
 
 ------------------------------------------------------------------------------------------------ sections
@@ -91,6 +116,7 @@ end
 
 local function operator(ctx)
 	local cr = ctx.cluster:k8s():get(ctx.facts.etcd_cr)
+	ctx.state.cr = cr
 	section("operator (etcd/cluster):")
 	if not cr then say("  cannot read etcd/cluster"); return end
 	local r = openshift.rollout(cr)
@@ -114,6 +140,41 @@ local function operator(ctx)
 	end
 end
 
+------------------------------------------------------------------------------------------------ findings
+
+-- What the finding modules read (docs/etcd-status.md, "The finding modules"): the sections' readings, plus the
+-- members' status, alarms and hashes, the quota, and the cluster handle for modules that read more.
+local function finding_ctx(ctx)
+	local st = ctx.state
+	local client = st.members and ctx.cluster.client
+	st.etcd = st.members and readings.etcd(client, st.members) or {}
+	return {
+		now = os.time(), namespace = ctx.opts.namespace, opts = ctx.opts, cluster = ctx.cluster,
+		nodes = st.nodes or {}, network = ctx.cluster:k8s():get(openshift.NETWORK), pods = st.pods or {},
+		members = st.members, healthy = st.healthy, health = st.health, members_error = st.members_error,
+		etcd = st.etcd, quota = readings.quota(st.pods, st.cr), cr = st.cr,
+	}
+end
+
+local function evidence_line(e)
+	local keys, parts = {}, {}
+	for k in pairs(e) do keys[#keys + 1] = k end
+	table.sort(keys)
+	for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(e[k]) end
+	return table.concat(parts, " ")
+end
+
+local function findings(ctx)
+	ctx.state.findings = finding.collect(ctx.facts.findings, finding_ctx(ctx))
+	local list = ctx.state.findings
+	section(#list == 0 and "findings: none" or string.format("findings (%d):", #list))
+	for _, f in ipairs(list) do
+		say("  %-8s %s %s: %s", f.severity:upper(), f.code, f.subject, f.summary)
+		say("           next: %s", f.next)
+		if next(f.evidence) then say("           evidence: %s", evidence_line(f.evidence)) end
+	end
+end
+
 ------------------------------------------------------------------------------------------------ verdict
 
 -- The node of a member: by name, else by a peer URL's host against the nodes' InternalIPs.
@@ -127,31 +188,43 @@ local function node_of(ctx, m)
 	end
 end
 
+-- A verdict: state (UPPER_SNAKE, for machines), summary (the line people read, state first), next (a command, or
+-- nil when there is nothing to do).
+local function verdict_is(state, text, next_step)
+	return { state = state, summary = text, next = next_step }
+end
+
 local function all_healthy(ctx, count)
 	local r = ctx.state.rollout
 	local c = openshift.member_counts(ctx.state.members, ctx.state.healthy)
 	if c.learners > 0 or (r and r.in_progress) then
-		return "RECOVERING: every member is healthy; a rollout or learner promotion is in progress"
+		return verdict_is("RECOVERING", "RECOVERING: every member is healthy; a rollout or learner promotion is in "
+			.. "progress", "etcd-medic run etcd-status again in a few minutes")
 	end
 	if c.voting ~= #ctx.state.nodes then
-		return string.format("DEGRADED: %d voting members for %d control-plane nodes", c.voting, #ctx.state.nodes)
+		return verdict_is("DEGRADED", string.format("DEGRADED: %d voting members for %d control-plane nodes", c.voting,
+			#ctx.state.nodes), "see the findings")
 	end
-	return string.format("HEALTHY: %d of %d members healthy, %s", count, count,
-		r and ("every node at revision " .. r.latest) or "node revisions unknown")
+	return verdict_is("HEALTHY", string.format("HEALTHY: %d of %d members healthy, %s", count, count,
+		r and ("every node at revision " .. r.latest) or "node revisions unknown"))
 end
 
 local function one_unhealthy(ctx, m)
 	local node = node_of(ctx, m)
 	local name = node and node.metadata.name or m.name
+	local state = "ONE_MEMBER_UNHEALTHY"
 	if node and not openshift.node_ready(node) then
-		return "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): " .. ctx.facts.machine_not_running
+		return verdict_is(state, "ONE MEMBER UNHEALTHY (" .. name .. ", node not Ready): "
+			.. ctx.facts.machine_not_running, ctx.facts.machine_not_running)
 	end
 	local p = ctx.state.pods[name]
 	if p and openshift.crashlooping(p) then
-		return "ONE MEMBER UNHEALTHY (" .. name .. ", etcd pod crash-looping): run " .. ctx.facts.crashloop:format(name)
+		local cmd = ctx.facts.crashloop:format(name)
+		return verdict_is(state, "ONE MEMBER UNHEALTHY (" .. name .. ", etcd pod crash-looping): run " .. cmd, cmd)
 	end
-	return "ONE MEMBER UNHEALTHY (" .. tostring(name) .. ", " .. (p and openshift.pod_state(p) or "no etcd pod") ..
-		"): look at the pod's logs before replacing it"
+	return verdict_is(state, "ONE MEMBER UNHEALTHY (" .. tostring(name) .. ", " .. (p and openshift.pod_state(p)
+		or "no etcd pod") .. "): look at the pod's logs before replacing it",
+		"oc logs -n " .. ctx.opts.namespace .. " etcd-" .. tostring(name) .. " -c etcd")
 end
 
 -- No etcd pod at all in the namespace: a wrong -n (a typo, or not OpenShift's namespace), not a lost quorum.
@@ -160,21 +233,36 @@ local function no_pods(ctx)
 	local ns = ctx.opts.namespace
 	local _, _, code = ctx.cluster:k8s():get("/api/v1/namespaces/" .. ns)
 	local why = code == "NotFound" and ("the namespace " .. ns .. " does not exist") or ("no etcd pod in " .. ns)
-	return "UNKNOWN: " .. why .. "; is -n/--namespace right? (OpenShift runs etcd in openshift-etcd)"
+	return verdict_is("UNKNOWN", "UNKNOWN: " .. why .. "; is -n/--namespace right? (OpenShift runs etcd in "
+		.. "openshift-etcd)", "etcd-medic run etcd-status -n NAMESPACE")
+end
+
+-- A NOSPACE alarm makes every member's health false: that is no lost quorum, and the way out is a defragmentation.
+local function nospace(ctx)
+	for _, a in ipairs((ctx.state.etcd or {}).alarms or {}) do
+		if a.alarm == "NOSPACE" then
+			return verdict_is("NOSPACE", "NOSPACE: the database reached its quota and etcd refuses writes: run "
+				.. ctx.facts.nospace, ctx.facts.nospace)
+		end
+	end
 end
 
 local function verdict_of(ctx)
 	local list = ctx.state.members
 	if not list then
-		return no_pods(ctx) or ("UNKNOWN: the member list cannot be read (" .. tostring(ctx.state.members_error)
-			.. "); " .. ctx.facts.quorum_restore)
+		return no_pods(ctx) or verdict_is("UNKNOWN", "UNKNOWN: the member list cannot be read ("
+			.. tostring(ctx.state.members_error) .. "); " .. ctx.facts.quorum_restore, ctx.facts.quorum_restore)
 	end
+	local alarm = nospace(ctx)
+	if alarm then return alarm end
 	local unhealthy = {}
-	for _, m in ipairs(list) do if not ctx.state.healthy[m.id] then unhealthy[#unhealthy + 1] = m end end
+	for _, m in ipairs(list) do
+		if not ctx.state.healthy[m.id] and not m.is_learner then unhealthy[#unhealthy + 1] = m end
+	end
 	if #unhealthy == 0 then return all_healthy(ctx, #list) end
 	if #unhealthy > 1 then
-		return string.format("QUORUM AT RISK: %d of %d members unhealthy; replacing one member will not do: %s",
-			#unhealthy, #list, ctx.facts.quorum_restore)
+		return verdict_is("QUORUM_AT_RISK", string.format("QUORUM AT RISK: %d of %d members unhealthy; replacing one "
+			.. "member will not do: %s", #unhealthy, #list, ctx.facts.quorum_restore), ctx.facts.quorum_restore)
 	end
 	return one_unhealthy(ctx, unhealthy[1])
 end
@@ -200,24 +288,72 @@ local function repairs(ctx)
 	end
 end
 
+local function repair_in_progress(ctx)
+	for _, r in ipairs(ctx.state.repairs) do
+		if not ctx.facts.not_repairs[r.procedure] then
+			local cmd = string.format("etcd-medic run %s --node %s", r.procedure, tostring(r.node))
+			return verdict_is("REPAIR_IN_PROGRESS", string.format("REPAIR IN PROGRESS (%s): a %s run stopped before its "
+				.. "end; resume with %s", tostring(r.node), r.procedure, cmd), cmd)
+		end
+	end
+end
+
+-- A healthy (or recovering) verdict with findings that need attention says so, and sends to the worst one's next
+-- step.
+local function with_findings(v, list)
+	local worst = finding.worst(list)
+	if (v.state ~= "HEALTHY" and v.state ~= "RECOVERING") or (worst ~= "critical" and worst ~= "warning") then
+		return v
+	end
+	local n = 0
+	for _, f in ipairs(list) do if f.severity ~= "info" then n = n + 1 end end
+	return verdict_is(v.state, string.format("%s; %d finding(s) need attention", v.summary, n), list[1].next)
+end
+
+-- The process's exit code: 5 critical, 4 warning, 0 healthy; 1 (could not check) when the member list could not be
+-- read or no etcd pod was found.
+local function exit_code(ctx)
+	if ctx.state.verdict.state == "UNKNOWN" then return finding.EXIT.could_not_check end
+	return finding.exit_code(ctx.state.findings)
+end
+
+-- The report also in a ConfigMap (a Job's, for the fleet); a failure to write it is said, and changes no verdict.
+local function publish(ctx, text, code)
+	local name = report.name(ctx)
+	if not name then return end
+	local ok, err = report.publish(ctx.cluster:k8s(), ctx.opts.namespace, name, text, ctx.state.verdict, code)
+	if not ok then io.stderr:write("etcd-status: the report is not in the cluster: ", tostring(err), "\n") end
+	if ok then say("(report kept in configmap %s/%s)", ctx.opts.namespace, name) end
+end
+
+local function finish(ctx)
+	local code = exit_code(ctx)
+	local text = document.encode(ctx.state)
+	if quiet then io.stdout:write(text, "\n"); io.stdout:flush() end
+	publish(ctx, text, code)
+	if code ~= 0 then
+		error({ exit_code = code, said = true, message = "etcd-status: " .. ctx.state.verdict.summary }, 0)
+	end
+end
+
 local function verdict(ctx)
-	local r
-	for _, x in ipairs(ctx.state.repairs) do
-		if not r and not ctx.facts.not_repairs[x.procedure] then r = x end
-	end
-	if r then
-		section(string.format("verdict: REPAIR IN PROGRESS (%s): a %s run stopped before its end; resume with "
-			.. "etcd-medic run %s --node %s", tostring(r.node), r.procedure, r.procedure, tostring(r.node)))
-		return
-	end
-	section("verdict: " .. verdict_of(ctx))
+	local v = repair_in_progress(ctx) or with_findings(verdict_of(ctx), ctx.state.findings)
+	ctx.state.verdict = v
+	section("verdict: " .. v.summary)
+	finish(ctx)
+end
+
+local function start(ctx)
+	quiet = ctx.opts.output == "json"
+	pods(ctx)
 end
 
 P:report {
-	{ "pods", "the etcd pods, and the control-plane nodes without one", pods },
+	{ "pods", "the etcd pods, and the control-plane nodes without one", start },
 	{ "members", "the member list and every member's health, through a Ready etcd pod", members },
 	{ "operator", "the operator's revisions, overrides and conditions", operator },
 	{ "repairs", "runs left unfinished on this cluster (this machine's journals and the cluster's)", repairs },
+	{ "findings", "every finding module's findings, severity first, each with its next step", findings },
 	{ "verdict", "healthy, or which procedure applies and the command to run", verdict },
 }
 

@@ -31,7 +31,7 @@ local P = procedure.new {
 
 	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
 	permissions = {
-		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
+		perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
 		{ "get list", "nodes", at = "cluster", why = "the node and its InternalIP" },
 		{ "get delete", "secrets", why = "the node's certificates (step 3), deleted with preconditions" },
 		{ "get patch", "etcds.operator.openshift.io", at = "cluster", why = "the quorum gate and the redeployment" },

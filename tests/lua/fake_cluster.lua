@@ -159,6 +159,23 @@ end
 
 function Etcd.member_remove(_, id) return write("MEMBER-REMOVE", id) end
 
+-- endpoint status, alarms and hashkv of the members that answer (not the broken one): a small, unfragmented database.
+function Etcd.status(_, opts)
+	local list = {}
+	for _, url in ipairs(opts.endpoints) do
+		local n
+		for name, ip in pairs(NODES) do if url == "https://" .. ip .. ":2379" then n = name end end
+		list[#list + 1] = n == fake.BROKEN and { endpoint = url, error = "context deadline exceeded" } or
+			{ endpoint = url, id = IDS[n], db_size = 25 * 1048576, db_size_in_use = 20 * 1048576, revision = 9000,
+				raft_index = 12000, is_leader = n == "master-0", version = "3.5.9" }
+	end
+	return list
+end
+function Etcd.alarms(_) return {} end
+function Etcd.hashkv(_, endpoint, rev)
+	return { endpoint = endpoint, hash = 4242, compact_revision = 8000, revision = rev }
+end
+
 function fake.install()
 	package.loaded["medic.k8s"] = { connect = function() return setmetatable({ objects = objects() }, Client) end }
 	package.loaded["medic.etcd"] = {

@@ -13,11 +13,12 @@ Anything else (a membership change, a snapshot, a shell) is refused with exit 1 
 import json
 
 READS = {("member", "list"): "member_list", ("endpoint", "health"): "endpoint_health",
-         ("endpoint", "status"): "endpoint_status", ("alarm", "list"): "alarm_list"}
+         ("endpoint", "status"): "endpoint_status", ("alarm", "list"): "alarm_list",
+         ("endpoint", "hashkv"): "endpoint_hashkv"}     # no capture has hashkv: answered as missing
 WRITES = {("member", "add"), ("member", "remove"), ("member", "promote"), ("member", "update"),
           ("alarm", "disarm"), ("defrag",), ("put",), ("del",), ("compaction",), ("move-leader",),
           ("lease", "grant"), ("lease", "revoke"), ("txn",)}
-FLAGS_WITH_VALUE = {"-w", "--write-out", "--endpoints", "--command-timeout", "--dial-timeout"}
+FLAGS_WITH_VALUE = {"-w", "--write-out", "--endpoints", "--command-timeout", "--dial-timeout", "--rev"}
 DEADLINE = "Error: context deadline exceeded\n"
 
 

@@ -207,6 +207,9 @@ def collect(layout, alive, pid):
                 doc["nodes"][n["metadata"]["name"]]["roles"] = sorted(
                     k.split("/", 1)[1] for k in n["metadata"].get("labels", {})
                     if k.startswith("node-role.kubernetes.io/"))
+                # the Node's own InternalIP (status.addresses): `ip` above is where its member listens
+                doc["nodes"][n["metadata"]["name"]]["internal_ip"] = next(
+                    (a["address"] for a in n.get("status", {}).get("addresses", []) if a["type"] == "InternalIP"), None)
         leases = api_request(layout, "GET", "/apis/coordination.k8s.io/v1/leases")["items"]
         doc["leases"] = [{"namespace": x["metadata"]["namespace"], "name": x["metadata"]["name"],
                           "uid": x["metadata"]["uid"], "resourceVersion": x["metadata"]["resourceVersion"],

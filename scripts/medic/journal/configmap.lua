@@ -19,15 +19,6 @@ configmap.KEEP_DONE = 5
 local MANAGED, PROC, STATE, WRITER = "app.kubernetes.io/managed-by", "etcd-medic.openshift.io/journal",
 	"etcd-medic.openshift.io/state", "etcd-medic.openshift.io/writer"
 
--- What this backend asks of the API, in the etcd namespace (for the permission check and the generated RBAC).
-function configmap.permissions(ns)
-	local list = {}
-	for _, verb in ipairs { "get", "list", "create", "update", "delete" } do
-		list[#list + 1] = { verb = verb, resource = "configmaps", namespace = ns }
-	end
-	return list
-end
-
 local function read_line(path)
 	local f = io.open(path, "r")
 	if not f then return nil end

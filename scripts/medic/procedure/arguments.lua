@@ -80,13 +80,14 @@ local function global_option(a, args, i)
 	end
 end
 
--- Parses "--name value", "--name=value" and "--flag" (and -h, and -n for --namespace); returns the given options
--- keyed by their Lua name.
+-- Parses "--name value", "--name=value" and "--flag" (and -h, -n for --namespace, -o for a procedure's --output);
+-- returns the given options keyed by their Lua name.
 function arguments.parse(proc, args)
 	local given, i = {}, 1
 	while i <= #args do
 		local a = args[i]
-		if a == "-h" then a = "--help" elseif a == "-n" then a = "--namespace" end
+		if a == "-h" then a = "--help" elseif a == "-n" then a = "--namespace"
+		elseif a == "-o" and arguments.find(proc, "output") then a = "--output" end
 		local next_i = global_option(a, args, i)
 		if next_i then i = next_i; goto continue end
 		local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")

@@ -93,10 +93,6 @@ function Ctx:need_permissions(wanted)
 			debug_namespace = o.debug_namespace, ["local"] = o["local"], exec_verb = self.cluster:exec_verb() })
 	end
 	local missing = {}
-	if self.record and self.record.store.kind == "cluster" then -- the journal's ConfigMap
-		wanted = { table.unpack(wanted) }
-		for _, q in ipairs(journal_configmap.permissions(self.cluster.namespace)) do wanted[#wanted + 1] = q end
-	end
 	for _, q in ipairs(wanted) do
 		local allowed, err = self.cluster:k8s():can_i(q)
 		if allowed ~= true then

@@ -1,0 +1,151 @@
+#!/bin/bash
+# etcd-status as a doctor, on one testbed: a healthy cluster reports no finding and exits 0; then each condition made
+# by hand as an admin would (kubectl, etcdctl) appears as its finding, with its severity, next step and exit code, in
+# the human report and in -o json (one document, valid against docs/etcd-status.schema.json), and is undone before
+# the next: the unsafe override left on, a node whose InternalIP changed, a learner that never starts. Each state is
+# asserted on `testbed status` (the truth) before etcd-status is asked.
+. "$(dirname "$0")/lib.sh"
+
+SCHEMA=$E2E_REPO/docs/etcd-status.schema.json
+
+# status NAME [ARGS]: etcd-status ARGS, human into $TB/NAME.txt and -o json into $TB/NAME.json; exit codes kept in
+# $TB/NAME.rc ("human json").
+status() {
+	local name=$1; shift
+	local rc_h=0 rc_j=0
+	echo "+ etcd-status $*" >>"$TB/medic.log"
+	KUBECONFIG=$TB/kubeconfig timeout -k 5 120 "$MEDIC" run etcd-status "$@" >"$TB/$name.txt" 2>"$TB/$name.err" || rc_h=$?
+	cat "$TB/$name.txt" "$TB/$name.err" >>"$TB/medic.log"
+	KUBECONFIG=$TB/kubeconfig timeout -k 5 120 "$MEDIC" run etcd-status -o json "$@" >"$TB/$name.json" \
+		2>"$TB/$name.json.err" || rc_j=$?
+	echo "$rc_h $rc_j" >"$TB/$name.rc"
+}
+# report NAME RC: both runs exited RC; stdout of the json one is one JSON document (json.tool) valid by the schema.
+report() {
+	local name=$1 rc=$2
+	check "$name: human and -o json exit $rc" [ "$(cat "$TB/$name.rc")" = "$rc $rc" ]
+	check "$name: -o json parses with python3 -m json.tool" python3 -m json.tool "$TB/$name.json" /dev/null
+	check "$name: -o json matches docs/etcd-status.schema.json" python3 tests/e2e/schema_check.py "$SCHEMA" \
+		"$TB/$name.json"
+}
+# found NAME CODE SEVERITY SUBJECT NEXT: the finding is in -o json and in the human report (severity first, its
+# next step on the line after).
+found() {
+	local name=$1 code=$2 sev=$3 subject=$4 next=$5
+	check "$name: -o json has $code ($sev, $subject), next: $next" python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+hits = [f for f in doc["findings"] if f["code"] == sys.argv[2]]
+sys.exit(0 if len(hits) == 1 and hits[0]["severity"] == sys.argv[3] and hits[0]["subject"] == sys.argv[4]
+         and sys.argv[5] in hits[0]["next"] else 1)' "$TB/$name.json" "$code" "$sev" "$subject" "$next"
+	local upper
+	upper=$(tr '[:lower:]' '[:upper:]' <<<"$sev")
+	check "$name: the human report lists $code with its next step" python3 -c '
+import re, sys
+text = open(sys.argv[1]).read()
+findings = text.split("\nfindings (", 1)[-1].split("\nverdict: ", 1)[0]
+m = re.search(r"(?m)^  %-8s %s %s: .*\n +next: (.*)$" % (sys.argv[2], sys.argv[3], re.escape(sys.argv[4])), findings)
+sys.exit(0 if m and sys.argv[5] in m.group(1) and "\nverdict: " in text else 1)' \
+		"$TB/$name.txt" "$upper" "$code" "$subject" "$next"
+}
+# codes NAME: the finding codes of -o json, space-separated, in the report's order
+codes() { python3 -c 'import json,sys; print(" ".join(f["code"] for f in json.load(open(sys.argv[1]))["findings"]))' \
+	"$TB/$1.json"; }
+cond() { # cond STATUS.json TYPE: the operator condition's status in `testbed status`
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["operator"]["conditions"][sys.argv[2]]["status"])' "$@"
+}
+wait_cond() { # wait_cond TYPE STATUS: until `testbed status` shows the operator's condition so
+	local type=$1 want=$2 deadline=$((SECONDS + 30))
+	until snap "$TB/tb-now.json"; [ "$(cond "$TB/tb-now.json" "$type")" = "$want" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || { fail "timed out waiting for $type=$want"; return 1; }
+		sleep 0.3
+	done
+}
+t0=$SECONDS
+tb_up doctor
+. "$TB/env"
+
+# 1. healthy: no finding, exit 0
+snap "$TB/tb-healthy.json"
+check "testbed: 3 healthy voting members" tbq healthy "$TB/tb-healthy.json" 3
+status healthy
+report healthy 0
+check "healthy: the human report says 'findings: none' before the verdict" \
+	grep -qz $'\nfindings: none\n\nverdict: HEALTHY' "$TB/healthy.txt"
+check "healthy: -o json has no finding and verdict HEALTHY" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["findings"] == [] and d["verdict"]["state"] == "HEALTHY" and len(d["members"]) == 3 else 1)' \
+	"$TB/healthy.json"
+check "healthy: nothing but the document on stdout in json mode, nothing on stderr" \
+	bash -c "[ \$(wc -l <'$TB/healthy.json') = 1 ] && [ ! -s '$TB/healthy.json.err' ]"
+
+# 2. the unsafe override left on (a repair's quorum-gate override never removed): the operator's
+#    UnsupportedConfigOverridesUpgradeable turns False, which blocks upgrades
+kubectl patch etcd cluster --type=merge \
+	-p '{"spec":{"unsupportedConfigOverrides":{"useUnsupportedUnsafeNonHANonProductionUnstableEtcd":true}}}' \
+	>>"$TB/medic.log" 2>&1
+wait_cond UnsupportedConfigOverridesUpgradeable False
+status override
+report override 4
+UNSAFE=useUnsupportedUnsafeNonHANonProductionUnstableEtcd
+found override UNSAFE_OVERRIDE_LEFT_ON warning etcd/cluster \
+	"oc patch etcd cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/unsupportedConfigOverrides/$UNSAFE\"}]'"
+check "override: the summary names the upgrade it blocks" \
+	grep -q "UnsupportedConfigOverridesUpgradeable=False blocks every upgrade" "$TB/override.txt"
+check "override: the only finding" [ "$(codes override)" = UNSAFE_OVERRIDE_LEFT_ON ]
+kubectl patch etcd cluster --type=json \
+	-p '[{"op":"remove","path":"/spec/unsupportedConfigOverrides/useUnsupportedUnsafeNonHANonProductionUnstableEtcd"}]' \
+	>>"$TB/medic.log" 2>&1
+wait_cond UnsupportedConfigOverridesUpgradeable True
+
+# 3. master-1's InternalIP changed (as its kubelet reports a new address) while its member keeps the old peer URL
+old_ip=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"]["master-1"]["ip"])' \
+	"$TB/tb-healthy.json")
+new_ip=${old_ip%.*}.42
+addresses() {
+	printf '{"status":{"addresses":[{"type":"InternalIP","address":"%s"},{"type":"Hostname","address":"%s"}]}}' \
+		"$1" master-1
+}
+kubectl patch node master-1 --subresource=status --type=merge -p "$(addresses "$new_ip")" >>"$TB/medic.log" 2>&1
+snap "$TB/tb-ip.json"
+check "testbed: master-1's Node has InternalIP $new_ip, its member still listens on $old_ip" python3 -c '
+import json, sys
+n = json.load(open(sys.argv[1]))["nodes"]["master-1"]
+sys.exit(0 if n["internal_ip"] == sys.argv[2] and n["ip"] == sys.argv[3] else 1)' "$TB/tb-ip.json" "$new_ip" "$old_ip"
+status ip
+report ip 5
+found ip MEMBER_IP_MISMATCH critical master-1 "etcd-medic run replace-crashlooping-member --node master-1"
+check "ip: the evidence has the node's new IP" grep -q "node_internal_ip=$new_ip" "$TB/ip.txt"
+kubectl patch node master-1 --subresource=status --type=merge -p "$(addresses "$old_ip")" >>"$TB/medic.log" 2>&1
+
+# 4. a learner that never starts (etcdctl member add --learner for a machine that never came up): info while young,
+#    a warning once older than --learner-grace; its age: the operator's EtcdMembersProgressing=True (MembersNotStarted)
+learner_ip=${old_ip%.*}.99
+id=$(etcdctl member add new-master --learner --peer-urls="https://$learner_ip:2380" -w json 2>>"$TB/medic.log" |
+	python3 -c 'import json,sys; print("%x" % json.load(sys.stdin)["member"]["ID"])')
+wait_cond EtcdMembersProgressing True
+check "testbed: an unstarted learner $id is listed" python3 -c '
+import json, sys
+ms = [m for m in json.load(open(sys.argv[1]))["etcd"]["members"] if m["id"] == sys.argv[2]]
+sys.exit(0 if ms and ms[0]["isLearner"] and ms[0]["status"] == "unstarted" else 1)' "$TB/tb-now.json" "$id"
+status learner-young
+report learner-young 0
+found learner-young LEARNER_PRESENT info "NAME-PENDING-$learner_ip" "etcdctl member remove $id"
+sleep 2.5   # older than the grace below: LEARNER_STUCK
+status learner-stuck --learner-grace 2
+report learner-stuck 4
+found learner-stuck LEARNER_STUCK warning "NAME-PENDING-$learner_ip" "etcdctl member remove $id"
+check "learner: the age says where it comes from" grep -q "age_from=EtcdMembersProgressing=True (MembersNotStarted)" \
+	"$TB/learner-stuck.txt"
+etcdctl member remove "$id" >>"$TB/medic.log" 2>&1
+wait_cond EtcdMembersProgressing False
+
+# 5. healthy again: nothing left behind
+snap "$TB/tb-after.json"
+check "testbed: 3 healthy voting members again" tbq healthy "$TB/tb-after.json" 3
+status after
+report after 0
+check "after: no finding" [ -z "$(codes after)" ]
+echo "doctor_test: $((SECONDS - t0)) s"
+finish
