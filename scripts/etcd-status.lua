@@ -42,6 +42,10 @@ local P = procedure.new {
 		{ "create update", "configmaps", optional = true, why = "the report's ConfigMap (--report-configmap)" },
 	},
 
+	-- As a Job (etcd-medic manifests etcd-status): the -o json document in its log (and, in a pod, in the ConfigMap
+	-- etcd-medic-report), its exit code the verdict's severity.
+	job = { args = { "-o", "json" } },
+
 	options = {
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
 		{ name = "state-dir", arg = "DIR", help = "where the repairs' journals are (default: the procedures' default)" },

@@ -17,7 +17,7 @@
   job S NAME           the Job's outcome: "Complete|<Failed reason>|Running SUCCEEDED FAILED EXIT,EXIT..."
   jobs-done S CRONJOB  "COMPLETE FAILED": how many of the CronJob's Jobs ended each way
   configmap S NAME KEY data[KEY] of etcd-medic's ConfigMap NAME (exit 1 if none)
-  journals S STATE     the journal ConfigMaps whose state is STATE (running, done)
+  journals S STATE [P] the journal ConfigMaps whose state is STATE (running, done) [of procedure P]
 """
 import json
 import re
@@ -163,10 +163,11 @@ def configmap(s, name, key):
     return 1
 
 
-def journals(s, state):
-    """Prints the names of the journal ConfigMaps in STATE (running or done), one a line."""
+def journals(s, state, procedure=None):
+    """Prints the names of the journal ConfigMaps in STATE (running or done) [of PROCEDURE], one a line."""
     for m in s.get("medic_configmaps", []):
-        if m["labels"].get("etcd-medic.openshift.io/state") == state:
+        if m["labels"].get("etcd-medic.openshift.io/state") == state and \
+                procedure in (None, m["labels"].get("etcd-medic.openshift.io/journal")):
             print(m["name"])
     return 0
 

@@ -15,7 +15,7 @@ class BootstrapMixin:
         """Creates the cluster's objects and revision 1, and installs it on every node."""
         layout, store = self.ctx.layout, self.store
         for ns in ("default", "kube-system", NS, "openshift-etcd-operator", "openshift-config",
-                   "openshift-config-managed", "openshift-machine-api"):
+                   "openshift-config-managed", "openshift-machine-api", "openshift"):
             store.create("namespaces", None, {"metadata": {"name": ns, "labels": {
                 "openshift.io/cluster-monitoring": "true"} if ns.startswith("openshift-etcd") else {}}})
         for i, node in enumerate(self.nodes):
@@ -156,6 +156,9 @@ class BootstrapMixin:
             roles = {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""}
         else:       # 4.7-4.9 label control-plane nodes only master
             roles = {"node-role.kubernetes.io/master": ""}
+        schedulable = self.cfg.get("schedulable_masters") and not arbiter
+        if schedulable:   # a compact cluster: the control-plane nodes are workers too, untainted
+            roles["node-role.kubernetes.io/worker"] = ""
         addr = {"InternalIP": ip, "ExternalIP": ip, "Hostname": node, "InternalDNS": node}
         order = tbconfig.ADDRESS_ORDERS[self.cfg.get("address_order") or "metal"]
         t = now()
@@ -172,8 +175,8 @@ class BootstrapMixin:
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
             "node.openshift.io/os_id": "rhcos"}, **roles)},
-            "spec": {"taints": [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
-                                 "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
+            "spec": {"taints": [] if schedulable else [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
+                                                         "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
             "status": {"addresses": [{"type": ty, "address": addr[ty]} for ty in order],
                        "conditions": conds,
                        "nodeInfo": {"kubeletVersion": self.profile["kubelet_version"], "osImage": "Red Hat Enterprise Linux CoreOS",

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ceo  # noqa: E402
 import etcdapi  # noqa: E402
 import execs  # noqa: E402
+import jobpods  # noqa: E402
 import jobs  # noqa: E402
 import kubelet as kl  # noqa: E402
 import manifest as mf  # noqa: E402
@@ -62,6 +63,7 @@ class Context:
         self.jobs = None
         self.api = None
         self.sa_lock = threading.Lock()
+        self.made_mount_points = []   # jobpods.volumes: removed at shutdown
         self.etcd_binary = shutil.which("etcd") or "/usr/bin/etcd"
         self._local = threading.local()
         pk = layout.pki
@@ -263,6 +265,7 @@ def shutdown(ctx):
             ctx.api.stop()
         except Exception:
             log.exception("api stop")
+    jobpods.cleanup(ctx)
     try:
         os.unlink(ctx.layout.pidfile)
     except OSError:

@@ -6,21 +6,33 @@ The in-cluster environment, as the kubelet gives it: the service account's token
 minted here and known to the API server as system:serviceaccount:NS:NAME), the API server's CA and the
 namespace, projected at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace (a tmpfs on
 /run, the container's own, with the files bind-mounted there); KUBERNETES_SERVICE_HOST/PORT pointing at the
-testbed's API server; the pod's name as its hostname (a UTS namespace); the downward API's fieldRef env; and an
-empty HOME that is removed when the container ends (no home directory survives a pod)."""
+testbed's API server; the pod's name as its hostname (a UTS namespace); the downward API's fieldRef env and
+$(VAR) in its command; its emptyDir and configMap volumes; and an empty HOME on that private /run (no home
+directory survives a pod). The root file system is otherwise this machine's (readOnlyRootFilesystem and
+runAsNonRoot are not enforced)."""
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 
 import execs
+from store import ApiError
 
 SA_DIR = "/run/secrets/kubernetes.io/serviceaccount"   # /var/run is a link to /run
-_SCRIPT = ('n=$1 sa=$2; shift 2; '
-           'mount -t tmpfs -o mode=0755 pod-run /run && mkdir -p ' + SA_DIR + ' && mount --bind "$sa" ' + SA_DIR +
-           ' && hostname "$n" || exit 126; '
-           '"$@"; rc=$?; rm -rf -- "$HOME"; exit $rc')
+IMAGE_BIN = "/run/.image/bin"   # the "image": this build's etcd-medic, copied in (its argv[0] stays etcd-medic)
+# $1 hostname, $2 service account dir, $3 the binary; then pairs SOURCE TARGET (volumes, shallow targets first) up
+# to "--"; then argv. Each source is bound on the private /run first, so a volume on /tmp cannot hide another's.
+_SCRIPT = ('n=$1 sa=$2 bin=$3; shift 3; '
+           'mount -t tmpfs -o mode=0755 pod-run /run && mkdir -p ' + SA_DIR + ' ' + IMAGE_BIN + ' /run/.home '
+           '/run/.vol && mount --bind "$sa" ' + SA_DIR + ' && cp "$bin" ' + IMAGE_BIN + '/etcd-medic && '
+           'hostname "$n" || exit 126; i=0; '
+           'while [ "$1" != "--" ]; do i=$((i+1)); mkdir -p /run/.vol/$i && mount --bind "$1" /run/.vol/$i '
+           '|| exit 126; echo "$i $2" >>/run/.vol/list; shift 2; done; shift; '
+           'if [ -f /run/.vol/list ]; then while read -r i t; do mount --bind /run/.vol/$i "$t" || exit 126; '
+           'done </run/.vol/list; fi; '
+           'exec "$@"')
 
 
 def medic_argv(ctx, spec):
@@ -66,21 +78,63 @@ def projected(ctx, pod):
     return d
 
 
+def expand(text, env):
+    """$(VAR) references in a command or args, as the kubelet expands them ($$ escapes; unknown ones stay)."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+
+
+def volumes(ctx, pod, spec):
+    """[(source, mountPath)] of the container's emptyDir and configMap volumes (files under DIR/pods/UID/volumes),
+    shallow mount paths first; a missing mount point is made on this machine and removed at `down` (cleanup)."""
+    meta, out = pod["metadata"], []
+    vols = {v["name"]: v for v in pod.get("spec", {}).get("volumes", [])}
+    for m in sorted(spec.get("volumeMounts", []), key=lambda m: m["mountPath"].rstrip("/").count("/")):
+        v = vols.get(m["name"], {})
+        src = ctx.layout.p("pods", meta["uid"], "volumes", m["name"])
+        os.makedirs(src, exist_ok=True)
+        if "configMap" in v:
+            try:
+                cm = ctx.store.get("configmaps", meta["namespace"], v["configMap"]["name"])
+            except ApiError:
+                cm = {}
+            for key, text in (cm.get("data") or {}).items():
+                with open(os.path.join(src, key), "w") as f:
+                    f.write(text)
+        elif "emptyDir" not in v:
+            continue
+        target = "/" + m["mountPath"].strip("/")
+        if not os.path.isdir(target):
+            os.makedirs(target, exist_ok=True)
+            ctx.made_mount_points.append(target)
+        out.append((src, target))
+    return out
+
+
+def cleanup(ctx):
+    """Removes the mount points made for volumes (only if still empty), deepest first."""
+    for d in sorted(set(ctx.made_mount_points), key=lambda p: -p.count("/")):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 def spawn(ctx, node, pod, spec, argv, stdout):
     """Starts the container's process (its own process group, so stopping the pod stops all of it)."""
     meta = pod["metadata"]
-    home = ctx.layout.p("pods", meta["uid"], "home")
-    os.makedirs(home, mode=0o700, exist_ok=True)
-    env = execs.pod_env(spec, {"HOSTNAME": meta["name"], "HOME": home,
+    env = execs.pod_env(spec, {"HOSTNAME": meta["name"], "HOME": "/run/.home",
                                "KUBERNETES_SERVICE_HOST": ctx.cfg["api"]["host"],
                                "KUBERNETES_SERVICE_PORT": str(ctx.cfg["api"]["port"]),
                                "KUBERNETES_SERVICE_PORT_HTTPS": str(ctx.cfg["api"]["port"])})
+    env["PATH"] = IMAGE_BIN + ":" + env["PATH"]
     for e in spec.get("env", []):
         ref = (e.get("valueFrom") or {}).get("fieldRef")
         if ref:
             env[e["name"]] = field_ref(pod, ref.get("fieldPath", ""))
+    binds = [x for pair in volumes(ctx, pod, spec) for x in pair]
     cmd = ["unshare", "-m", "-u", "--propagation", "private", "/bin/sh", "-c", _SCRIPT, "sh", meta["name"],
-           projected(ctx, pod)] + argv
+           projected(ctx, pod), argv[0]] + binds + ["--", "etcd-medic"] + [expand(a, env) for a in argv[1:]]
     return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
                             cwd="/", start_new_session=True)
 

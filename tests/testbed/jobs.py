@@ -225,9 +225,12 @@ class Controller(threading.Thread):
 
     def sync_cronjobs(self):
         cjs, _ = self.store.list("cronjobs")
-        if not cjs:
-            return
         jobs, _ = self.store.list("jobs")
+        uids = {c["metadata"]["uid"] for c in cjs}
+        for j in jobs:   # the garbage collector: a deleted CronJob's Jobs go with it
+            refs = [r for r in j["metadata"].get("ownerReferences", []) if r.get("kind") == "CronJob"]
+            if refs and refs[0].get("uid") not in uids:
+                self._delete("jobs", j)
         t = self.minute_now()
         for cj in cjs:
             mine = [j for j in jobs if owned_by(j, cj["metadata"]["uid"])]
