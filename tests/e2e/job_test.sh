@@ -9,7 +9,8 @@
 #  - one journal per cluster: a repair Job that is not retried leaves its journal in the cluster; a run from this
 #    machine sees it (etcd-status) and finishes the repair from it.
 . "$(dirname "$0")/lib.sh"
-tb_up job --names j-0,j-1,j-2 --profile 4.14 --schedulable-masters --cron-minute 3
+E2E_SPEED=${E2E_JOB_SPEED:-8}
+tb_up job --names j-0,j-1,j-2 --profile 4.14 --schedulable-masters --cron-minute 2
 K() { KUBECONFIG=$TB/kubeconfig kubectl -n openshift-etcd "$@"; }
 apply() { KUBECONFIG=$TB/kubeconfig kubectl apply --validate=false -f "$1"; }  # each object in its own namespace
 section() { echo "# ${SECONDS}s: $*"; }
