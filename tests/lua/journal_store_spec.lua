@@ -136,7 +136,8 @@ spec.it("finished journals: the newest five kept per procedure", function()
 		assert(j:save())
 		assert(j.store:finish(j.name, stamp))
 	end
-	local done = kc:list("/api/v1/namespaces/" .. NS .. "/configmaps", { labelSelector = "etcd-medic.openshift.io/state=done" })
+	local done = kc:list("/api/v1/namespaces/" .. NS .. "/configmaps",
+		{ labelSelector = "etcd-medic.openshift.io/state=done" })
 	spec.eq(#done.items, 5, "five kept")
 	local names = {}
 	for _, o in ipairs(done.items) do names[o.metadata.name] = true end

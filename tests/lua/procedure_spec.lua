@@ -170,7 +170,7 @@ test("resume: a failed step keeps the journal; the re-run skips done steps and r
 	eq(exists(dir .. "/fake.journal"), false, "finished")
 end)
 
-test("--journal cluster: a ConfigMap; a later run elsewhere resumes it (one journal per cluster); two refuse", function()
+test("--journal cluster: a ConfigMap; a run elsewhere resumes it (one journal per cluster); two refuse", function()
 	local CM = "/api/v1/namespaces/openshift-etcd/configmaps/etcd-medic-journal-fake"
 	local world, dir = { b_fails = "connection reset" }, fresh_dir()
 	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes", "--journal", "cluster"), 1, "a failed run")
