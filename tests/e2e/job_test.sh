@@ -24,28 +24,38 @@ section "etcd-status as a Job"
 "$MEDIC" manifests etcd-status >"$E2E_TMP/status.yaml" || die "etcd-medic manifests etcd-status"
 expect "kubectl apply -f (etcd-medic manifests etcd-status)" 0 apply "$E2E_TMP/status.yaml"
 wait_for "the etcd-status Job to end" 60 ended etcd-medic-etcd-status
+verdict_is() { python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["verdict"]["state"] != sys.argv[1])' "$1"; }
 check "etcd-status Job: Complete, one pod, exit 0" test "$(outcome etcd-medic-etcd-status)" = "Complete 1 0 0"
-check "the report ConfigMap: verdict HEALTHY, exit code 0" test "$(cm etcd-medic-report verdict) $(cm etcd-medic-report exitCode)" = "HEALTHY 0"
-check "its report.json is the -o json document" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(d["verdict"]["state"] != "HEALTHY")' "$(cm etcd-medic-report report.json)"
-check "the Job's log is the same document" python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["verdict"]["state"] != "HEALTHY")' < <(K logs job/etcd-medic-etcd-status)
+check "the report ConfigMap: verdict HEALTHY, exit code 0" \
+	test "$(cm etcd-medic-report verdict) $(cm etcd-medic-report exitCode)" = "HEALTHY 0"
+check "its report.json is the -o json document" verdict_is HEALTHY <<<"$(cm etcd-medic-report report.json)"
+check "the Job's log is the same document" verdict_is HEALTHY < <(K logs job/etcd-medic-etcd-status)
 
 section "a backup CronJob: backups on schedule"
 "$MEDIC" manifests backup --schedule '* * * * *' >"$E2E_TMP/backup.yaml" || die "etcd-medic manifests backup"
 expect "kubectl apply -f (etcd-medic manifests backup --schedule)" 0 apply "$E2E_TMP/backup.yaml"
 two_done() { snap "$S" && [ "$(tbq jobs-done "$S" etcd-medic-backup | cut -d' ' -f1)" -ge 2 ]; }
 wait_for "two scheduled backups" 120 two_done
-count_backups() { local n=0 d; for d in "$TB"/nodes/*/root/home/core/assets/backup; do
-	[ -d "$d" ] && n=$((n + $(python3 tests/e2e/backupcheck.py count "$d"))); done; echo "$n"; }
-check "backup CronJob: two Jobs complete, none failed" test "$(tbq jobs-done "$S" etcd-medic-backup | cut -d' ' -f2)" = 0
+count_backups() {
+	local n=0 d
+	for d in "$TB"/nodes/*/root/home/core/assets/backup; do
+		[ -d "$d" ] && n=$((n + $(python3 tests/e2e/backupcheck.py count "$d")))
+	done
+	echo "$n"
+}
+check "backup CronJob: two Jobs complete, none failed" \
+	test "$(tbq jobs-done "$S" etcd-medic-backup | cut -d' ' -f2)" = 0
 check "backup CronJob: the backups are on the nodes ($(count_backups) snapshots)" test "$(count_backups)" -ge 2
 K delete cronjob etcd-medic-backup >/dev/null
-no_backup_job() { snap "$S" && ! python3 -c 'import json,sys; sys.exit(not any(j["cronjob"] for j in json.load(open(sys.argv[1]))["jobs"]))' "$S"; }
+no_backup_job() { snap "$S" && [ "$(tbq jobs-done "$S" etcd-medic-backup)" = "0 0" ]; }
 wait_for "the CronJob's Jobs to be deleted with it" 60 no_backup_job
 wait_for "the lease to be released" 30 tbq no-lease "$S"
 
 section "a repair Job, killed right after remove-member, retried"
 kill_site() {  # a site file killing the run (SIGKILL) after STEP, once: the marker file says it was done
-	printf 'local site = ...\nsite.after("%s", function()\n\tif io.open("%s") then return end\n\tassert(io.open("%s", "w")):close()\n\tlocal f = assert(io.open("/proc/self/stat"))\n\tlocal pid = f:read("n")\n\tf:close()\n\tos.execute("kill -9 " .. pid)\nend)\n' "$1" "$2" "$2"
+	printf 'local site = ...\nsite.after("%s", function()\n\tif io.open("%s") then return end\n' "$1" "$2"
+	printf '\tassert(io.open("%s", "w")):close()\n\tlocal f = assert(io.open("/proc/self/stat"))\n' "$2"
+	printf '\tlocal pid = f:read("n")\n\tf:close()\n\tos.execute("kill -9 " .. pid)\nend)\n'
 }
 repair_job() {  # NAME NODE BACKOFF SITE: a Job repairing NODE with the site file of the ConfigMap SITE
 	python3 - "$1" "$2" "$3" "$4" "$E2E_TMP/backups" <<'PY'
@@ -71,10 +81,11 @@ expect "a repair Job for j-1 is created" 0 K create --validate=false -f "$E2E_TM
 wait_for "the repair Job to end" 240 ended repair-j-1
 check "repair Job: the first pod killed (137) after remove-member, the second completed" \
 	test "$(outcome repair-j-1)" = "Complete 1 1 137,0"
-check "the second pod resumed from the journal in the cluster" \
-	grep -q 'resuming the run started .* (journal configmap openshift-etcd/etcd-medic-journal-replace-crashlooping-member)' \
-	< <(K logs "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][-1]["pods"][-1]["name"])' "$S" 2>/dev/null || echo none)" 2>/dev/null || K logs job/repair-j-1)
-check "no other member removed" cmp -s <(tbq ids "$E2E_TMP/before.json" | grep -v '^j-1 ') <(tbq ids "$S" | grep -v '^j-1 ')
+J=etcd-medic-journal-$R
+check "the second pod resumed from the journal in the cluster" grep -q "resuming the run .* (journal configmap .*/$J)" \
+	< <(K logs "$(tbq job-pods "$S" repair-j-1 | tail -n 1)")
+others() { tbq ids "$1" | grep -v "^$2 "; }
+check "no other member removed" cmp -s <(others "$E2E_TMP/before.json" j-1) <(others "$S" j-1)
 assert_repaired j-1 "$old_id" 3
 check "the journal is finished in the cluster (none running, one done)" \
 	test "$(tbq journals "$S" running "$R" | wc -l) $(tbq journals "$S" done "$R" | wc -l)" = "0 1"
@@ -93,14 +104,14 @@ expect "a repair Job for j-2, not retried, is created" 0 K create --validate=fal
 wait_for "the repair Job to end" 120 ended repair-j-2
 check "repair Job without retries: Failed (BackoffLimitExceeded) after the kill" \
 	test "$(outcome repair-j-2)" = "BackoffLimitExceeded 0 1 137"
-check "its journal is left running in the cluster" test "$(tbq journals "$S" running "$R")" = etcd-medic-journal-$R
+check "its journal is left running in the cluster" test "$(tbq journals "$S" running "$R")" = "$J"
 KUBECONFIG=$TB/kubeconfig "$MEDIC" run etcd-status --state-dir "$TB/state" >"$E2E_TMP/status.txt" 2>&1
 check "etcd-status from this machine names the repair in progress and its journal in the cluster" \
-	grep -q 'replace-crashlooping-member of j-2, .*(journal configmap openshift-etcd/etcd-medic-journal-' "$E2E_TMP/status.txt"
+	grep -q "$R of j-2, .*(journal configmap openshift-etcd/$J)" "$E2E_TMP/status.txt"
 expect "a run from this machine resumes it from the cluster's journal" 0 medic --node j-2 --yes
 check "it said so" grep -q 'resuming the run started .* (journal configmap openshift-etcd/' "$TB/medic.log"
 snap "$S"
-check "no other member removed" cmp -s <(tbq ids "$E2E_TMP/before2.json" | grep -v '^j-2 ') <(tbq ids "$S" | grep -v '^j-2 ')
+check "no other member removed" cmp -s <(others "$E2E_TMP/before2.json" j-2) <(others "$S" j-2)
 assert_repaired j-2 "$old_id" 3
 check "no journal file on this machine" bash -c "! ls '$TB'/state/*.journal 2>/dev/null | grep -q ."
 check "the cluster's journal is finished" test "$(tbq journals "$S" running "$R" | wc -l)" = 0

@@ -15,6 +15,7 @@
   has-file S NODE RE   exit 0 if one of NODE's listed files (manifests, var/lib/etcd*, tmp) matches RE
   no-lease S           exit 0 if there is no Lease etcd-medic (the tool's, one run at a time)
   job S NAME           the Job's outcome: "Complete|<Failed reason>|Running SUCCEEDED FAILED EXIT,EXIT..."
+  job-pods S NAME      the Job's pods, oldest first
   jobs-done S CRONJOB  "COMPLETE FAILED": how many of the CronJob's Jobs ended each way
   configmap S NAME KEY data[KEY] of etcd-medic's ConfigMap NAME (exit 1 if none)
   journals S STATE [P] the journal ConfigMaps whose state is STATE (running, done) [of procedure P]
@@ -147,6 +148,15 @@ def job(s, name):
     return 1
 
 
+def job_pods(s, name):
+    """Prints the names of the Job's pods, oldest first."""
+    for j in s.get("jobs", []):
+        if j["name"] == name:
+            for p in j["pods"]:
+                print(p["name"])
+    return 0
+
+
 def jobs_done(s, cronjob):
     """Prints how many Jobs of the CronJob are Complete, and how many Failed."""
     mine = [j for j in s.get("jobs", []) if j["cronjob"] == cronjob]
@@ -172,7 +182,8 @@ def journals(s, state, procedure=None):
     return 0
 
 
-COMMANDS = {"job": job, "jobs-done": jobs_done, "configmap": configmap, "journals": journals,"healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
+COMMANDS = {"job": job, "job-pods": job_pods, "jobs-done": jobs_done, "configmap": configmap, "journals": journals,
+            "healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
             "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping,
             "mounted": mounted, "has-file": has_file, "no-lease": no_lease}
 

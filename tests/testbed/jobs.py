@@ -261,7 +261,8 @@ class Controller(threading.Thread):
         if ok:
             st["lastSuccessfulTime"] = ok[-1]["status"].get("completionTime")
         bad = [j for j in done if j not in ok]
-        for group, limit in ((ok, spec.get("successfulJobsHistoryLimit", 3)), (bad, spec.get("failedJobsHistoryLimit", 1))):
+        limits = ((ok, spec.get("successfulJobsHistoryLimit", 3)), (bad, spec.get("failedJobsHistoryLimit", 1)))
+        for group, limit in limits:
             for j in group[:max(0, len(group) - limit)]:
                 self._delete("jobs", j)
         st["active"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": j["metadata"]["name"],
