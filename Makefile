@@ -26,7 +26,7 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP  = $(BUILD)/.deps-installed
 
-.PHONY: all deps install lint test test-unit test-lua test-repl test-asan test-testbed test-replay test-integration \
+.PHONY: all deps install image dist test-install lint test test-unit test-lua test-repl test-asan test-testbed test-replay test-integration \
         test-e2e demo bench reliability test-reliability-quick test-security fuzz clean
 all: $(BUILD)/etcd-medic
 
@@ -60,10 +60,29 @@ $(BUILD)/tests/%: tests/unit/%.c $(BINDING_OBJ)
 $(BUILD)/tests/test_cli: host/cli.c host/cli.h
 $(BUILD)/tests/test_loader: host/loader.c host/commands.c host/loader.h host/commands.h
 
+# The kubectl-etcd_medic and oc-etcd_medic links make it a kubectl/oc plugin: `oc etcd-medic run etcd-status`.
 install: $(BUILD)/etcd-medic
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/etcd-medic $(DESTDIR)$(PREFIX)/bin/etcd-medic
+	ln -sf etcd-medic $(DESTDIR)$(PREFIX)/bin/kubectl-etcd_medic
+	ln -sf etcd-medic $(DESTDIR)$(PREFIX)/bin/oc-etcd_medic
 	install -m 0644 etcd-medic.1 $(DESTDIR)$(PREFIX)/share/man/man1/etcd-medic.1
+
+# An OCI image without a container engine (image/oci.py; docs/in-cluster.md): $(BUILD)/image (an OCI layout) and
+# $(BUILD)/image.tar, the binary with what it loads. LAZY_SONAMES: the libraries it dlopens on first use
+# (bindings/base/curl_lazy.c, crypto_lazy.c, tls_material.c, host/edit_lazy.c; tests/install/image_test.sh checks).
+VERSION      = $(shell sed -n 's/^\#define MEDIC_VERSION "\(.*\)"/\1/p' host/options.h)
+LAZY_SONAMES = libcurl.so.4 libssl.so.3 libcrypto.so.3 libedit.so.2
+image: $(BUILD)/etcd-medic image/oci.py
+	@python3 image/oci.py $(BUILD)/etcd-medic $(BUILD)/image $(VERSION) $(LAZY_SONAMES)
+
+# The plugin's release archive and its krew manifest with the archive's sha256 (plugins/etcd-medic.yaml).
+dist: $(BUILD)/etcd-medic plugins/etcd-medic.yaml
+	@mkdir -p $(BUILD)/dist
+	tar -czf $(BUILD)/dist/etcd-medic-linux-amd64.tar.gz --owner=0 --group=0 -C $(BUILD) etcd-medic \
+		-C $(CURDIR) etcd-medic.1
+	sed "s/sha256: .*/sha256: $$(sha256sum $(BUILD)/dist/etcd-medic-linux-amd64.tar.gz | cut -d' ' -f1)/; \
+		s/version: .*/version: v$(VERSION)/" plugins/etcd-medic.yaml > $(BUILD)/dist/etcd-medic.yaml
 
 # Lua lint (luacheck, config in .luacheckrc): any warning fails, as -Werror does for C.
 LINT_LUA = $(sort $(shell find scripts tests/lua bench/lua -name '*.lua' 2>/dev/null) \
@@ -74,7 +93,7 @@ lint: | $(DEPS_STAMP)
 # The whole suite: lint, unit, Lua specs, REPL, the same under ASan/UBSan, the testbed's fidelity, replays of real
 # clusters, integration, e2e.
 test: lint test-unit test-lua test-repl test-asan test-testbed test-replay test-integration test-e2e test-security \
-      test-reliability-quick
+      test-reliability-quick test-install
 
 test-unit: $(UNIT_BIN)
 	@LAYOUT_BUILD=$(BUILD) tests/run-tests unit $(UNIT_BIN) tests/layout_test.py
@@ -99,6 +118,10 @@ test-replay: $(BUILD)/etcd-medic
 
 test-integration: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic MEDIC_SANITIZED=$(MEDIC_SANITIZED) tests/integration/run
+
+# What `make install` and `make image` make: the plugin links (oc etcd-medic), the image run with chroot.
+test-install: $(BUILD)/etcd-medic image
+	@MEDIC=$(BUILD)/etcd-medic IMAGE=$(BUILD)/image tests/run-tests install $(sort $(wildcard tests/install/*_test.sh))
 
 test-security: $(BUILD)/etcd-medic
 	@MEDIC=$(BUILD)/etcd-medic tests/run-tests security $(sort $(wildcard tests/security/*_test.sh))

@@ -29,7 +29,6 @@ local P = procedure.new {
 	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
 	permissions = {
 		perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
-		{ "list", "nodes", at = "cluster", why = "a node with a Ready etcd pod" },
 	},
 	-- As a Job (etcd-medic manifests backup): on a control-plane node, whose static pod resources it saves and where
 	-- it leaves the pair (the pod's own copy goes with the pod).

@@ -34,6 +34,8 @@ local P = procedure.new {
 		perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
 		{ "get list", "nodes", at = "cluster", why = "the node and its InternalIP" },
 		{ "get delete", "secrets", why = "the node's certificates (step 3), deleted with preconditions" },
+		{ "get", "pods", why = "the node's etcd pod, while the operator redeploys it" },
+		{ "get", "configmaps", why = "the revisions the operator makes (etcd-pod-N, etcd-endpoints-N)" },
 		{ "get patch", "etcds.operator.openshift.io", at = "cluster", why = "the quorum gate and the redeployment" },
 	},
 

@@ -30,7 +30,7 @@ M.ETCDCTL = {
 }
 -- A node's files through a debug pod (medic.node.open_remote, medic.debugpod): the node checked, the debug image
 -- from the tools image stream, the pod created, awaited, exec'ed into and deleted. In a pod of its own, the
--- debug pod is privileged: OpenShift admits it only if the user may `use` the privileged SCC.
+-- debug pod is privileged: OpenShift admits it only if the user may `use` the privileged SCC (a cluster-admin may).
 M.DEBUG_POD = {
 	{ "get", "nodes", at = "cluster", why = "the node exists" },
 	{ "get", "imagestreams.image.openshift.io", at = "ns:openshift", names = { "tools" }, optional = true,
@@ -38,7 +38,7 @@ M.DEBUG_POD = {
 	{ "create get delete", "pods", at = "debug", why = "the debug pod" },
 	{ "get create", "pods/exec", at = "debug", why = "commands on the node" },
 	{ "use", "securitycontextconstraints.security.openshift.io", at = "cluster", names = { "privileged" },
-		optional = true, why = "the debug pod is privileged (OpenShift's SCC admission)" },
+		why = "the debug pod is privileged (OpenShift's SCC admission)" },
 }
 
 -- A backup (medic.backup, as cluster-backup.sh): no component Progressing, their static pods' revisions on the node.
@@ -92,7 +92,8 @@ function M.namespaces(rule, env)
 	return { env.namespace }
 end
 
--- The SelfSubjectAccessReviews that check a declaration: { {verb=, resource=, subresource=, group=, namespace=} ...}
+-- The SelfSubjectAccessReviews that check a declaration: { {verb=, resource=, subresource=, group=, namespace=,
+-- name=} ...}
 -- (namespace false: cluster-scoped), one per verb and namespace, each asked once; the optional rules are not asked.
 -- env.exec_verb: the verb this cluster authorizes an exec with.
 function M.queries(decl, env)
@@ -103,11 +104,14 @@ function M.queries(decl, env)
 			or r.verbs
 		for _, ns in ipairs(M.namespaces(r, env)) do
 			for _, verb in ipairs(verbs) do
-				local key = table.concat({ verb, r.group, r.resource, r.subresource or "", tostring(ns) }, "|")
-				if not seen[key] then
-					seen[key] = true
-					out[#out + 1] = { verb = verb, resource = r.resource, subresource = r.subresource,
-						group = r.group ~= "" and r.group or nil, namespace = ns }
+				for _, name in ipairs(r.names or { false }) do
+					local key = table.concat({ verb, r.group, r.resource, r.subresource or "", tostring(ns),
+						tostring(name) }, "|")
+					if not seen[key] then
+						seen[key] = true
+						out[#out + 1] = { verb = verb, resource = r.resource, subresource = r.subresource,
+							group = r.group ~= "" and r.group or nil, namespace = ns, name = name or nil }
+					end
 				end
 			end
 		end
@@ -116,10 +120,11 @@ function M.queries(decl, env)
 	return out
 end
 
--- "get pods/exec in openshift-etcd", "get clusterversions.config.openshift.io" (a query's name, in messages)
+-- "get pods/exec in openshift-etcd", "use securitycontextconstraints.security.openshift.io/privileged" (in messages)
 function M.describe(q)
-	return string.format("%s %s%s%s%s", q.verb, q.resource, q.group and ("." .. q.group) or "",
-		q.subresource and ("/" .. q.subresource) or "", q.namespace and (" in " .. q.namespace) or "")
+	return string.format("%s %s%s%s%s%s", q.verb, q.resource, q.group and ("." .. q.group) or "",
+		q.subresource and ("/" .. q.subresource) or "", q.name and (" named " .. q.name) or "",
+		q.namespace and (" in " .. q.namespace) or "")
 end
 
 return M

@@ -7,7 +7,9 @@
 exec_handler(namespace, pod, container, argv) -> subprocess.Popen (stdin/stdout/stderr pipes) or
 raises ApiError. permissions(username, verb, resource, namespace, subresource) -> bool; the admin
 endpoint /testbed/faults (POST {method, path, status, retry_after, delay, drop, count}; DELETE;
-GET) is for users with permissions(user, "*", "*", None, None).
+GET) is for users with permissions(user, "*", "*", None, None). rbac (tests/testbed/rbac.py), if given, authenticates
+service account tokens (TokenRequest), decides their requests by the RBAC objects in the store, and records what
+every user exercised (GET/DELETE /testbed/rbac, for admins).
 
 Options: allow_v5 (offer v5.channel.k8s.io for exec; v4 always), allow_spdy (exec over SPDY/3.1,
 which kubectl falls back to), kube_version (/version; note that /usr/bin/kubectl may be gcloud's
@@ -27,6 +29,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit, parse_qs, unquote
 
 import apiserver_discovery as discovery
+import rbac as rbac_mod
 import apiserver_handlers as handlers
 import apiserver_proto
 from apiserver_request import compact, method_not_allowed
@@ -154,10 +157,11 @@ class _HTTPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 class ApiServer:
     def __init__(self, store, faults, host, port, certfile, keyfile, tokens, exec_handler,
-                 permissions, allow_v5=True, kube_version="1.32.4", log_handler=None,
+                 permissions, rbac=None, allow_v5=True, kube_version="1.32.4", log_handler=None,
                  watch_bookmark_seconds=10.0, allow_spdy=True):
         self.store, self.faults = store, faults
         self.tokens, self.exec_handler, self.permissions = tokens, exec_handler, permissions
+        self.rbac = rbac
         self.allow_v5, self.kube_version, self.log_handler = allow_v5, kube_version, log_handler
         self.bookmark_seconds = watch_bookmark_seconds
         self.allow_spdy = allow_spdy
@@ -261,8 +265,14 @@ class ApiServer:
     def _authenticate(self, req):
         auth = req.h.headers.get("Authorization") or ""
         if auth[:7].lower() == "bearer ":
-            return self.tokens.get(auth[7:].strip())
+            token = auth[7:].strip()
+            return self.tokens.get(token) or (self.rbac.user_of(token) if self.rbac else None)
         return None
+
+    def allowed(self, user, verb, resource, ns, sub=None, group="", name=None):
+        if self.rbac:
+            return self.rbac.allowed(user, verb, resource, ns, sub, group, name)
+        return bool(self.permissions(user, verb, resource, ns, sub))
 
     def _apply_fault(self, req):
         f = self.faults.match(req.method, req.h.path)
@@ -342,7 +352,10 @@ class ApiServer:
 
     # ------------------------------------------------------------------ authorization
     def authorize(self, req, verb, res, ns, name=None, sub=None):
-        if self.permissions(req.user, verb, res.plural, ns, sub):
+        ok = self.allowed(req.user, verb, res.plural, ns, sub, res.group, name)
+        if self.rbac:
+            self.rbac.record(req.user, verb, res.group, res.plural, sub, ns, ok)
+        if ok:
             return
         what = '%s "%s"' % (res.qualified, name) if name else res.qualified
         scope = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
@@ -363,20 +376,19 @@ class ApiServer:
             return self.send_json(req, 201, {
                 "kind": "SelfSubjectReview", "apiVersion": group + "/" + version,
                 "metadata": {"creationTimestamp": None},
-                "status": {"userInfo": {"username": req.user,
-                                        "groups": ["system:authenticated"]}}})
+                "status": {"userInfo": {"username": req.user, "groups": (
+                    rbac_mod.sa_groups(req.user) if req.user.startswith(rbac_mod.SA_PREFIX)
+                    else ["system:authenticated"])}}})
         if group == "authorization.k8s.io" and plural == "selfsubjectaccessreviews":
             spec = self._review_spec(req)
             ra = spec.get("resourceAttributes")
             if ra:
-                allowed = bool(self.permissions(req.user, ra.get("verb", ""),
-                                                ra.get("resource", ""),
-                                                ra.get("namespace") or None,
-                                                ra.get("subresource") or None))
+                allowed = self.allowed(req.user, ra.get("verb", ""), ra.get("resource", ""),
+                                       ra.get("namespace") or None, ra.get("subresource") or None,
+                                       ra.get("group") or "", ra.get("name") or None)
             else:
                 nra = spec.get("nonResourceAttributes") or {}
-                allowed = bool(self.permissions(req.user, nra.get("verb", ""),
-                                                nra.get("path", ""), None, None))
+                allowed = self.allowed(req.user, nra.get("verb", ""), nra.get("path", ""), None)
             status = {"allowed": allowed}
             if allowed:
                 status["reason"] = "allowed by the testbed's permissions"
@@ -400,6 +412,12 @@ class ApiServer:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if not self.permissions(req.user, "*", "*", None, None):
             raise ApiError(403, "Forbidden", "only a cluster admin may change testbed faults")
+        if path == "/testbed/rbac" and self.rbac:
+            if req.method == "DELETE":
+                self.rbac.reset_usage()
+            elif req.method != "GET":
+                raise method_not_allowed()
+            return self.send_json(req, 200, {"usage": self.rbac.usage()})
         if path != "/testbed/faults":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if req.method == "GET":

@@ -9,7 +9,8 @@ REVIEWS = {
                               ["create"])],
     "authentication.k8s.io": [("selfsubjectreviews", "SelfSubjectReview", False, ["create"])],
 }
-SUBRESOURCES = {"pods": [("pods/exec", "PodExecOptions", ["create", "get"]),
+SUBRESOURCES = {"serviceaccounts": [("serviceaccounts/token", "TokenRequest", ["create"])],
+                "pods": [("pods/exec", "PodExecOptions", ["create", "get"]),
                          ("pods/log", "Pod", ["get"]),
                          ("pods/status", "Pod", ["get", "patch", "update"])],
                 "namespaces": [("namespaces/status", "Namespace", ["get", "patch", "update"])],

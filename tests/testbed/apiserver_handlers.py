@@ -24,6 +24,10 @@ def dispatch(api, req, res, ns, name, sub):
         if m not in ("GET", "POST"):
             raise method_not_allowed()
         return pods.exec_pod(api, req, res, ns, name)
+    if sub == "token" and res.plural == "serviceaccounts" and name:
+        if m != "POST":
+            raise method_not_allowed()
+        return token_request(api, req, res, ns, name)
     if sub == "log" and res.plural == "pods":
         if m != "GET":
             raise method_not_allowed()
@@ -191,6 +195,26 @@ def _pump(api, stream, res, ns, rv, timeout, bookmarks, match):
             last_bookmark = time.monotonic()
 
 
+# ---------------------------------------------------------------------------------- TokenRequest
+def token_request(api, req, res, ns, name):
+    """POST serviceaccounts/NAME/token (what `oc create token NAME` sends): a bearer token of the service
+    account, valid while the service account exists (the testbed's tokens do not expire)."""
+    api.authorize(req, "create", res, ns, name, "token")
+    if api.rbac is None:
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    api.store.get("serviceaccounts", ns, name)  # 404 when it does not exist
+    body = req.json_body() if req.body else {}
+    spec = (body.get("spec") if isinstance(body, dict) else None) or {}
+    seconds = int(spec.get("expirationSeconds") or 3600)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+    return api.send_json(req, 201, {
+        "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+        "spec": {"audiences": spec.get("audiences") or ["https://kubernetes.default.svc"],
+                 "expirationSeconds": seconds, "boundObjectRef": None},
+        "status": {"token": api.rbac.issue_token(ns, name), "expirationTimestamp": expires}})
+
+
 # ---------------------------------------------------------------------------------- writes
 def create(api, req, res, ns):
     api.authorize(req, "create", res, ns)
@@ -204,8 +228,34 @@ def create(api, req, res, ns):
     _validate_name(res, meta)
     if res.plural == "pods":
         _default_pod(obj)
+        _admit_scc(api, req, obj)
     created = api.store.create(res.plural, ns, obj, dry_run=dry_run(req))
     return send_object(api, req, res, created, 201)
+
+
+def _privileged(pod):
+    spec = pod.get("spec") or {}
+    if spec.get("hostPID") or spec.get("hostNetwork") or spec.get("hostIPC"):
+        return True
+    if any("hostPath" in v for v in spec.get("volumes") or []):
+        return True
+    return any((c.get("securityContext") or {}).get("privileged")
+               for c in (spec.get("containers") or []) + (spec.get("initContainers") or []))
+
+
+def _admit_scc(api, req, pod):
+    """OpenShift's SCC admission, for service accounts only (the testbed's static users count as cluster
+    admins): a privileged pod (oc debug node's) is admitted only if its creator may `use` the privileged
+    SecurityContextConstraints (a RoleBinding/ClusterRoleBinding granting use on it, as `oc adm policy
+    add-scc-to-user privileged` makes)."""
+    if api.rbac is None or not (req.user or "").startswith("system:serviceaccount:") or not _privileged(pod):
+        return
+    try:
+        api.authorize(req, "use", RESOURCES["securitycontextconstraints"], None, "privileged")
+    except ApiError:
+        raise ApiError(403, "Forbidden", 'pods "%s" is forbidden: unable to validate against any security '
+                       'context constraint: provider "privileged": Forbidden: not usable by user or '
+                       'serviceaccount' % (pod["metadata"].get("name") or ""))
 
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

@@ -14,8 +14,8 @@ class BootstrapMixin:
     def bootstrap(self):
         """Creates the cluster's objects and revision 1, and installs it on every node."""
         layout, store = self.ctx.layout, self.store
-        for ns in ("default", "kube-system", NS, "openshift-etcd-operator", "openshift-config",
-                   "openshift-config-managed", "openshift-machine-api", "openshift"):
+        for ns in ("default", "kube-system", "openshift", NS, "openshift-etcd-operator", "openshift-config",
+                   "openshift-config-managed", "openshift-machine-api"):
             store.create("namespaces", None, {"metadata": {"name": ns, "labels": {
                 "openshift.io/cluster-monitoring": "true"} if ns.startswith("openshift-etcd") else {}}})
         for i, node in enumerate(self.nodes):

@@ -29,6 +29,7 @@ import staticpods  # noqa: E402
 import tbconfig  # noqa: E402
 import tbmount  # noqa: E402
 from apiserver import ApiServer, FaultTable  # noqa: E402
+from rbac import Rbac  # noqa: E402
 from store import ApiError, Store  # noqa: E402
 
 ADMIN_USER = "kube:admin"
@@ -37,9 +38,9 @@ log = logging.getLogger("daemon")
 
 
 def permissions(user, verb, resource, namespace, subresource):
-    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods; a service
-    account (a Job's pod, jobpods.py) may do anything (no RBAC objects are modelled yet)."""
-    if user == ADMIN_USER or (user or "").startswith("system:serviceaccount:"):
+    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods. (A service
+    account, a Job's pod's among them, is decided by RBAC: rbac.py.)"""
+    if user == ADMIN_USER:
         return True
     if user == LIMITED_USER:
         if resource == "secrets" and verb in ("delete", "deletecollection", "*"):
@@ -63,6 +64,7 @@ class Context:
         self.jobs = None
         self.api = None
         self.sa_lock = threading.Lock()
+        self.sa_tokens = {}           # (namespace, service account) -> the token its Job pods get
         self.made_mount_points = []   # jobpods.volumes: removed at shutdown
         self.etcd_binary = shutil.which("etcd") or "/usr/bin/etcd"
         self._local = threading.local()
@@ -203,7 +205,7 @@ def main(argv):
         tokens = {cfg["tokens"]["admin"]: ADMIN_USER, cfg["tokens"]["limited"]: LIMITED_USER}
         ctx.api = ApiServer(ctx.store, ctx.faults, cfg["api"]["host"], cfg["api"]["port"],
                             os.path.join(pk, "apiserver.crt"), os.path.join(pk, "apiserver.key"), tokens,
-                            execs.make_exec_handler(ctx), permissions,
+                            execs.make_exec_handler(ctx), permissions, rbac=Rbac(ctx.store, permissions),
                             allow_v5="v5.channel.k8s.io" in mf.PROFILES[cfg["profile"]]["exec_protocols"],
                             kube_version=cfg.get("kube_version") or mf.PROFILES[cfg["profile"]]["kube_version"],
                             log_handler=ctx.log_handler)

@@ -2,9 +2,9 @@
 the container's command `etcd-medic ...`, or the image's entrypoint when it names etcd-medic, is mapped to the
 built binary, `up --medic PATH`).
 
-The in-cluster environment, as the kubelet gives it: the service account's token (one per namespace and account,
-minted here and known to the API server as system:serviceaccount:NS:NAME), the API server's CA and the
-namespace, projected at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace (a tmpfs on
+The in-cluster environment, as the kubelet gives it: the service account's token (a TokenRequest's, one per
+account: the API server knows it as system:serviceaccount:NS:NAME and decides its requests by RBAC, rbac.py), the
+API server's CA and the namespace, projected at /var/run/secrets/kubernetes.io/serviceaccount in a private mount namespace (a tmpfs on
 /run, the container's own, with the files bind-mounted there); KUBERNETES_SERVICE_HOST/PORT pointing at the
 testbed's API server; the pod's name as its hostname (a UTS namespace); the downward API's fieldRef env and
 $(VAR) in its command; its emptyDir and configMap volumes; and an empty HOME on that private /run (no home
@@ -12,7 +12,6 @@ directory survives a pod). The root file system is otherwise this machine's (rea
 runAsNonRoot are not enforced)."""
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -46,15 +45,12 @@ def medic_argv(ctx, spec):
 
 
 def service_account_token(ctx, namespace, name):
-    """The bearer token of service account NAME in NAMESPACE (made once, kept in the API server's token table)."""
-    user = "system:serviceaccount:%s:%s" % (namespace, name)
+    """A bearer token of service account NAME in NAMESPACE (TokenRequest, rbac.py: its requests are decided by the
+    Roles and bindings in the store), one per account."""
     with ctx.sa_lock:
-        for token, who in ctx.api.tokens.items():
-            if who == user:
-                return token
-        token = "sa~" + secrets.token_urlsafe(32)
-        ctx.api.tokens[token] = user
-        return token
+        if (namespace, name) not in ctx.sa_tokens:
+            ctx.sa_tokens[(namespace, name)] = ctx.api.rbac.issue_token(namespace, name)
+        return ctx.sa_tokens[(namespace, name)]
 
 
 def field_ref(pod, path):

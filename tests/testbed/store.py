@@ -64,16 +64,17 @@ RESOURCES = {r.plural: r for r in [
     Resource("leases", "Lease", "coordination.k8s.io", "v1", True),
     Resource("jobs", "Job", "batch", "v1", True),
     Resource("cronjobs", "CronJob", "batch", "v1", True, ["cj"]),
-    # stored as given (what `etcd-medic manifests` prints); authorization does not read them (daemon.permissions)
     Resource("serviceaccounts", "ServiceAccount", "", "v1", True, ["sa"]),
     Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
     Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
     Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
     Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", False),
+    Resource("securitycontextconstraints", "SecurityContextConstraints", "security.openshift.io", "v1", False,
+             ["scc"]),
 ]}
 
-# Resources whose registry strategy never sets metadata.generation (a Lease's does not).
-NO_GENERATION = {"leases"}
+# Resources whose registry strategy never sets metadata.generation (a Lease's, RBAC's, a ServiceAccount's).
+NO_GENERATION = {"leases", "serviceaccounts", "roles", "rolebindings", "clusterroles", "clusterrolebindings"}
 _MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 

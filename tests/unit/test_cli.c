@@ -88,6 +88,23 @@ static void test_commands(void **state)
 	assert_string_equal(cli.operands[0], "-odd.lua");
 }
 
+static void test_incluster_commands(void **state)
+{
+	struct medic_cli cli;
+	(void)state;
+	assert_int_equal(parse(&cli, ARGV("-n", "e", "manifests", "backup", "--schedule", "0 * * * *", "-n", "x")), 0);
+	assert_int_equal(cli.cmd, CMD_MANIFESTS);
+	assert_string_equal(cli.opts.namespace, "e"); /* before the command: global; after NAME: the command's */
+	assert_int_equal(cli.noperands, 5);
+	assert_string_equal(cli.operands[0], "backup");
+	assert_string_equal(cli.operands[2], "0 * * * *");
+	assert_int_equal(parse(&cli, ARGV("rbac", "defrag", "-o", "json")), 0);
+	assert_int_equal(cli.cmd, CMD_RBAC);
+	assert_int_equal(cli.noperands, 3);
+	assert_int_equal(parse(&cli, ARGV("manifests")), 2);
+	assert_string_equal(cli.error, "manifests needs a script NAME");
+}
+
 static void test_usage_errors(void **state)
 {
 	struct medic_cli cli;
@@ -111,6 +128,7 @@ int main(void)
 		cmocka_unit_test(test_run_passes_script_options_through),
 		cmocka_unit_test(test_global_options),
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_incluster_commands),
 		cmocka_unit_test(test_usage_errors),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
