@@ -46,12 +46,14 @@ count_backups() {
 check "backup CronJob: two Jobs complete, none failed" \
 	test "$(tbq jobs-done "$S" etcd-medic-backup | cut -d' ' -f2)" = 0
 check "backup CronJob: the backups are on the nodes ($(count_backups) snapshots)" test "$(count_backups)" -ge 2
+K patch cronjob etcd-medic-backup --type=merge -p '{"spec":{"suspend":true}}' >/dev/null  # no backup cut short
+idle() { snap "$S" && [ "$(tbq cronjob-active "$S" etcd-medic-backup)" = 0 ]; }
+wait_for "the suspended CronJob's last Job to end" 60 idle
 K delete cronjob etcd-medic-backup >/dev/null
 no_backup_job() { snap "$S" && [ "$(tbq jobs-done "$S" etcd-medic-backup)" = "0 0" ]; }
 wait_for "the CronJob's Jobs to be deleted with it" 60 no_backup_job
-wait_for "the lease to be released" 30 tbq no-lease "$S"
+check "the backups released the lease" tbq no-lease "$S"
 
-section "a repair Job, killed right after remove-member, retried"
 kill_site() {  # a site file killing the run (SIGKILL) after STEP, once: the marker file says it was done
 	printf 'local site = ...\nsite.after("%s", function()\n\tif io.open("%s") then return end\n' "$1" "$2"
 	printf '\tassert(io.open("%s", "w")):close()\n\tlocal f = assert(io.open("/proc/self/stat"))\n' "$2"
@@ -65,13 +67,26 @@ cmd = ["etcd-medic", "run", "replace-crashlooping-member", "--node", node, "--ye
        "--backup-dir", backups, "--poll-interval", "0.3", "--settle", "3"]
 print(json.dumps({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {
     "backoffLimit": int(backoff), "template": {"spec": {
-        "restartPolicy": "Never", "serviceAccountName": "etcd-medic", "containers": [{
+        "restartPolicy": "Never", "serviceAccountName": "etcd-medic-replace-crashlooping-member", "containers": [{
             "name": "etcd-medic", "image": "etcd-medic:test", "command": cmd,
             "volumeMounts": [{"name": "site", "mountPath": "/etc/site"}]}],
         "volumes": [{"name": "site", "configMap": {"name": site}}]}}}}))
 PY
 }
+"$MEDIC" rbac "$R" >"$E2E_TMP/repair-rbac.yaml" || die "etcd-medic rbac $R"
+expect "kubectl apply -f (etcd-medic rbac $R)" 0 apply "$E2E_TMP/repair-rbac.yaml"
 crashloop j-1
+section "etcd-status as a Job on a crash-looping member: critical"
+K delete job etcd-medic-etcd-status >/dev/null
+expect "kubectl apply -f (etcd-medic manifests etcd-status), again" 0 apply "$E2E_TMP/status.yaml"
+first_try_ended() { snap "$S" && tbq job "$S" etcd-medic-etcd-status | grep -qE ' [0-9]+(,|$)'; }
+wait_for "the etcd-status Job's first try to end" 60 first_try_ended
+check "etcd-status Job: its try exits 5 (critical), the pod Failed" \
+	grep -qE '^(Running|BackoffLimitExceeded) 0 [12] 5' <<<"$(tbq job "$S" etcd-medic-etcd-status)"
+check "the report ConfigMap: ONE_MEMBER_UNHEALTHY, exit code 5" \
+	test "$(cm etcd-medic-report verdict) $(cm etcd-medic-report exitCode)" = "ONE_MEMBER_UNHEALTHY 5"
+K delete job etcd-medic-etcd-status >/dev/null
+section "a repair Job, killed right after remove-member, retried"
 snap "$E2E_TMP/before.json"
 old_id=$(tbq member-id "$E2E_TMP/before.json" j-1)
 kill_site remove-member "$E2E_TMP/killed-1" >"$E2E_TMP/kill.lua"

@@ -38,18 +38,23 @@ exactly() {
 		rbacctl check "$TB/$1.rbac.json" "$(sa_user "$1")" "$TB/$1".usage.*.json
 }
 
-expect "etcd-status as its service account" 0 as etcd-status
+# the report's ConfigMap (as a Job keeps it), created and then updated
+expect "etcd-status as its service account" 0 as etcd-status --report-configmap etcd-medic-report
+expect "etcd-status again (the report updated)" 0 as etcd-status --report-configmap etcd-medic-report
 exactly etcd-status
 
 # backup and defrag: once with no lease (they create it), once with the expired lease of a run that ended
 # elsewhere (they take it over: an update)
-expect "backup --on-node as its service account" 0 as backup --yes --on-node --state-dir "$TB/state"
+# the journal in the cluster, as a Job keeps it (--journal cluster: created, updated, finished, the old ones listed)
+expect "backup --on-node as its service account" 0 as backup --yes --on-node --state-dir "$TB/state" --journal cluster
 rbacctl stale-lease "$TB/kubeconfig" "$NS"
-expect "backup, taking over an expired lease" 0 as backup --yes --state-dir "$TB/state"
+expect "backup, taking over an expired lease" 0 as backup --yes --state-dir "$TB/state" --journal cluster
 exactly backup
-expect "defrag as its service account" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state"
+expect "defrag as its service account" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state" \
+	--journal cluster
 rbacctl stale-lease "$TB/kubeconfig" "$NS"
-expect "defrag, taking over an expired lease" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state"
+expect "defrag, taking over an expired lease" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state" \
+	--journal cluster
 exactly defrag
 
 # The repair: refused with one permission less (before any change, naming it), then done with its whole role.
@@ -68,7 +73,7 @@ sys.exit(1 if json.load(open(sys.argv[1]))["usage"].get(sys.argv[2], {}).get("de
 rbacctl apply "$TB/kubeconfig" "$TB/replace-crashlooping-member.rbac.json" || die "the whole role again"
 rbacctl reset "$TB/kubeconfig"
 E2E_KUBECONFIG=$TB/replace-crashlooping-member.kubeconfig expect "the repair as its service account" 0 \
-	medic --node master-1 --yes
+	medic --node master-1 --yes --journal cluster
 rbacctl usage "$TB/kubeconfig" "$TB/replace-crashlooping-member.usage.run.json"
 assert_repaired master-1 "$old_id" 3
 exactly replace-crashlooping-member

@@ -16,6 +16,7 @@
   no-lease S           exit 0 if there is no Lease etcd-medic (the tool's, one run at a time)
   job S NAME           the Job's outcome: "Complete|<Failed reason>|Running SUCCEEDED FAILED EXIT,EXIT..."
   job-pods S NAME      the Job's pods, oldest first
+  cronjob-active S CJ  how many of the CronJob's Jobs are active
   jobs-done S CRONJOB  "COMPLETE FAILED": how many of the CronJob's Jobs ended each way
   configmap S NAME KEY data[KEY] of etcd-medic's ConfigMap NAME (exit 1 if none)
   journals S STATE [P] the journal ConfigMaps whose state is STATE (running, done) [of procedure P]
@@ -157,6 +158,12 @@ def job_pods(s, name):
     return 0
 
 
+def cronjob_active(s, name):
+    """Prints how many Jobs of the CronJob are active (its status.active)."""
+    print(next((c["active"] for c in s.get("cronjobs", []) if c["name"] == name), 0))
+    return 0
+
+
 def jobs_done(s, cronjob):
     """Prints how many Jobs of the CronJob are Complete, and how many Failed."""
     mine = [j for j in s.get("jobs", []) if j["cronjob"] == cronjob]
@@ -182,7 +189,7 @@ def journals(s, state, procedure=None):
     return 0
 
 
-COMMANDS = {"job": job, "job-pods": job_pods, "jobs-done": jobs_done, "configmap": configmap, "journals": journals,
+COMMANDS = {"job": job, "job-pods": job_pods, "jobs-done": jobs_done, "cronjob-active": cronjob_active, "configmap": configmap, "journals": journals,
             "healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
             "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping,
             "mounted": mounted, "has-file": has_file, "no-lease": no_lease}
