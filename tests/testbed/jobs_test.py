@@ -34,7 +34,8 @@ class JobsTest(unittest.TestCase):
         self.s.create("namespaces", None, {"metadata": {"name": NS}})
         for n, taints in (("m-0", [{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]),
                           ("w-0", [])):
-            self.s.create("nodes", None, {"metadata": {"name": n, "labels": {"role": n[0]}}, "spec": {"taints": taints}})
+            self.s.create("nodes", None, {"metadata": {"name": n, "labels": {"role": n[0]}},
+                                          "spec": {"taints": taints}})
         self.c = jobs.Controller(Ctx(self.s))
 
     def pods(self):
