@@ -2,14 +2,14 @@
 the container's command `etcd-medic ...`, or the image's entrypoint when it names etcd-medic, is mapped to the
 built binary, `up --medic PATH`).
 
-The in-cluster environment, as the kubelet gives it: the service account's token (a TokenRequest's, one per
-account: the API server knows it as system:serviceaccount:NS:NAME and decides its requests by RBAC, rbac.py), the
-API server's CA and the namespace, projected at /var/run/secrets/kubernetes.io/serviceaccount in a private mount
+The in-cluster environment, as the kubelet gives it: the service account's token (a TokenRequest's, one per account:
+the API server knows it as system:serviceaccount:NS:NAME and decides its requests by RBAC, rbac.py), the API
+server's CA and the namespace, projected at /var/run/secrets/kubernetes.io/serviceaccount in a private mount
 namespace (a tmpfs on /run, the container's own, with the files bind-mounted there); KUBERNETES_SERVICE_HOST/PORT
-pointing at the testbed's API server; the pod's name as its hostname (a UTS namespace); the downward API's fieldRef env and
-$(VAR) in its command; its emptyDir and configMap volumes; and an empty HOME on that private /run (no home
-directory survives a pod). The root file system is otherwise this machine's (readOnlyRootFilesystem and
-runAsNonRoot are not enforced)."""
+pointing at the testbed's API server; the pod's name as its hostname (a UTS namespace); the downward API's fieldRef
+env and $(VAR) in its command; its emptyDir and configMap volumes; and an empty HOME on that private /run (no home
+directory survives a pod). The root file system is otherwise this machine's (readOnlyRootFilesystem and runAsNonRoot
+are not enforced)."""
 import os
 import re
 import shutil
