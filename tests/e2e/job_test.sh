@@ -107,6 +107,9 @@ check "the journal is finished in the cluster (none running, one done)" \
 check "the finished journal names the member removed once" grep -q "\"member_id\":\"$old_id\"" \
 	<<<"$(tbq configmap "$S" "$(tbq journals "$S" done "$R")" journal.json)"
 check "the lease is released" tbq no-lease "$S"
+check "the journal in the cluster holds no secret (keys, tokens), only the secrets' names and UIDs" \
+	python3 -c 'import re,sys; t=sys.stdin.read(); sys.exit(bool(re.search(r"BEGIN|PRIVATE|sha256~|sa-[\w-]{20}", t))
+	or "etcd-peer-j-1" not in t)' <<<"$(tbq configmap "$S" "$(tbq journals "$S" done "$R")" journal.json)"
 
 section "one journal per cluster: a Job's run left unfinished is seen and finished from this machine"
 crashloop j-2
