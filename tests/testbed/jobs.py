@@ -86,18 +86,24 @@ class Controller(threading.Thread):
         self.started = time.monotonic()
         self.t0 = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
         self.backoff = {}   # job uid -> (failures seen, monotonic time the next pod may be created)
+        self.cronjobs = 0   # how many CronJobs there are (their clock needs a look even when nothing changed)
 
     def stop(self):
         self.stop_event.set()
 
     def run(self):
+        seen = None
         while not self.stop_event.is_set():
             try:
-                self.sync_cronjobs()
-                self.sync_jobs()
+                rv = self.store.resource_version
+                # nothing changed, no back-off ending and no CronJob's clock to follow: nothing to do
+                if rv != seen or self.cronjobs or any(at > time.monotonic() - 1 for _, at in self.backoff.values()):
+                    seen = rv
+                    self.sync_cronjobs()
+                    self.sync_jobs()
             except Exception:  # keep the controller alive; the log tells what broke
                 log.exception("sync failed")
-            self.stop_event.wait(self.ctx.t(0.2))
+            self.stop_event.wait(max(0.1, self.ctx.t(0.2)))
 
     # ---- Jobs
     def sync_jobs(self):
@@ -225,6 +231,7 @@ class Controller(threading.Thread):
 
     def sync_cronjobs(self):
         cjs, _ = self.store.list("cronjobs")
+        self.cronjobs = len(cjs)
         jobs, _ = self.store.list("jobs")
         uids = {c["metadata"]["uid"] for c in cjs}
         for j in jobs:   # the garbage collector: a deleted CronJob's Jobs go with it
