@@ -63,7 +63,10 @@ local function load(name)
 	procedure.define_only = true
 	local ok, proc = pcall(require, name)
 	procedure.define_only = false
-	if not ok then return nil, "no script named '" .. name .. "' (etcd-medic scripts lists them): " .. tostring(proc) end
+	if not ok and tostring(proc):find("module '" .. name .. "' not found", 1, true) then
+		return nil, "no script named '" .. name .. "' (etcd-medic scripts lists them)"
+	end
+	if not ok then return nil, "cannot load " .. name .. ": " .. tostring(proc) end
 	if getmetatable(proc) == nil or type(proc.permissions) ~= "table" or next(proc.permissions) == nil then
 		return nil, name .. " declares no permissions (procedure.new{permissions = ...}): nothing to grant"
 	end

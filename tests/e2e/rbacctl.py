@@ -3,8 +3,6 @@
   rbacctl.py apply KUBECONFIG LIST.json             create each object of a List (`etcd-medic rbac NAME -o json`)
   rbacctl.py drop-verb LIST.json VERB RESOURCE OUT  the same List with VERB removed from the rules on RESOURCE
   rbacctl.py token KUBECONFIG NS SA OUT             a TokenRequest for SA; OUT: a kubeconfig that uses its token
-  rbacctl.py stale-lease KUBECONFIG NS             a Lease "etcd-medic" of a run elsewhere that nobody renewed (a
-                                                    run takes it over: an update)
   rbacctl.py reset KUBECONFIG                       forget what every user exercised (/testbed/rbac)
   rbacctl.py usage KUBECONFIG OUT                   what every user exercised, as JSON
   rbacctl.py check LIST.json USER USAGE.json...     every permission the List grants was exercised by USER in at
@@ -83,16 +81,6 @@ def token(kc, ns, sa, out):
         f.write(text)
 
 
-def stale_lease(kc, ns):
-    then = "2020-01-01T00:00:00.000000Z"
-    code, out = request(kc, "POST", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % ns, {
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "etcd-medic", "namespace": ns},
-        "spec": {"holderIdentity": "etcd-medic backup (someone) on elsewhere pid 1", "leaseDurationSeconds": 60,
-                 "acquireTime": then, "renewTime": then, "leaseTransitions": 0}})
-    if code != 201:
-        sys.exit("stale lease: %d %s" % (code, out.get("message")))
-
-
 def granted(list_file):
     """(verb, group, resource, namespace) of every rule; namespace "" for a ClusterRole's."""
     out = set()
@@ -137,8 +125,6 @@ def main(argv):
         drop_verb(*args)
     elif cmd == "token":
         token(*args)
-    elif cmd == "stale-lease":
-        stale_lease(*args)
     elif cmd == "reset":
         request(args[0], "DELETE", "/testbed/rbac")
     elif cmd == "usage":

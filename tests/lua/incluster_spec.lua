@@ -65,6 +65,13 @@ it("rbac: a ServiceAccount, a ClusterRole for the cluster, a Role per namespace,
 	eq(objs[5].roleRef.kind, "Role")
 end)
 
+it("rbac: another etcd namespace gets its own ClusterRole and ClusterRoleBinding", function()
+	local objs = rbac.objects({ name = "x", permissions = DECL }, { namespace = "my-etcd" })
+	eq(objs[2].metadata.name, "etcd-medic-x-my-etcd")
+	eq(objs[3].roleRef.name, "etcd-medic-x-my-etcd")
+	eq(objs[4].metadata.name, "etcd-medic-x", "a Role keeps the name: it is in its namespace")
+end)
+
 it("yaml: strings quoted, empty maps {} and arrays [], lists of maps", function()
 	local out = yaml.documents { { apiVersion = "v1", kind = "X", metadata = { name = "true" },
 		spec = { empty = {}, none = json.array {}, list = { { a = "1", b = 2 }, "s" }, flag = false } } }

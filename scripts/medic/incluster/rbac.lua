@@ -72,12 +72,15 @@ function M.objects(proc, env)
 	local name = M.name(proc.name)
 	local sa = { name = name, namespace = env.namespace }
 	local out = { { apiVersion = "v1", kind = "ServiceAccount", metadata = meta(name, proc.name, env.namespace) } }
+	-- cluster-scoped names are one per cluster: another etcd namespace's must not take over this one's binding
+	local cluster_name = env.namespace == "openshift-etcd" and name or (name .. "-" .. env.namespace)
 	local scopes, names = scopes_of(proc.permissions, env)
 	for _, ns in ipairs(names) do
 		local cluster = ns == ""
+		local n = cluster and cluster_name or name
 		out[#out + 1] = { apiVersion = "rbac.authorization.k8s.io/v1", kind = cluster and "ClusterRole" or "Role",
-			metadata = meta(name, proc.name, not cluster and ns or nil), rules = scopes[ns].rules }
-		out[#out + 1] = binding(cluster and "ClusterRoleBinding" or "RoleBinding", name, proc.name,
+			metadata = meta(n, proc.name, not cluster and ns or nil), rules = scopes[ns].rules }
+		out[#out + 1] = binding(cluster and "ClusterRoleBinding" or "RoleBinding", n, proc.name,
 			not cluster and ns or nil, sa)
 	end
 	return out
