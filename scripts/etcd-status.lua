@@ -15,9 +15,16 @@ local readings = require "etcd-status.readings"
 local document = require "etcd-status.document"
 local report = require "etcd-status.report"
 
+-- A number of seconds, not negative: an option's check (refused before any request).
+local function seconds(v)
+	if v >= 0 then return true end
+	return nil, "must be 0 or more seconds, not " .. tostring(v)
+end
+
 local P = procedure.new {
 	name = "etcd-status",
-	title = "A read-only report: etcd pods, members and health, the operator's revisions, and a verdict",
+	title = "A read-only report: etcd pods, members and health, the operator's revisions, findings with their next "
+		.. "steps, and a verdict",
 	read_only = true,
 
 	-- What the verdict sends the admin to (a site file may point at its own runbooks).
@@ -53,9 +60,9 @@ local P = procedure.new {
 			.. "exit code) in this ConfigMap of the namespace; in a pod etcd-medic-report unless NAME is none" },
 		{ name = "output", arg = "FORMAT", choices = { "human", "json" }, default = "human",
 			help = "human (the report), or json: one JSON document (docs/etcd-status.schema.json); also -o json" },
-		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300,
+		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300, check = seconds,
 			help = "a learner older than this is stuck (a warning; younger: info)" },
-		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800,
+		{ name = "rollout-grace", arg = "SECONDS", number = true, default = 1800, check = seconds,
 			help = "a node behind the latest revision for longer than this is stuck (a warning; shorter: info)" },
 	},
 
@@ -98,7 +105,23 @@ local function pods(ctx)
 	ctx.state.pods = by_node
 end
 
+-- With a NOSPACE alarm every etcd pod fails its readiness probe, while etcdctl still answers in each: then a pod
+-- whose etcdctl container runs will do (as defrag does), else the member list would look lost.
+local function through_any_pod(ctx)
+	if ctx.cluster.client or gopts.etcd_endpoints then return end
+	local list = openshift.etcd_pods(ctx.cluster:k8s(), ctx.opts.namespace)
+	if openshift.healthy_pod(list) then return end
+	for _, p in ipairs(list) do
+		if openshift.container_running(p, "etcdctl") then
+			ctx.cluster.etcd_pod = p.metadata.name
+			ctx.cluster.client = openshift.etcd_client(ctx.cluster:k8s(), ctx.opts.namespace, p, gopts)
+			return
+		end
+	end
+end
+
 local function members(ctx)
+	through_any_pod(ctx)
 	local list, health, healthy = ctx.cluster:read_members()
 	local pod = ctx.cluster.etcd_pod
 	section("members" .. ((pod and pod ~= "(direct)") and (" (through " .. pod .. ")") or "") .. ":")

@@ -14,6 +14,8 @@ etcd.LIMITS = {
 	quota_warning = 0.80, -- ours: the same alert's ratio, earlier, while there is time to defragment
 	fragmented_min_db = 100 * MIB, -- the operator's defrag controller: minDefragBytes (100 MiB)
 	fragmented_ratio = 0.45, -- the same: maxFragmentedPercentage (45 %)
+	alert_min_in_use = 100 * MIB, -- etcdDatabaseHighFragmentationRatio: more than 100 MiB in use
+	alert_in_use_ratio = 0.5, -- the same: in use below 50 % of the size
 	revision_gap = 1000, -- members further apart than this are not one read's jitter (ours)
 	raft_index_gap = 1000,
 }
@@ -87,11 +89,16 @@ local function quota(ctx, s, n, out)
 	}
 end
 
+-- A warning where the platform's alert (etcdDatabaseHighFragmentationRatio) fires; info where only the operator's
+-- defrag controller would act (4.9+, which defragments on its own unless disabled): said, not alarming.
 local function fragmentation(s, n, out)
-	local free = s.db_size - (s.db_size_in_use or s.db_size)
-	if s.db_size < etcd.LIMITS.fragmented_min_db or free < s.db_size * etcd.LIMITS.fragmented_ratio then return end
+	local L = etcd.LIMITS
+	local in_use = s.db_size_in_use or s.db_size
+	local free = s.db_size - in_use
+	local alert = in_use > L.alert_min_in_use and in_use < s.db_size * L.alert_in_use_ratio
+	if not alert and (s.db_size < L.fragmented_min_db or free < s.db_size * L.fragmented_ratio) then return end
 	out[#out + 1] = finding.new {
-		code = "DB_FRAGMENTED", severity = "warning", subject = n,
+		code = "DB_FRAGMENTED", severity = alert and "warning" or "info", subject = n,
 		summary = string.format("database of %s is %s, only %s in use: %.0f%% would be freed by defragmenting", n,
 			mib(s.db_size), mib(s.db_size_in_use), free * 100 / s.db_size),
 		evidence = { db_size = s.db_size, db_size_in_use = s.db_size_in_use,

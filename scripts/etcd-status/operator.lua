@@ -64,9 +64,23 @@ end
 
 ------------------------------------------------------------------------------------------------ overrides
 
+local CLEAR = "oc patch etcd cluster --type=merge -p '{\"spec\":{\"unsupportedConfigOverrides\":null}}'"
+
+-- The command that removes the unsafe key: null when it is the only one (library-go's controller counts any
+-- overrides but null, an empty {} too, against upgrades), else a JSON patch removing that key alone.
+local function remove_unsafe(over)
+	for k in pairs(over) do
+		if k ~= operator.UNSAFE then
+			return "oc patch etcd cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/"
+				.. "unsupportedConfigOverrides/" .. operator.UNSAFE .. "\"}]'"
+		end
+	end
+	return CLEAR
+end
+
 local function overrides(ctx, out)
 	local over = (ctx.cr.spec or {}).unsupportedConfigOverrides
-	if type(over) ~= "table" or next(over) == nil then return end
+	if type(over) ~= "table" then return end
 	local c = openshift.condition(ctx.cr, "UnsupportedConfigOverridesUpgradeable")
 	local blocks = c and c.status == "False"
 	local evidence = { overrides = json.encode(over), upgradeable_condition = c and c.status or "absent",
@@ -76,19 +90,18 @@ local function overrides(ctx, out)
 			code = "UNSAFE_OVERRIDE_LEFT_ON", severity = "warning", subject = "etcd/cluster",
 			summary = operator.UNSAFE .. " is still set (a repair's quorum-gate override left on): the operator "
 				.. "would let a change break quorum" .. (blocks and ", and UnsupportedConfigOverridesUpgradeable=False "
-				.. "blocks every upgrade" or ""),
+				.. "blocks minor-version upgrades" or ""),
 			evidence = evidence,
-			next = "oc patch etcd cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/"
-				.. "unsupportedConfigOverrides/" .. operator.UNSAFE .. "\"}]' (once no repair is running)",
+			next = remove_unsafe(over) .. " (once no repair is running)",
 		}
-	else
+	elseif next(over) ~= nil or blocks then
 		out[#out + 1] = finding.new {
 			code = "UNSUPPORTED_OVERRIDES", severity = blocks and "warning" or "info", subject = "etcd/cluster",
-			summary = "spec.unsupportedConfigOverrides is set" .. (blocks and
-				" (UnsupportedConfigOverridesUpgradeable=False: upgrades are blocked)" or ""),
+			summary = "spec.unsupportedConfigOverrides is " .. (next(over) and "set" or "{} (empty, but not null)")
+				.. (blocks and " (UnsupportedConfigOverridesUpgradeable=False: minor-version upgrades are blocked)" or ""),
 			evidence = evidence,
-			next = "oc get etcd cluster -o jsonpath='{.spec.unsupportedConfigOverrides}' (remove what no support case "
-				.. "asked for)",
+			next = next(over) and ("oc get etcd cluster -o jsonpath='{.spec.unsupportedConfigOverrides}' (remove what no "
+				.. "support case asked for)") or CLEAR,
 		}
 	end
 end

@@ -196,12 +196,15 @@ spec.it("etcd: size against the quota (95 % critical, 80 % warning), fragmentati
 	spec.eq(codes(list), "critical DB_NEAR_QUOTA master-0", "96 %")
 	spec.contains(list[1].next, "backendQuotaGiB", "not fragmented: the quota")
 	list = with(850, 100)
-	spec.eq(codes(list), "warning DB_FRAGMENTED master-0; warning DB_NEAR_QUOTA master-0", "85 %, fragmented")
-	spec.eq(list[2].next, "etcd-medic run defrag", "defrag first")
-	spec.eq(list[1].evidence.fragmented_percent, 88.2, "evidence")
+	spec.eq(codes(list), "warning DB_NEAR_QUOTA master-0; info DB_FRAGMENTED master-0", "85 %, fragmented")
+	spec.eq(list[1].next, "etcd-medic run defrag", "defrag first")
+	spec.eq(list[2].evidence.fragmented_percent, 88.2, "evidence")
 	spec.eq(codes(with(99, 1)), "", "below 100 MiB: not worth it (minDefragBytes)")
 	spec.eq(codes(with(200, 111)), "", "44.5 % free: below maxFragmentedPercentage")
-	spec.eq(codes(with(200, 110)), "warning DB_FRAGMENTED master-0", "45 % free")
+	spec.eq(codes(with(200, 110)), "info DB_FRAGMENTED master-0", "45 % free: the operator's controller would act")
+	spec.eq(codes(with(300, 140)), "warning DB_FRAGMENTED master-0",
+		"over 100 MiB in use, under half the size: etcdDatabaseHighFragmentationRatio fires")
+	spec.eq(codes(with(180, 89)), "info DB_FRAGMENTED master-0", "under half, but under 100 MiB in use: no alert")
 end)
 
 spec.it("etcd: CORRUPT alarm; revision and raft index divergence; hashes that disagree; hashes not compared", function()
@@ -240,6 +243,32 @@ spec.it("readings.quota: the pod's flag or environment, else spec.backendQuotaGi
 	spec.eq(quota({ { name = "etcd" } }).bytes, 8 * 1024 * MIB, "OpenShift's default")
 end)
 
+spec.it("readings.etcd: hashes at the lowest revision all answered; Unsupported (the 3.4 gateway) is a note", function()
+	local asked = {}
+	local function client(hash_err)
+		return {
+			status = function() return { { endpoint = "u1", id = "a1", revision = 120 }, { endpoint = "u2", id = "a2",
+				revision = 118 }, { endpoint = "u3", error = "context deadline exceeded" } } end,
+			alarms = function() return {} end,
+			hashkv = function(_, endpoint, rev)
+				asked[#asked + 1] = endpoint .. "@" .. rev
+				if hash_err then return nil, "HashKV is not routed by the JSON gateway", hash_err end
+				return { endpoint = endpoint, hash = 7, compact_revision = 100, revision = rev }
+			end,
+		}
+	end
+	local ms = { member(1), member(2), member(3) }
+	local e = readings.etcd(client(), ms)
+	spec.eq(e.hash_revision, 118, "the lowest revision")
+	spec.eq(table.concat(asked, " "), "u1@118 u2@118", "the members that answered, at that revision")
+	spec.eq(#e.hashes, 2, "hashes")
+	e = readings.etcd(client("Unsupported"), ms)
+	spec.eq(e.hashes, nil, "no hashes")
+	spec.contains(e.hash_note, "no HashKV", "why")
+	e = readings.etcd(client("Timeout"), ms)
+	spec.contains(e.hash_note, "hashkv of u1 at revision 118", "another failure, said")
+end)
+
 ------------------------------------------------------------------------------------------------ operator
 
 spec.it("operator: a rollout within its time is info, beyond it REVISION_STUCK; Degraded; overrides", function()
@@ -266,10 +295,19 @@ spec.it("operator: a rollout within its time is info, beyond it REVISION_STUCK; 
 			reason = "UnsupportedConfigOverridesSet" } }
 	end))
 	spec.eq(codes(list), "warning UNSAFE_OVERRIDE_LEFT_ON etcd/cluster", "the unsafe key")
-	spec.contains(list[1].summary, "blocks every upgrade", "the upgrade it blocks")
-	spec.contains(list[1].next, "\"op\":\"remove\"", "removes that key only")
+	spec.contains(list[1].summary, "blocks minor-version upgrades", "the upgrade it blocks")
+	spec.contains(list[1].next, "\"unsupportedConfigOverrides\":null", "the only key: null, not {}")
+	list = all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = { [operator.UNSAFE] = true, x = 1 } end))
+	spec.contains(list[1].next, "\"op\":\"remove\"", "with another key: removes that key only")
 	list = all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = { other = 1 } end))
 	spec.eq(codes(list), "info UNSUPPORTED_OVERRIDES etcd/cluster", "another override")
+	list = all(reading(function(ctx)
+		ctx.cr.spec.unsupportedConfigOverrides = {}
+		ctx.cr.status.conditions = { { type = "UnsupportedConfigOverridesUpgradeable", status = "False" } }
+	end))
+	spec.eq(codes(list), "warning UNSUPPORTED_OVERRIDES etcd/cluster", "{} still blocks upgrades")
+	spec.contains(list[1].next, "\"unsupportedConfigOverrides\":null", "next: null")
+	spec.eq(codes(all(reading(function(ctx) ctx.cr.spec.unsupportedConfigOverrides = {} end))), "", "{}, not blocking")
 end)
 
 ------------------------------------------------------------------------------------------------ the report
@@ -293,6 +331,11 @@ return assert(loadfile("scripts/etcd-status.lua"))(...)
 	spec.eq(code, 5, "human: the same exit code")
 	spec.contains(out, "  CRITICAL MEMBER_UNHEALTHY master-1: ", "the finding, severity first")
 	spec.contains(out, "\nverdict: ONE MEMBER UNHEALTHY (master-1, etcd pod crash-looping)", "the verdict after it")
+	code, out = spec.medic("run " .. spec.q(dir .. "/run.lua") .. " -n opnshift-etcd -o json --state-dir " .. spec.q(dir))
+	spec.eq(code, 1, "a namespace without etcd pods: could not check")
+	doc = assert(json.decode(out), "still one document: " .. out)
+	spec.eq(doc.verdict.state, "UNKNOWN", "verdict")
+	spec.contains(doc.verdict.summary, "opnshift-etcd does not exist", "why")
 	os.execute("rm -rf " .. spec.q(dir))
 end)
 

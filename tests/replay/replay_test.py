@@ -192,6 +192,15 @@ class ReplayCase:
                                                            "Ready" if pod_ready(p) else "not Ready"),
                            "pod %s" % p["metadata"]["name"])
 
+    def test_status_findings(self):
+        """What the capture itself shows is found: the unsafe override left on (insights-operator/sample-4.7); every
+        finding module ran (no CHECK_FAILED)."""
+        out = self.status[1]
+        self.assertNotIn("CHECK_FAILED", out, "%s: a finding module failed:\n%s" % (self.REL, out))
+        over = (self.cap.loaded.get("etcd") or {}).get("spec", {}).get("unsupportedConfigOverrides") or {}
+        if str(over.get("useUnsupportedUnsafeNonHANonProductionUnstableEtcd", "")).lower() in ("true", "1"):
+            self.assertHas(out, r"(?m)^  WARNING  UNSAFE_OVERRIDE_LEFT_ON etcd/cluster: ", "the override left on")
+
     def test_status_members_health_verdict(self):
         out = self.status[1]
         ms, hs = members(self.cap), health(self.cap)

@@ -1,8 +1,18 @@
 """The simulated operator's reporting half: guard pods, etcds/cluster status (nodeStatuses, conditions as
 reference/openshift.md 1.7 names them) and clusteroperators/etcd (the union of the conditions, 1.8)."""
-from ceo_util import NS, OVERRIDE, now, plural
+from ceo_util import NS, now, plural
 from store import ApiError
 from staticpods import forced_progressing
+
+
+def leaf_keys(value, prefix=""):
+    """The dotted paths of the leaves of an overrides object, sorted (library-go keysSetInUnsupportedConfig)."""
+    if not isinstance(value, dict):
+        return [prefix] if prefix else []
+    keys = []
+    for k, v in value.items():
+        keys += leaf_keys(v, prefix + "." + k if prefix else k)
+    return sorted(keys)
 
 
 class StatusMixin:
@@ -108,9 +118,12 @@ class StatusMixin:
         conds["InstallerControllerDegraded"] = ("False", "AsExpected", "")
         conds["NodeInstallerDegraded"] = ("False", "AsExpected", "")
         conds["EtcdRunningInCluster"] = ("True", "AsExpected", "Etcd is running in cluster")
-        if self.override_set(etcd):
+        # library-go unsupportedconfigoverridescontroller: False for any unsupportedConfigOverrides but null (its
+        # RawExtension is empty only for null: {} too blocks upgrades), the message naming the leaf keys set
+        overrides = (etcd.get("spec") or {}).get("unsupportedConfigOverrides")
+        if overrides is not None:
             conds["UnsupportedConfigOverridesUpgradeable"] = ("False", "UnsupportedConfigOverridesSet",
-                                                              "setting: [%s]" % OVERRIDE)
+                                                              "setting: [%s]" % " ".join(leaf_keys(overrides)))
         else:
             conds["UnsupportedConfigOverridesUpgradeable"] = ("True", "NoUnsupportedConfigOverrides",
                                                               "No unsupported config overrides found")
