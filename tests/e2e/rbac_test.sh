@@ -35,7 +35,7 @@ as() {
 	KUBECONFIG=$TB/$s.kubeconfig timeout -k 5 120 "$MEDIC" run "$s" --site "$TB/short-lease.lua" "$@" \
 		>>"$TB/medic.log" 2>&1
 	local rc=$?
-	rbacctl usage "$TB/kubeconfig" "$TB/$s.usage.$SECONDS.json"
+	rbacctl usage "$TB/kubeconfig" "$TB/$s.usage.$SECONDS.$RANDOM.json"  # two runs in one second: two files
 	return $rc
 }
 exactly() {
