@@ -28,7 +28,7 @@ local P = procedure.new {
 
 	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
 	permissions = {
-		perms.LEASE, perms.CLUSTER_ID, perms.NETWORK, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
+		perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.NETWORK, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
 	},
 	-- As a Job (etcd-medic manifests backup): on a control-plane node, whose static pod resources it saves and where
 	-- it leaves the pair (the pod's own copy goes with the pod).

@@ -31,7 +31,7 @@ local P = procedure.new {
 
 	-- What it may do in the cluster (medic.permissions): checked first, and `etcd-medic rbac` prints it as RBAC.
 	permissions = {
-		perms.LEASE, perms.CLUSTER_ID, perms.ETCDCTL,
+		perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.ETCDCTL,
 		{ "get", "etcds.operator.openshift.io", at = "cluster", why = "no rollout in progress" },
 	},
 

@@ -13,6 +13,7 @@ local perms = require "medic.permissions"
 local finding = require "etcd-status.finding"
 local readings = require "etcd-status.readings"
 local document = require "etcd-status.document"
+local report = require "etcd-status.report"
 
 -- A number of seconds, not negative: an option's check (refused before any request).
 local function seconds(v)
@@ -47,11 +48,19 @@ local P = procedure.new {
 		{ "get", "clusteroperators.config.openshift.io", at = "cluster", why = "the release (certificate rotation)" },
 		{ "get", "secrets", optional = true, why = "certificate expiry (tls.crt only; no key is read or printed)" },
 		{ "get", "secrets", at = "ns:openshift-config", optional = true, why = "the signer CAs before 4.16" },
+		{ "get list", "configmaps", why = "runs left unfinished (the journals in the cluster)" },
+		{ "create update", "configmaps", optional = true, why = "the report's ConfigMap (--report-configmap)" },
 	},
+
+	-- As a Job (etcd-medic manifests etcd-status): the -o json document in its log (and, in a pod, in the ConfigMap
+	-- etcd-medic-report), its exit code the verdict's severity.
+	job = { args = { "-o", "json" } },
 
 	options = {
 		{ name = "namespace", arg = "NS", default = gopts.namespace or "openshift-etcd", help = "the etcd namespace" },
 		{ name = "state-dir", arg = "DIR", help = "where the repairs' journals are (default: the procedures' default)" },
+		{ name = "report-configmap", arg = "NAME", help = "also keep the report (-o json's document, the verdict, the "
+			.. "exit code) in this ConfigMap of the namespace; in a pod etcd-medic-report unless NAME is none" },
 		{ name = "output", arg = "FORMAT", choices = { "human", "json" }, default = "human",
 			help = "human (the report), or json: one JSON document (docs/etcd-status.schema.json); also -o json" },
 		{ name = "learner-grace", arg = "SECONDS", number = true, default = 300, check = seconds,
@@ -292,15 +301,24 @@ local function verdict_of(ctx)
 	return one_unhealthy(ctx, unhealthy[1])
 end
 
--- Repairs left unfinished on this cluster (journals in the state directory): said, with how to resume.
+-- Runs left unfinished on this cluster (journals in the state directory and in the cluster): said, with how to
+-- resume.
 local function repairs(ctx)
-	local dir = require("medic.journal").state_dir(ctx.opts.state_dir)
-	ctx.state.repairs = dir and require("medic.journal").unfinished(dir, ctx.cluster:id()) or {}
-	if #ctx.state.repairs == 0 then return end
-	section("runs left unfinished (journals in " .. dir .. "):")
-	for _, r in ipairs(ctx.state.repairs) do
-		say("  %s of %s, started %s: resume with etcd-medic run %s --node %s", r.procedure, tostring(r.node),
-			tostring(r.started), r.procedure, tostring(r.node))
+	local journal = require "medic.journal"
+	local dir, found = journal.state_dir(ctx.opts.state_dir), {}
+	local stores = { dir and require("medic.journal.file").new(dir),
+		require("medic.journal.configmap").new(ctx.cluster:k8s(), ctx.opts.namespace) }
+	for _, store in ipairs(stores) do
+		local list, err = journal.unfinished(store, ctx.cluster:id())
+		if not list then say("  (the journals in the cluster cannot be read: %s)", tostring(err)) end
+		for _, r in ipairs(list or {}) do found[#found + 1] = r end
+	end
+	ctx.state.repairs = found
+	if #found == 0 then return end
+	section("runs left unfinished:")
+	for _, r in ipairs(found) do
+		say("  %s of %s, started %s (journal %s): resume with etcd-medic run %s --node %s", r.procedure,
+			tostring(r.node), tostring(r.started), r.path, r.procedure, tostring(r.node))
 	end
 end
 
@@ -333,9 +351,20 @@ local function exit_code(ctx)
 	return finding.exit_code(ctx.state.findings)
 end
 
+-- The report also in a ConfigMap (a Job's, for the fleet); a failure to write it is said, and changes no verdict.
+local function publish(ctx, text, code)
+	local name = report.name(ctx)
+	if not name then return end
+	local ok, err = report.publish(ctx.cluster:k8s(), ctx.opts.namespace, name, text, ctx.state.verdict, code)
+	if not ok then io.stderr:write("etcd-status: the report is not in the cluster: ", tostring(err), "\n") end
+	if ok then say("(report kept in configmap %s/%s)", ctx.opts.namespace, name) end
+end
+
 local function finish(ctx)
 	local code = exit_code(ctx)
-	if quiet then io.stdout:write(document.encode(ctx.state), "\n"); io.stdout:flush() end
+	local text = document.encode(ctx.state)
+	if quiet then io.stdout:write(text, "\n"); io.stdout:flush() end
+	publish(ctx, text, code)
 	if code ~= 0 then
 		error({ exit_code = code, said = true, message = "etcd-status: " .. ctx.state.verdict.summary }, 0)
 	end
@@ -357,7 +386,7 @@ P:report {
 	{ "pods", "the etcd pods, and the control-plane nodes without one", start },
 	{ "members", "the member list and every member's health, through a Ready etcd pod", members },
 	{ "operator", "the operator's revisions, overrides and conditions", operator },
-	{ "repairs", "repairs left unfinished on this cluster (this machine's journals)", repairs },
+	{ "repairs", "runs left unfinished on this cluster (this machine's journals and the cluster's)", repairs },
 	{ "findings", "every finding module's findings, severity first, each with its next step", findings },
 	{ "verdict", "healthy, or which procedure applies and the command to run", verdict },
 }

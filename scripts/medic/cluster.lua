@@ -47,6 +47,11 @@ local CONTACT = {
 	Timeout = "the API server %s did not answer in time (%s; kubeconfig: %s)",
 }
 
+-- Does this run in a pod (the connection is the in-cluster service account)? Its journal then lives in the cluster.
+function Cluster:in_pod()
+	return self:k8s():info().source == "in-cluster"
+end
+
 -- Can the API server be reached, and does it accept the credentials? A few quick tries (not minutes of retries on
 -- a refused connection). Returns the user's name, or nil, a message saying what to do, and the code.
 function Cluster:check_access()

@@ -1,77 +1,23 @@
 -- etcd-medic-api: 2
--- Procedure journal: a private (0600) JSON file in the state directory keeping what cannot be re-read.
+-- Procedure journal: what cannot be re-read, kept across runs in a store (one interface, two small backends):
+--   medic.journal.file        a private (0600) JSON file in the state directory (a laptop, a node)
+--   medic.journal.configmap   a ConfigMap in the etcd namespace (a pod: no home directory survives it)
+-- A store has journal_name(procedure, key), where(name), load(name) -> text | nil [, message],
+-- save(name, text) -> true | nil, message, remove(name), finish(name, stamp) -> where | nil, message, and
+-- active(key) -> { {name=, procedure=} ... }.
 --
 -- A procedure writes here only what it could not observe again after a mutation: the removed member's ID,
--- the previous unsupportedConfigOverrides, the secrets' UIDs, the redeployment reason. Each write replaces
--- the whole file atomically (write a private temporary file, then rename), so a kill -9 leaves either the
--- old or the new journal, never half of one. The journal is created lazily, on the first write, so a
--- read-only or dry run leaves nothing behind.
+-- the previous unsupportedConfigOverrides, the secrets' UIDs, the redeployment reason. Each write reaches the
+-- store before it returns. The journal is created lazily, on the first write, so a read-only or dry run leaves
+-- nothing behind.
 local json = require "medic.json"
+local file = require "medic.journal.file"
 
 local journal = {}
 journal.__index = journal
 
-local function shell_quote(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- The state directory: --state-dir, else $XDG_STATE_HOME/etcd-medic, else ~/.local/state/etcd-medic.
-function journal.state_dir(override)
-	if override and override ~= "" then return override end
-	local xdg = os.getenv("XDG_STATE_HOME")
-	if xdg and xdg ~= "" then return xdg .. "/etcd-medic" end
-	local home = os.getenv("HOME")
-	if not home or home == "" then return nil, "neither $XDG_STATE_HOME nor $HOME is set; pass --state-dir DIR" end
-	return home .. "/.local/state/etcd-medic"
-end
-
--- os.execute(cmd) -> true or false. While the shell runs, this process ignores SIGINT (system() does): a Ctrl-C to
--- the process group reaches only the shell, so the shell killed by it is this run's interrupt (exit 130), never a
--- file that cannot be made, and never lost (a run that went on to the end after a Ctrl-C).
-local function shell(cmd)
-	local ok, how, code = os.execute(cmd)
-	if not ok and how == "signal" and (code == 2 or code == 15) then
-		error({ outcome = "interrupted", exit_code = 130, message = "interrupted" }, 0)
-	end
-	return ok == true
-end
-
--- Creates dir (and parents) private to the user, once per process. Returns true or nil, message.
-local made = {}
-function journal.ensure_dir(dir)
-	if made[dir] then return true end
-	if not shell("umask 077 && mkdir -p -- " .. shell_quote(dir)) then
-		return nil, "cannot create the state directory " .. dir
-	end
-	made[dir] = true
-	return true
-end
-
--- Writes data to path atomically with mode 0600. Lua's io cannot choose a file mode, so the empty file is
--- made by a shell with umask 077; opening an existing file for writing keeps its mode.
-function journal.write_private(path, data)
-	local tmp = path .. ".tmp"
-	os.remove(tmp)
-	if not shell("umask 077 && : > " .. shell_quote(tmp)) then
-		return nil, "cannot create " .. tmp
-	end
-	local f, err = io.open(tmp, "w")
-	if not f then return nil, err end
-	local ok, werr = f:write(data)
-	f:close()
-	if not ok then os.remove(tmp); return nil, werr end
-	local renamed, rerr = os.rename(tmp, path)
-	if not renamed then os.remove(tmp); return nil, rerr end
-	return true
-end
-
-local function read_file(path)
-	local f = io.open(path, "r")
-	if not f then return nil end
-	local s = f:read("a")
-	f:close()
-	return s
-end
+-- The file backend's helpers, which other modules use for their own private files (the backup's).
+journal.state_dir, journal.ensure_dir, journal.write_private = file.state_dir, file.ensure_dir, file.write_private
 
 -- Format 2 (the declared journal keys of medic.procedure) keeps format 1's layout and keys: a format 1 journal
 -- left by an older etcd-medic is read and resumed as it is.
@@ -79,36 +25,44 @@ function journal.empty(name)
 	return { procedure = name, format = 2, status = "new", steps = {}, data = {} }
 end
 
--- Opens (without creating) the journal of `name` in `dir`. An existing, unfinished journal is loaded.
--- Returns the journal object, or nil, message when the file exists but cannot be read as a journal.
-function journal.open(dir, name)
-	local self = setmetatable({ dir = dir, name = name, path = dir .. "/" .. name .. ".journal" }, journal)
-	local text = read_file(self.path)
-	if not text then
-		self.doc = journal.empty(name)
-		return self
-	end
+local function decode(text, where)
 	local ok, doc, err = pcall(json.decode, text)
 	if not ok then doc, err = nil, doc end
 	if type(doc) ~= "table" or type(doc.data) ~= "table" or type(doc.steps) ~= "table" or (doc.format or 1) > 2 then
-		return nil, "the journal " .. self.path .. " is damaged (" .. tostring(err or "not a journal") ..
+		return nil, "the journal " .. where .. " is damaged (" .. tostring(err or "not a journal") ..
 			"); move it away to start over"
 	end
-	self.doc, self.existed = doc, true
+	return doc
+end
+
+-- Opens (without creating) the journal `name` of `store` (a store, or a directory: the file store there). An
+-- unfinished journal is loaded; a finished one left in place is started afresh. Returns the journal object, or
+-- nil, message when it exists but cannot be read as a journal.
+function journal.open(store, name)
+	if type(store) == "string" then store = file.new(store) end
+	local self = setmetatable({ store = store, name = name, path = store:where(name) }, journal)
+	local text, err = store:load(name)
+	if err then return nil, err end
+	self.doc = journal.empty(name)
+	if not text then return self end
+	local doc, derr = decode(text, self.path)
+	if not doc then return nil, derr end
+	if doc.status ~= "done" then self.doc, self.existed = doc, true end
 	return self
 end
 
--- The unfinished journals in dir of the cluster `key` (any procedure): { {path=, procedure=, node=, started=} ... }.
-function journal.unfinished(dir, key)
-	local found, p = {}, io.popen("ls -1 -- " .. shell_quote(dir) .. " 2>/dev/null")
-	for name in p:lines() do
-		local proc = name:match("^(.+)%-" .. key:gsub("[^%w%.%-_]", "_"):gsub("%p", "%%%0") .. "%.journal$")
-		local j = proc and journal.open(dir, name:gsub("%.journal$", ""))
+-- The unfinished journals of the cluster `key` (any procedure) in `store` (or a directory):
+-- { {path=, procedure=, node=, started=} ... }; nil, message when the store cannot be read.
+function journal.unfinished(store, key)
+	if type(store) == "string" then store = file.new(store) end
+	local found, list, err = {}, store:active(key)
+	if not list then return nil, err end
+	for _, a in ipairs(list) do
+		local j = journal.open(store, a.name)
 		if j and j:resuming() then
-			found[#found + 1] = { path = j.path, procedure = proc, node = j.doc.data.node, started = j.doc.started }
+			found[#found + 1] = { path = j.path, procedure = a.procedure, node = j.doc.data.node, started = j.doc.started }
 		end
 	end
-	p:close()
 	return found
 end
 
@@ -126,11 +80,9 @@ local function now()
 end
 
 function journal:save()
-	local ok, err = journal.ensure_dir(self.dir)
-	if not ok then return nil, err end
 	self.doc.updated = now()
 	self.doc.started = self.doc.started or self.doc.updated
-	return journal.write_private(self.path, json.encode(self.doc))
+	return self.store:save(self.name, json.encode(self.doc))
 end
 
 local function must(ok, err)
@@ -160,7 +112,7 @@ end
 
 -- Forgets a journal this run created when nothing was changed after all (a refusal in the first step).
 function journal:discard()
-	if not self.existed then os.remove(self.path) end
+	if not self.existed then self.store:remove(self.name) end
 	self.doc = journal.empty(self.name)
 end
 
@@ -170,15 +122,14 @@ function journal:in_memory()
 	self.finish = function() return true end
 end
 
--- Marks the run finished and moves the file aside (NAME.done-TIMESTAMP.journal), so the next incident
--- starts fresh while the record of this one is kept.
+-- Marks the run finished and moves the journal aside (NAME.done-TIMESTAMP), so the next incident starts fresh
+-- while the record of this one is kept.
 function journal:finish(status)
 	if not self.existed and self.doc.status == "new" then return true end
 	self.doc.status = status or "done"
 	must(self:save())
-	local done = self.dir .. "/" .. self.name .. ".done-" .. os.date("!%Y%m%dT%H%M%SZ") .. ".journal"
-	local ok, err = os.rename(self.path, done)
-	if not ok then return nil, err end
+	local done, err = self.store:finish(self.name, os.date("!%Y%m%dT%H%M%SZ"))
+	if not done then return nil, err end
 	self.done_path = done
 	return done
 end

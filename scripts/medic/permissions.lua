@@ -19,6 +19,8 @@ local M = {}
 
 -- Every procedure that changes the cluster holds the Lease (medic.procedure.lease): one run per cluster.
 M.LEASE = { "get create update delete", "leases.coordination.k8s.io", why = "one run per cluster (the Lease)" }
+-- The journal in the cluster (medic.journal.configmap): a run in a pod keeps it there, and every run looks there first.
+M.JOURNAL = { "get list create update delete", "configmaps", why = "the journal (a ConfigMap; one per cluster)" }
 -- The cluster's ID (cluster:id(), from ClusterVersion): one journal per cluster.
 M.CLUSTER_ID = { "get", "clusterversions.config.openshift.io", at = "cluster", why = "the cluster's ID" }
 -- The cluster's network (openshift.preferred_internal_ip): which of a node's addresses its member has (IPv4/IPv6).

@@ -35,7 +35,7 @@ as() {
 	KUBECONFIG=$TB/$s.kubeconfig timeout -k 5 120 "$MEDIC" run "$s" --site "$TB/short-lease.lua" "$@" \
 		>>"$TB/medic.log" 2>&1
 	local rc=$?
-	rbacctl usage "$TB/kubeconfig" "$TB/$s.usage.$SECONDS.json"
+	rbacctl usage "$TB/kubeconfig" "$TB/$s.usage.$SECONDS.$RANDOM.json"  # two runs in one second: two files
 	return $rc
 }
 exactly() {
@@ -43,12 +43,16 @@ exactly() {
 		rbacctl check "$TB/$1.rbac.json" "$(sa_user "$1")" "$TB/$1".usage.*.json
 }
 
-expect "etcd-status as its service account" 0 as etcd-status
+# the report's ConfigMap (as a Job keeps it), created and then updated
+expect "etcd-status as its service account" 0 as etcd-status --report-configmap etcd-medic-report
+expect "etcd-status again (the report updated)" 0 as etcd-status --report-configmap etcd-medic-report
 exactly etcd-status
 
-expect "backup --on-node as its service account" 0 as backup --yes --on-node --state-dir "$TB/state"
+# the journal in the cluster, as a Job keeps it (--journal cluster: created, updated, finished, the old ones listed)
+expect "backup --on-node as its service account" 0 as backup --yes --on-node --state-dir "$TB/state" --journal cluster
 exactly backup
-expect "defrag as its service account" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state"
+expect "defrag as its service account" 0 as defrag --yes --pause 0 --poll-interval 0.3 --state-dir "$TB/state" \
+	--journal cluster
 exactly defrag
 
 # The repair: refused with one permission less (before any change, naming it), then done with its whole role.
@@ -67,7 +71,7 @@ sys.exit(1 if json.load(open(sys.argv[1]))["usage"].get(sys.argv[2], {}).get("de
 rbacctl apply "$TB/kubeconfig" "$TB/replace-crashlooping-member.rbac.json" || die "the whole role again"
 rbacctl reset "$TB/kubeconfig"
 E2E_KUBECONFIG=$TB/replace-crashlooping-member.kubeconfig expect "the repair as its service account" 0 \
-	medic --node master-1 --yes --site "$TB/short-lease.lua"
+	medic --node master-1 --yes --site "$TB/short-lease.lua" --journal cluster
 rbacctl usage "$TB/kubeconfig" "$TB/replace-crashlooping-member.usage.run.json"
 assert_repaired master-1 "$old_id" 3
 exactly replace-crashlooping-member

@@ -14,6 +14,12 @@
   mounted S NODE PATH  exit 0 if PATH is a mount point on NODE
   has-file S NODE RE   exit 0 if one of NODE's listed files (manifests, var/lib/etcd*, tmp) matches RE
   no-lease S           exit 0 if there is no Lease etcd-medic (the tool's, one run at a time)
+  job S NAME           the Job's outcome: "Complete|<Failed reason>|Running SUCCEEDED FAILED EXIT,EXIT..."
+  job-pods S NAME      the Job's pods, oldest first
+  cronjob-active S CJ  how many of the CronJob's Jobs are active
+  jobs-done S CRONJOB  "COMPLETE FAILED": how many of the CronJob's Jobs ended each way
+  configmap S NAME KEY data[KEY] of etcd-medic's ConfigMap NAME (exit 1 if none)
+  journals S STATE [P] the journal ConfigMaps whose state is STATE (running, done) [of procedure P]
 """
 import json
 import re
@@ -131,7 +137,60 @@ def crashlooping(s, node):
     return 1
 
 
-COMMANDS = {"healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
+def job(s, name):
+    """Prints the Job's outcome: its condition (Complete or the Failed reason), succeeded, failed, and each pod's
+    exit code in order ("Complete 1 1 137,0"); exit 1 when there is no such Job."""
+    for j in s.get("jobs", []):
+        if j["name"] == name:
+            cond = "Complete" if "Complete" in j["conditions"] else j["conditions"].get("Failed", "Running")
+            codes = ",".join(str(p["exitCodes"][0] if p["exitCodes"] else None) for p in j["pods"])
+            print(cond, j["succeeded"], j["failed"], codes)
+            return 0
+    return 1
+
+
+def job_pods(s, name):
+    """Prints the names of the Job's pods, oldest first."""
+    for j in s.get("jobs", []):
+        if j["name"] == name:
+            for p in j["pods"]:
+                print(p["name"])
+    return 0
+
+
+def cronjob_active(s, name):
+    """Prints how many Jobs of the CronJob are active (its status.active)."""
+    print(next((c["active"] for c in s.get("cronjobs", []) if c["name"] == name), 0))
+    return 0
+
+
+def jobs_done(s, cronjob):
+    """Prints how many Jobs of the CronJob are Complete, and how many Failed."""
+    mine = [j for j in s.get("jobs", []) if j["cronjob"] == cronjob]
+    print(sum(1 for j in mine if "Complete" in j["conditions"]), sum(1 for j in mine if "Failed" in j["conditions"]))
+    return 0
+
+
+def configmap(s, name, key):
+    """Prints data[KEY] of etcd-medic's ConfigMap NAME; exit 1 when there is none."""
+    for m in s.get("medic_configmaps", []):
+        if m["name"] == name and key in m["data"]:
+            print(m["data"][key])
+            return 0
+    return 1
+
+
+def journals(s, state, procedure=None):
+    """Prints the names of the journal ConfigMaps in STATE (running or done) [of PROCEDURE], one a line."""
+    for m in s.get("medic_configmaps", []):
+        if m["labels"].get("etcd-medic.openshift.io/state") == state and \
+                procedure in (None, m["labels"].get("etcd-medic.openshift.io/journal")):
+            print(m["name"])
+    return 0
+
+
+COMMANDS = {"job": job, "job-pods": job_pods, "jobs-done": jobs_done, "cronjob-active": cronjob_active, "configmap": configmap, "journals": journals,
+            "healthy": healthy, "member-id": member_id, "ids": ids, "secret-uid": secret_uid,
             "overrides": overrides, "fingerprint": fingerprint, "files": files, "kept": kept, "crashlooping": crashlooping,
             "mounted": mounted, "has-file": has_file, "no-lease": no_lease}
 

@@ -170,6 +170,30 @@ test("resume: a failed step keeps the journal; the re-run skips done steps and r
 	eq(exists(dir .. "/fake.journal"), false, "finished")
 end)
 
+test("--journal cluster: a ConfigMap; a run elsewhere resumes it (one journal per cluster); two refuse", function()
+	local CM = "/api/v1/namespaces/openshift-etcd/configmaps/etcd-medic-journal-fake"
+	local world, dir = { b_fails = "connection reset" }, fresh_dir()
+	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes", "--journal", "cluster"), 1, "a failed run")
+	eq(#files(dir), 0, "no journal file")
+	assert(fake_cluster.leases[CM], "the journal is a ConfigMap")
+	world.b_fails = nil
+	assert(os.execute("mkdir -p " .. dir))
+	local f = assert(io.open(dir .. "/fake.journal", "w"))
+	f:write('{"procedure":"fake","format":2,"status":"running","steps":{},"data":{}}')
+	f:close()
+	local code, msg = exit_of(fake(world, {}), "--state-dir", dir, "--yes")
+	eq(code, 3, "an unfinished journal in the cluster and another in a file: refused")
+	assert(msg:find("configmap openshift%-etcd/etcd%-medic%-journal%-fake"), "names both: " .. tostring(msg))
+	os.remove(dir .. "/fake.journal")
+	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes", "--journal", "file"), 3, "--journal file refuses it")
+	local calls = {}
+	eq(exit_of(fake(world, calls), "--state-dir", dir, "--yes"), 0, "auto: resumed from the cluster")
+	eq(calls.a, nil, "a not redone")
+	eq(calls.seen_a_id, "62bcf33650a7170a", "the cluster's record read")
+	eq(fake_cluster.leases[CM], nil, "finished: the active ConfigMap is gone")
+	eq(#files(dir), 0, "still no journal file")
+end)
+
 test("a resumed run that is refused still runs the cleanup steps, keeps the journal, exits 1", function()
 	local world, dir = { b_fails = "boom", close_fails = true }, fresh_dir()
 	eq(exit_of(fake(world, {}), "--state-dir", dir, "--yes"), 1, "first run")

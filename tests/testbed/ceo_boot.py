@@ -168,6 +168,9 @@ class BootstrapMixin:
             roles = {"node-role.kubernetes.io/control-plane": "", "node-role.kubernetes.io/master": ""}
         else:       # 4.7-4.9 label control-plane nodes only master
             roles = {"node-role.kubernetes.io/master": ""}
+        schedulable = self.cfg.get("schedulable_masters") and not arbiter
+        if schedulable:   # a compact cluster: the control-plane nodes are workers too, untainted
+            roles["node-role.kubernetes.io/worker"] = ""
         addr = {"InternalIP": ip, "ExternalIP": ip, "Hostname": node, "InternalDNS": node}
         order = tbconfig.ADDRESS_ORDERS[self.cfg.get("address_order") or "metal"]
         t = now()
@@ -184,8 +187,8 @@ class BootstrapMixin:
             "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
             "node.openshift.io/os_id": "rhcos"}, **roles)},
-            "spec": {"taints": [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
-                                 "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
+            "spec": {"taints": [] if schedulable else [{"key": "node-role.kubernetes.io/arbiter" if arbiter else
+                                                         "node-role.kubernetes.io/master", "effect": "NoSchedule"}]},
             "status": {"addresses": [{"type": ty, "address": addr[ty]} for ty in order],
                        "conditions": conds,
                        "nodeInfo": {"kubeletVersion": self.profile["kubelet_version"], "osImage": "Red Hat Enterprise Linux CoreOS",

@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ceo  # noqa: E402
 import etcdapi  # noqa: E402
 import execs  # noqa: E402
+import jobpods  # noqa: E402
+import jobs  # noqa: E402
 import manifest as mf  # noqa: E402
 import pki  # noqa: E402
 import staticpods  # noqa: E402
@@ -38,7 +40,8 @@ log = logging.getLogger("daemon")
 
 
 def permissions(user, verb, resource, namespace, subresource):
-    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods."""
+    """kube:admin may do anything; developer may do anything but delete secrets or exec into pods. (A service
+    account, a Job's pod's among them, is decided by RBAC: rbac.py.)"""
     if user == ADMIN_USER:
         return True
     if user == LIMITED_USER:
@@ -63,7 +66,11 @@ class Context:
         self.fleet = None               # tbfleet.Fleet: the machines under the nodes
         self.machine_api = None         # machinectl.MachineController with --machines
         self.cfg_lock = threading.Lock()
+        self.jobs = None
         self.api = None
+        self.sa_lock = threading.Lock()
+        self.sa_tokens = {}           # (namespace, service account) -> the token its Job pods get
+        self.made_mount_points = []   # jobpods.volumes: removed at shutdown
         self.etcd_binary = shutil.which("etcd") or "/usr/bin/etcd"
         self._local = threading.local()
         pk = layout.pki
@@ -236,6 +243,8 @@ def main(argv):
         if ctx.machine_api is not None:
             ctx.machine_api.start()
         ctx.operator.start()
+        ctx.jobs = jobs.Controller(ctx)
+        ctx.jobs.start()
         write_client_files(ctx)
         log.info("testbed started in %.1fs; waiting for the cluster to become healthy", time.monotonic() - start)
     except Exception as e:
@@ -269,7 +278,7 @@ def main(argv):
 
 def shutdown(ctx):
     log.info("stopping")
-    for t in (ctx.operator, ctx.machine_api, ctx.fleet):
+    for t in (ctx.operator, ctx.jobs, ctx.machine_api, ctx.fleet):
         if t is not None:
             t.stop()
     kubelets = list(ctx.kubelets.values())
@@ -283,6 +292,7 @@ def shutdown(ctx):
             ctx.api.stop()
         except Exception:
             log.exception("api stop")
+    jobpods.cleanup(ctx)
     try:
         os.unlink(ctx.layout.pidfile)
     except OSError:

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import threading
 
+import jobpods
 from store import ApiError
 
 log = logging.getLogger("execs")
@@ -195,6 +196,7 @@ class ContainerRun:
         self.proc = None
         self.state = {"waiting": {"reason": "ContainerCreating"}}
         self.started_at = None
+        self.group = False            # its own process group (a Job's etcd-medic): stopped as a whole
 
 
 class PodRun:
@@ -220,10 +222,14 @@ class PodRun:
                 continue  # an interactive shell waiting for attach: shown running, used through exec
             d = os.path.join(self.logdir, spec["name"])
             os.makedirs(d, exist_ok=True)
+            medic = jobpods.medic_argv(self.ctx, spec)   # a Job's etcd-medic: in-cluster, on this machine
             with open(os.path.join(d, "0.log"), "ab") as logf:
                 try:
-                    c.proc = spawn_in_image(self.ctx.layout, self.node, self.pod, spec, argv,
-                                            subprocess.DEVNULL, logf, subprocess.STDOUT)
+                    if medic:
+                        c.proc, c.group = jobpods.spawn(self.ctx, self.node, self.pod, spec, medic, logf), True
+                    else:
+                        c.proc = spawn_in_image(self.ctx.layout, self.node, self.pod, spec, argv,
+                                                subprocess.DEVNULL, logf, subprocess.STDOUT)
                 except OSError as e:
                     c.state = {"terminated": {"exitCode": 128, "reason": "StartError", "message": str(e),
                                               "startedAt": c.started_at, "finishedAt": now()}}
@@ -246,6 +252,8 @@ class PodRun:
 
     def stop(self):
         for c in self.containers:
+            if c.proc is not None and c.group:
+                jobpods.stop(c.proc)
             if c.proc is not None and c.proc.poll() is None:
                 c.proc.kill()
                 try:

@@ -68,6 +68,8 @@ RESOURCES = {r.plural: r for r in [
     Resource("baremetalhosts", "BareMetalHost", "metal3.io", "v1alpha1", True, ["bmh", "bmhost"]),
     Resource("certificatesigningrequests", "CertificateSigningRequest", "certificates.k8s.io", "v1", False,
              ["csr"]),
+    Resource("jobs", "Job", "batch", "v1", True),
+    Resource("cronjobs", "CronJob", "batch", "v1", True, ["cj"]),
     Resource("serviceaccounts", "ServiceAccount", "", "v1", True, ["sa"]),
     Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
     Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
@@ -82,9 +84,27 @@ NO_GENERATION = {"leases", "serviceaccounts", "roles", "rolebindings", "clusterr
 _MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 
+MAX_CONFIGMAP_BYTES = 1024 * 1024   # core.MaxSecretSize: a ConfigMap's data and binaryData values together
+
+
+def validate_configmap(obj):
+    """pkg/apis/core/validation ValidateConfigMap: the values' total size is at most 1 MiB."""
+    total = sum(len(str(v).encode()) for v in (obj.get("data") or {}).values()) + \
+        sum(len(str(v)) * 3 // 4 for v in (obj.get("binaryData") or {}).values())
+    if total > MAX_CONFIGMAP_BYTES:
+        name = obj.get("metadata", {}).get("name", "")
+        msg = "Too long: may not be more than %d bytes" % MAX_CONFIGMAP_BYTES
+        raise ApiError(422, "Invalid", 'ConfigMap "%s" is invalid: []: %s' % (name, msg),
+                       {"name": name, "kind": "ConfigMap",
+                        "causes": [{"reason": "FieldValueTooLong", "message": msg, "field": "[]"}]})
+
+
 def validate(res, obj):
     """The field validation of the few resources that have any here: coordination.k8s.io/v1 Lease
-    (k8s.io/kubernetes pkg/apis/coordination/validation: durations > 0, transitions >= 0, MicroTime)."""
+    (k8s.io/kubernetes pkg/apis/coordination/validation: durations > 0, transitions >= 0, MicroTime) and the
+    size of a ConfigMap."""
+    if res.plural == "configmaps":
+        validate_configmap(obj)
     if res.plural != "leases":
         return
     spec = obj.get("spec")
@@ -340,6 +360,9 @@ class Store:
             meta.pop("resourceVersion", None)
             meta.pop("deletionTimestamp", None)
             meta.pop("deletionGracePeriodSeconds", None)
+            if plural in ("jobs", "cronjobs"):
+                import batch  # batch/v1 defaults at create (batch imports this module)
+                batch.on_create(plural, obj)
             validate(res, obj)
             if plural == "secrets":
                 obj["type"] = obj.get("type") or "Opaque"

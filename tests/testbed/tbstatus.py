@@ -141,6 +141,7 @@ def pod_summary(p):
         kind = next(iter(state), "unknown")
         last = c.get("lastState") or {}
         containers[c["name"]] = {"state": kind, "reason": state.get(kind, {}).get("reason"),
+                                 "exitCode": (state.get("terminated") or {}).get("exitCode"),
                                  "ready": c.get("ready"), "restartCount": c.get("restartCount"),
                                  "lastState": next(iter(last), None),
                                  "lastExitCode": (last.get("terminated") or {}).get("exitCode")}
@@ -221,6 +222,38 @@ def collect(layout, alive, pid):
         doc["secrets"] = [{"name": s["metadata"]["name"], "uid": s["metadata"]["uid"], "type": s.get("type"),
                            "resourceVersion": s["metadata"].get("resourceVersion"),
                            "creationTimestamp": s["metadata"].get("creationTimestamp")} for s in secrets]
+        doc.update(batch_view(layout, pods))
     except ApiFailure as e:
         doc["api_error"] = str(e)
     return doc
+
+
+def batch_view(layout, pods):
+    """Jobs (their conditions, counts and pods' exit codes), CronJobs, and etcd-medic's ConfigMaps (journals,
+    reports) with their data."""
+    jobs = api_request(layout, "GET", "/apis/batch/v1/jobs")["items"]
+    cjs = api_request(layout, "GET", "/apis/batch/v1/cronjobs")["items"]
+    cms = api_request(layout, "GET", "/api/v1/configmaps?labelSelector=app.kubernetes.io%2Fmanaged-by%3Detcd-medic")
+    out = {"jobs": [], "cronjobs": [], "medic_configmaps": []}
+    for j in jobs:
+        st, uid = j.get("status", {}), j["metadata"]["uid"]
+        mine = sorted((p for p in pods if p["metadata"].get("labels", {}).get("batch.kubernetes.io/controller-uid")
+                       == uid), key=lambda p: p["metadata"]["creationTimestamp"] + p["metadata"]["name"])
+        out["jobs"].append({
+            "namespace": j["metadata"]["namespace"], "name": j["metadata"]["name"],
+            "cronjob": next((r["name"] for r in j["metadata"].get("ownerReferences", []) if r["kind"] == "CronJob"),
+                            None),
+            "conditions": {c["type"]: c.get("reason") or c["status"] for c in st.get("conditions", [])},
+            "active": st.get("active", 0), "succeeded": st.get("succeeded", 0), "failed": st.get("failed", 0),
+            "pods": [{"name": p["metadata"]["name"], "phase": p.get("status", {}).get("phase"),
+                      "exitCodes": [(c.get("state", {}).get("terminated") or {}).get("exitCode")
+                                    for c in p.get("status", {}).get("containerStatuses", [])]} for p in mine]})
+    for c in cjs:
+        st = c.get("status", {})
+        out["cronjobs"].append({"namespace": c["metadata"]["namespace"], "name": c["metadata"]["name"],
+                                "active": len(st.get("active", [])), "lastScheduleTime": st.get("lastScheduleTime"),
+                                "lastSuccessfulTime": st.get("lastSuccessfulTime")})
+    for m in cms["items"]:
+        out["medic_configmaps"].append({"namespace": m["metadata"]["namespace"], "name": m["metadata"]["name"],
+                                        "labels": m["metadata"].get("labels", {}), "data": m.get("data", {})})
+    return out

@@ -15,6 +15,9 @@ arguments.COMMON = {
 	{ name = "yes", flag = true, help = "do not ask for confirmation" },
 	{ name = "state-dir", arg = "DIR",
 		help = "where the journal is kept (default $XDG_STATE_HOME/etcd-medic or ~/.local/state/etcd-medic)" },
+	{ name = "journal", arg = "WHERE", choices = { "auto", "file", "cluster" }, default = "auto",
+		help = "where the journal is kept: file (--state-dir), cluster (a ConfigMap in the etcd namespace), or auto: "
+			.. "an unfinished one wherever it is, else cluster in a pod and file elsewhere" },
 	{ name = "site", arg = "FILE.lua", help = "site file: facts, option defaults, hooks, replaced steps" },
 	{ name = "help", flag = true, help = "show this help" },
 }

@@ -15,6 +15,8 @@
 local declared = require "medic.procedure.declared"
 local failure = require "medic.procedure.failure"
 local journal = require "medic.journal"
+local journal_configmap = require "medic.journal.configmap"
+local journal_file = require "medic.journal.file"
 local arguments = require "medic.procedure.arguments"
 local audit = require "medic.procedure.audit"
 local host = require "medic.host"
@@ -165,11 +167,36 @@ function Ctx:wait(w)
 		tostring(progress or "nothing"))
 end
 
+-- The store of a new journal: the cluster's when asked, or in a pod (auto); else the state directory's.
+local function new_store(ctx, cluster_store)
+	local mode = ctx.opts.journal or "auto"
+	if mode == "cluster" or (mode == "auto" and ctx.cluster:in_pod()) then return cluster_store end
+	return journal_file.new(ctx:state_dir())
+end
+
+-- One journal per cluster, wherever it runs: an unfinished run recorded in the cluster is resumed from there (a Job's
+-- pod, or a laptop's --journal cluster), also by a run elsewhere; two unfinished journals of one cluster refuse.
+local function choose(ctx, proc, key)
+	local cstore = journal_configmap.new(ctx.cluster:k8s(), ctx.cluster.namespace)
+	local store, mode = new_store(ctx, cstore), ctx.opts.journal or "auto"
+	local cj, cerr = journal.open(cstore, cstore:journal_name(proc, key))
+	if store == cstore then return cj, cerr end
+	local fj, ferr = journal.open(store, store:journal_name(proc, key))
+	if not (cj and cj:resuming()) then
+		if cerr and mode == "auto" then ui.say("note: the journals in the cluster cannot be read (%s)", cerr) end
+		return fj, ferr
+	end
+	if mode == "file" or (fj and fj:resuming()) then
+		failure.refuse(string.format("an unfinished run of %s is recorded in %s%s: finish it first (run again with "
+			.. "--journal cluster), or move it away if it is stale", proc, cj.path,
+			fj and fj:resuming() and (" and another in " .. fj.path) or ""))
+	end
+	return cj
+end
+
 -- Opens the journal of this run (one per procedure and cluster) and binds ctx.journal to its declared keys.
 function context.open_journal(ctx, key)
-	local dir = ctx:state_dir()
-	local name = ctx.procedure.name .. (key and key ~= "" and ("-" .. key:gsub("[^%w%.%-_]", "_")) or "")
-	local j, err = journal.open(dir, name)
+	local j, err = choose(ctx, ctx.procedure.name, key)
 	if not j then failure.refuse(err) end
 	if ctx.dry_run then j:in_memory() end -- a dry run leaves no trace
 	ctx.record, ctx.resuming = j, j:resuming()

@@ -2,7 +2,8 @@
 -- One run at a time per cluster: a coordination.k8s.io/v1 Lease "etcd-medic" in the etcd namespace, taken before
 -- the first change, renewed while the run goes on, released at its end, and taken over only when it has expired
 -- (nobody renewed it for leaseDurationSeconds) or when its holder is a process of this machine that is gone (a run
--- killed with SIGKILL, resumed at once). Another holder refuses the run (exit 3), naming it and since when.
+-- killed with SIGKILL, resumed at once) or a pod that has ended (a Job's try, killed; the next try takes over).
+-- Another holder refuses the run (exit 3), naming it and since when.
 local failure = require "medic.procedure.failure"
 local host = require "medic.host"
 
@@ -24,11 +25,20 @@ end
 local function pid() return tonumber((read_line("/proc/self/stat") or ""):match("^(%d+)")) end
 local function hostname() return read_line("/proc/sys/kernel/hostname") or "localhost" end
 
--- "etcd-medic replace-crashlooping-member (kube:admin) on HOST pid 1234"
+-- The pod this run is in (a Job's): POD_NAMESPACE/POD_NAME when the manifest passes them (downward API), else the
+-- service account's namespace and the hostname, which is the pod's name. nil outside a pod.
+local function pod_of(ctx)
+	if not ctx.cluster:in_pod() then return nil end
+	local ns = os.getenv("POD_NAMESPACE") or read_line("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	return (ns or ctx.cluster.namespace) .. "/" .. (os.getenv("POD_NAME") or hostname())
+end
+
+-- "etcd-medic replace-crashlooping-member (kube:admin) on HOST pid 1234", or "... in pod NS/NAME pid 1"
 function lease.identity(ctx)
 	local who = ctx.cluster:k8s():whoami()
-	return string.format("etcd-medic %s (%s) on %s pid %d", ctx.procedure.name, who and who.username or "?",
-		hostname(), pid() or 0)
+	local pod = pod_of(ctx)
+	return string.format("etcd-medic %s (%s) %s pid %d", ctx.procedure.name, who and who.username or "?",
+		pod and ("in pod " .. pod) or ("on " .. hostname()), pid() or 0)
 end
 
 -- MicroTime, as the API writes it: 2026-12-03T09:30:00.000000Z
@@ -47,8 +57,22 @@ local function expired(spec)
 		or (renewed ~= nil and os.time() > renewed + (spec.leaseDurationSeconds or lease.DURATION))
 end
 
--- A holder on this machine whose process is gone (its run was killed): its lease is ours to take over.
-local function holder_gone(identity)
+-- A holder pod that has ended (a Job's pod killed and replaced by the next try) or is gone; or this same pod's
+-- earlier container (restarted in place: the holder's pid is not this process).
+local function pod_gone(ctx, pod, holder_pid)
+	if pod == pod_of(ctx) then return tonumber(holder_pid) ~= pid() end
+	local ns, name = pod:match("^([^/]+)/(.+)$")
+	local p, _, code = ctx.cluster:k8s():get("/api/v1/namespaces/" .. tostring(ns) .. "/pods/" .. tostring(name))
+	if not p then return code == "NotFound" end
+	local phase = (p.status or {}).phase
+	return phase == "Succeeded" or phase == "Failed"
+end
+
+-- A holder on this machine whose process is gone (its run was killed), or in a pod that has ended: its lease is
+-- ours to take over.
+local function holder_gone(ctx, identity)
+	local pod, in_pid = tostring(identity):match(" in pod (%S+) pid (%d+)$")
+	if pod then return pod_gone(ctx, pod, in_pid) end
 	local on, holder_pid = tostring(identity):match(" on (%S+) pid (%d+)$")
 	if on ~= hostname() or not holder_pid then return false end
 	return not os.execute("kill -0 " .. holder_pid .. " 2>/dev/null")
@@ -86,7 +110,7 @@ function lease.take(ctx)
 		end
 		if not current then
 			current = create(kc, ns, identity)
-		elseif expired(current.spec or {}) or holder_gone(current.spec.holderIdentity) then
+		elseif expired(current.spec or {}) or holder_gone(ctx, current.spec.holderIdentity) then
 			current.spec = spec_of(identity, ((current.spec or {}).leaseTransitions or 0) + 1)
 			current = kc:update(path(ns), current) -- resourceVersion: a concurrent taker makes this a Conflict
 		else

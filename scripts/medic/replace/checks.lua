@@ -21,7 +21,7 @@ function checks.cluster_id(ctx) return ctx.cluster:id() end
 
 -- What both replacements may do in the cluster (medic.permissions); each script adds its own on top.
 checks.PERMISSIONS = {
-	perms.LEASE, perms.CLUSTER_ID, perms.NETWORK, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
+	perms.LEASE, perms.JOURNAL, perms.CLUSTER_ID, perms.NETWORK, perms.ETCDCTL, perms.DEBUG_POD, perms.BACKUP,
 	{ "get list", "nodes", at = "cluster", why = "the node and its InternalIP" },
 	{ "get delete", "secrets", why = "the node's certificates (deleted with preconditions)" },
 	{ "get", "pods", why = "the node's etcd pod, while the operator redeploys it" },
