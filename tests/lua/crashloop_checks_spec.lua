@@ -24,7 +24,7 @@ local LOOPING = { waiting = { reason = "CrashLoopBackOff" } }
 -- ctx whose kc answers each pods list with the next of `readings` (and get with `cr`); stop raises like the engine's.
 local function fake_ctx(readings, cr)
 	local ctx = { opts = { namespace = "openshift-etcd", poll_interval = 0 }, state = { node = "n-1" },
-		facts = { etcd_cr = "/cr" }, said = {}, lists = 0 }
+		facts = { etcd_cr = "/cr" }, lists = 0 }
 	local kc = {
 		list = function()
 			ctx.lists = ctx.lists + 1
@@ -34,19 +34,10 @@ local function fake_ctx(readings, cr)
 	}
 	ctx.cluster = { k8s = function() return kc end }
 	function ctx.sleep(_, seconds) require("medic.host").sleep(seconds) end
-	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
-	function ctx.stop(_, outcome, msg)
-		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)
-	end
-	return ctx
+	return spec.check_ctx(ctx)
 end
 
-local function refusal(fn)
-	local ok, err = pcall(fn)
-	spec.eq(ok, false, "refused")
-	spec.eq(err.exit_code, 3, "exit code")
-	return err.message
-end
+local function refusal(fn) return spec.stopped(3, fn) end
 
 spec.it("ready_peer: another node's pod Ready at once: one reading", function()
 	local ctx = fake_ctx({ { pod("n-0", true), pod("n-1", false, LOOPING) } })

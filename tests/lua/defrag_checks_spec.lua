@@ -42,25 +42,15 @@ local function fake_client(opts)
 end
 
 local function fake_ctx(client, cr)
-	local ctx = { opts = { namespace = "openshift-etcd" }, state = {}, journal = {}, facts = { etcd_cr = "/cr" },
-		said = {} }
+	local ctx = { opts = { namespace = "openshift-etcd" }, state = {}, journal = {}, facts = { etcd_cr = "/cr" } }
 	local kc = { get = function() return cr or { status = { latestAvailableRevision = 3,
 		nodeStatuses = { { nodeName = "master-0", currentRevision = 3 }, { nodeName = "master-1", currentRevision = 3 },
 			{ nodeName = "master-2", currentRevision = 3 } } } } end }
 	ctx.cluster = { client = client, k8s = function() return kc end }
-	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
-	function ctx.stop(_, outcome, msg)
-		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)
-	end
-	return ctx
+	return spec.check_ctx(ctx)
 end
 
-local function stopped(want_exit, fn)
-	local ok, err = pcall(fn)
-	spec.eq(ok, false, "stopped")
-	spec.eq(err.exit_code, want_exit, "exit code")
-	return err.message
-end
+local stopped = spec.stopped
 
 spec.it("members: all healthy, a NOSPACE alarm apart: ok, the sizes kept for the table", function()
 	local ctx = fake_ctx(fake_client { alarms = { { member_id = "a1", alarm = "NOSPACE" } } })

@@ -86,6 +86,26 @@ function spec.medic(args, stdin, env)
 	return code, out, err
 end
 
+-- spec.check_ctx(ctx) -> ctx, given what a procedure's check uses of its context: ctx:say (kept in ctx.said) and
+-- ctx:stop, which raises as the engine's does (refused: exit 3, else 1).
+function spec.check_ctx(ctx)
+	ctx.said = ctx.said or {}
+	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
+	function ctx.stop(_, outcome, msg)
+		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)
+	end
+	return ctx
+end
+
+-- spec.stopped(want_exit, fn) -> the message of the stop fn must end in, with that exit code.
+function spec.stopped(want_exit, fn)
+	local ok, err = pcall(fn)
+	spec.eq(ok, false, "stopped")
+	spec.eq(type(err) == "table" and err.exit_code, want_exit, "exit code " .. want_exit .. " ("
+		.. tostring(type(err) == "table" and err.message or err) .. ")")
+	return type(err) == "table" and err.message or tostring(err)
+end
+
 -- spec.fail(msg): a failure outside any spec.it (a fixture that could not start, say).
 function spec.fail(msg)
 	failures = failures + 1

@@ -58,23 +58,13 @@ local function cluster(o)
 end
 
 local function fake_ctx(kc, members)
-	local ctx = { opts = { node = "n-1", namespace = "openshift-etcd" }, journal = {}, state = {}, said = {},
+	local ctx = { opts = { node = "n-1", namespace = "openshift-etcd" }, journal = {}, state = {},
 		resuming = false }
 	ctx.cluster = { k8s = function() return kc end, read_members = function() return members, {}, {} end }
-	function ctx:say(fmt, ...) self.said[#self.said + 1] = fmt:format(...) end
-	function ctx.stop(_, outcome, msg)
-		error({ outcome = outcome, exit_code = outcome == "refused" and 3 or 1, message = msg }, 0)
-	end
-	return ctx
+	return spec.check_ctx(ctx)
 end
 
-local function refusal(fn)
-	local ok, err = pcall(fn)
-	spec.eq(ok, false, "stopped")
-	spec.eq(type(err) == "table" and err.exit_code, 3, "exit code 3 (" .. tostring(type(err) == "table"
-		and err.message or err) .. ")")
-	return err.message
-end
+local function refusal(fn) return spec.stopped(3, fn) end
 
 local ALL_READY = { ["n-0"] = true, ["n-1"] = true, ["n-2"] = true }
 local ONE_DOWN = { ["n-0"] = true, ["n-2"] = true }
