@@ -186,12 +186,7 @@ end)
 -- A real cluster's Secrets (4.8 on AWS, must-gather's secrets.yaml in ../shared/realdata): every item's name and
 -- data, as the API server would serve them (must-gather keeps certificates and replaces keys by "N bytes long").
 local function captured_secrets()
-	local p = io.popen("cd tests/testbed && python3 -c 'import fidelity; print(fidelity.realdata_root())' 2>/dev/null")
-	local root = assert(p:read("l"), "no captures of real clusters (../shared/realdata or REALDATA)")
-	p:close()
-	p = io.popen("find " .. q(root) .. " -path '*aws*namespaces/openshift-etcd/core/secrets.yaml'")
-	local text = assert(spec.read(assert(p:read("l"), "no AWS secrets.yaml")))
-	p:close()
+	local _, text = spec.find_realdata("*aws*namespaces/openshift-etcd/core/secrets.yaml")
 	local objects, nodes, items = {}, {}, {}
 	local starts = {}
 	for pos in text:gmatch("\n()%- apiVersion: v1\n") do starts[#starts + 1] = pos end

@@ -43,23 +43,10 @@ local function fake_kc(objects)
 	return kc
 end
 
--- The captures (tests/testbed/fidelity.py's rule): $REALDATA, else shared/realdata beside the repository or an
--- ancestor, else beside the main worktree (a git worktree elsewhere).
-local function realdata(file)
-	local dirs = { os.getenv("REALDATA"), "../shared/realdata", "../../shared/realdata" }
-	local common = io.popen("git rev-parse --path-format=absolute --git-common-dir 2>/dev/null"):read("l")
-	if common then dirs[#dirs + 1] = common:gsub("/[^/]+/[^/]+$", "") .. "/shared/realdata" end
-	for _, d in pairs(dirs) do
-		local text = spec.read(d .. "/" .. file)
-		if text then return text end
-	end
-	error("no capture " .. file .. ": set REALDATA=DIR or put the captures at ../shared/realdata")
-end
-
 -- The captured Node of a real 4.12 cluster: its annotation names its Machine as NAMESPACE/NAME.
 local function real_node()
-	local text = realdata("resourcewatch-3nodes/final/cluster-scoped-resources/core/nodes/"
-		.. "vrutkovs-mrmwt-master-0.c.openshift-gce-devel.internal.yaml")
+	local text = assert(spec.read(spec.realdata() .. "/resourcewatch-3nodes/final/cluster-scoped-resources/core/nodes/"
+		.. "vrutkovs-mrmwt-master-0.c.openshift-gce-devel.internal.yaml"), "the captured 4.12 Node")
 	local ref = text:match("\n%s+machine%.openshift%.io/machine: ([^\n]+)")
 	local name = text:match("\n  name: ([^\n]+)")
 	return { metadata = { name = name, annotations = { [machines.NODE_ANNOTATION] = ref } } }, ref

@@ -106,6 +106,25 @@ function spec.stopped(want_exit, fn)
 	return type(err) == "table" and err.message or tostring(err)
 end
 
+-- spec.realdata() -> the directory of the captures of real clusters, found by tests/testbed/fidelity.py's one rule
+-- ($REALDATA, ../shared/realdata up the tree, the main worktree's, the origin checkout's); an error when missing.
+function spec.realdata()
+	local p = io.popen("cd tests/testbed && python3 -c 'import fidelity; print(fidelity.realdata_root())' 2>&1")
+	local out = p:read("a")
+	p:close()
+	local root = out:match("^(/[^\n]*)\n$")
+	return root or error("no captures of real clusters (REALDATA or ../shared/realdata): " .. out, 2)
+end
+
+-- spec.find_realdata(pattern) -> the first capture file whose path matches the find(1) -path pattern, and its text.
+function spec.find_realdata(pattern)
+	local root = spec.realdata()
+	local p = io.popen("find " .. spec.q(root) .. " -path " .. spec.q(pattern) .. " | sort | head -n 1")
+	local path = p:read("l")
+	p:close()
+	return path, assert(path and spec.read(path), "no capture matching " .. pattern .. " under " .. root)
+end
+
 -- spec.fail(msg): a failure outside any spec.it (a fixture that could not start, say).
 function spec.fail(msg)
 	failures = failures + 1

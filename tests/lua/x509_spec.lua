@@ -92,21 +92,8 @@ print(before, idle, mapped())]]
 	eq(out, "false\tfalse\ttrue\n")
 end)
 
--- ../shared/realdata, found as tests/testbed/fidelity.py finds it ($REALDATA, else up the tree, else the main
--- worktree's).
-local function realdata()
-	local p = io.popen("cd tests/testbed && python3 -c 'import fidelity; print(fidelity.realdata_root())' 2>/dev/null")
-	local root = p:read("l")
-	p:close()
-	return root
-end
-
 it("reads a real cluster's peer certificate (4.8 on AWS, a must-gather's secrets.yaml)", function()
-	local root = assert(realdata(), "no captures of real clusters (../shared/realdata or REALDATA)")
-	local p = io.popen("find " .. q(root) .. " -path '*aws*namespaces/openshift-etcd/core/secrets.yaml'")
-	local path = p:read("l")
-	p:close()
-	local text = assert(spec.read(path), "no AWS secrets.yaml under " .. root)
+	local _, text = spec.find_realdata("*aws*namespaces/openshift-etcd/core/secrets.yaml")
 	local b64 = text:match("tls%.crt: (%S+)\n    tls%.key: %S+\n  kind: Secret\n  metadata:\n    annotations:\n"
 		.. "      etcd%-operator%.alpha%.openshift%.io/cert%-secret%-node%-uid: 49e3273a")
 	local list = assert(x509.read(assert(base64.decode(b64))))
