@@ -152,10 +152,11 @@ def unknown_fields(res, obj):
         known = None
     else:
         known = {"apiVersion", "kind", "metadata"} | set(fields)
-    out = [".%s" % k for k in obj if known is not None and k not in known]
+    # "$..." keys are strategic merge patch directives ($setElementOrder/..., $patch, $retainKeys)
+    out = [k for k in obj if known is not None and k not in known and not k.startswith("$")]
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        out += [".metadata.%s" % k for k in meta if k not in META_FIELDS]
+        out += ["metadata." + k for k in meta if k not in META_FIELDS and not k.startswith("$")]
     return sorted(out)
 
 
@@ -167,7 +168,7 @@ def check(req, res, obj, patching=False):
         raise ApiError(400, "BadRequest", 'fieldValidation must be one of "Ignore", "Warn", or "Strict", got '
                        '"%s"' % mode)
     bad = unknown_fields(res, obj) if mode in ("Warn", "Strict") else []
-    msgs = ['unknown field "%s"' % f.lstrip(".") for f in bad]
+    msgs = ['unknown field "%s"' % f for f in bad]
     if mode != "Strict" or not msgs:
         return msgs
     what = "" if patching else '%s in version "%s" cannot be handled as a %s: ' % (res.kind, res.version, res.kind)
