@@ -15,7 +15,8 @@ Options: allow_v5 (offer v5.channel.k8s.io for exec; v4 always), allow_spdy (exe
 which kubectl falls back to), kube_version (/version; note that /usr/bin/kubectl may be gcloud's
 dispatcher, which runs kubectl 1.MINOR of the server, and kubectl < 1.30 execs over SPDY),
 log_handler(namespace, pod, container, previous, tail_lines) -> str|bytes for pods/log,
-watch_bookmark_seconds. server.request_log holds the last 2000 (method, path, user, code).
+watch_bookmark_seconds. /openapi/v2 and /openapi/v3 are generated from the resource table
+(apiserver_openapi*.py). server.request_log holds the last 2000 (method, path, user, code).
 """
 import json
 import re
@@ -328,12 +329,11 @@ class ApiServer:
     def _openapi_v2(self, req):
         if req.method not in ("GET", "HEAD"):
             raise method_not_allowed()
-        doc = openapi_v2.document(self.kube_version)
         if "protobuf" in (req.h.headers.get("Accept") or ""):
-            body = openapi_v2.protobuf(doc)
+            body = openapi_v2.encoded(self.kube_version, True)
             return self.send_json(req, 200, body, [("ETag", openapi_v2.etag(body))],
                                   openapi_v2.PROTOBUF_REPLY)
-        return self.send_json(req, 200, doc)
+        return self.send_json(req, 200, openapi_v2.encoded(self.kube_version, False))
 
     def _get_only(self, req, doc):
         if doc is None:

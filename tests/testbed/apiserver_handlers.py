@@ -350,7 +350,7 @@ def update(api, req, res, ns, name, sub):
     body = req.json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
-    req.warnings = openapi.check(req, res, body)
+    req.warnings = openapi.check(req, res, body, "UpdateOptions")
 
     def replace(old):
         new = dict(body)
@@ -370,7 +370,7 @@ def patch(api, req, res, ns, name, sub):
     if (ctype or "").split(";")[0].strip().lower() not in patching.SUPPORTED:
         patching.apply(ctype, {}, {})      # raises 415
     body = req.json_body() if req.body else None
-    req.warnings = openapi.check(req, res, body, patching=True) if isinstance(body, dict) else []
+    req.warnings = openapi.check(req, res, body, "PatchOptions") if isinstance(body, dict) else []
 
     def apply(old):
         old_rv = old["metadata"].get("resourceVersion")

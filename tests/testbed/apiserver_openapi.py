@@ -7,6 +7,7 @@ does, it leaves validation to the server and sends `fieldValidation=Strict`. The
 name) but the smallest schemas: apiVersion, kind, metadata (ObjectMeta with its real fields), spec and status as
 objects whose fields are not listed. Strict validation therefore rejects unknown fields at the top level and in
 metadata only, with the real API server's message."""
+import functools
 import hashlib
 import json
 
@@ -121,6 +122,7 @@ def _gv_path(group, version):
     return "api/" + version if not group else "apis/%s/%s" % (group, version)
 
 
+@functools.lru_cache(maxsize=8)
 def root(kube_version):
     """/openapi/v3: each group/version's document with the hash clients cache it by."""
     out = {}
@@ -160,16 +162,20 @@ def unknown_fields(res, obj):
     return sorted(out)
 
 
-def check(req, res, obj, patching=False):
-    """fieldValidation (query): Strict refuses unknown fields (400 BadRequest, the real message); Warn returns
-    them (for the Warning header); Ignore and none do nothing. Returns the warnings."""
+def check(req, res, obj, options="CreateOptions"):
+    """fieldValidation (query) of a create, update (UpdateOptions) or patch (PatchOptions): Strict refuses unknown
+    fields (400 BadRequest, the real message); Warn returns them (for the Warning header); Ignore and none do
+    nothing. Returns the warnings."""
     mode = (req.query.get("fieldValidation") or [""])[-1]
     if mode not in ("", "Ignore", "Warn", "Strict"):
-        raise ApiError(400, "BadRequest", 'fieldValidation must be one of "Ignore", "Warn", or "Strict", got '
-                       '"%s"' % mode)
+        msg = 'Unsupported value: "%s": supported values: "", "Ignore", "Strict", "Warn"' % mode
+        raise ApiError(422, "Invalid", '%s.meta.k8s.io "" is invalid: fieldValidation: %s' % (options, msg),
+                       {"group": "meta.k8s.io", "kind": options, "causes": [
+                           {"reason": "FieldValueNotSupported", "message": msg, "field": "fieldValidation"}]})
     bad = unknown_fields(res, obj) if mode in ("Warn", "Strict") else []
     msgs = ['unknown field "%s"' % f for f in bad]
     if mode != "Strict" or not msgs:
         return msgs
-    what = "" if patching else '%s in version "%s" cannot be handled as a %s: ' % (res.kind, res.version, res.kind)
+    what = "" if options == "PatchOptions" else '%s in version "%s" cannot be handled as a %s: ' % (
+        res.kind, res.version, res.kind)
     raise ApiError(400, "BadRequest", what + "strict decoding error: " + ", ".join(msgs))

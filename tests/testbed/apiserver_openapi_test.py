@@ -91,7 +91,9 @@ class OpenApiDocumentsTest(F.FixtureTest):
         self.assertEqual(self.raw.req("POST", path + "?fieldValidation=Ignore", cm("i"))[0], 201)
         self.assertEqual(self.raw.req("POST", path, cm("n"))[0], 201)
         status, doc, _ = self.raw.req("POST", path + "?fieldValidation=Loose", cm("l"))
-        self.assertEqual((status, doc["reason"]), (400, "BadRequest"))
+        self.assertEqual((status, doc["reason"], doc["message"]), (422, "Invalid", 'CreateOptions.meta.k8s.io "" is '
+                         'invalid: fieldValidation: Unsupported value: "Loose": supported values: "", "Ignore", '
+                         '"Strict", "Warn"'))
         status, doc, _ = self.raw.req("PATCH", path + "/w?fieldValidation=Strict", {"extra": 2},
                                       "application/merge-patch+json")
         self.assertEqual((status, doc["message"]), (400, 'strict decoding error: unknown field "extra"'))
@@ -138,6 +140,9 @@ class KubectlApplyTest(unittest.TestCase):
 
     def test_kubectl_1_27_openapi_v2_protobuf(self):
         self.check("1.27.16", "1.27")
+
+    def test_kubectl_1_29_openapi_v3(self):
+        self.check("1.29.10", "1.29")
 
     def test_kubectl_1_33_openapi_v3(self):
         self.check("1.33.5", "1.33")

@@ -3,7 +3,9 @@ ones (apiserver_openapi.py), as JSON or, as kubectl < 1.30 asks for it
 (Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf), as gnostic's openapi_v2.Document protobuf.
 kubectl 1.27 fails `apply` and `create` (unless --validate=false) when this document is missing; it reads from it
 whether a kind's PATCH takes `fieldValidation`, and then leaves validation to the server."""
+import functools
 import hashlib
+import json
 
 import apiserver_openapi as v3
 from store import RESOURCES
@@ -31,6 +33,13 @@ def _op(op3, res):
     op["produces"] = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
     op["responses"] = {"200": {"description": "OK", "schema": ref}}
     return op
+
+
+@functools.lru_cache(maxsize=8)
+def encoded(kube_version, as_protobuf):
+    """The document's bytes (built once per version: the resource table does not change)."""
+    doc = document(kube_version)
+    return protobuf(doc) if as_protobuf else json.dumps(doc, separators=(",", ":")).encode()
 
 
 def document(kube_version):
@@ -85,7 +94,6 @@ def _bool(field, v):
 
 def _yaml(v):
     """A vendor extension's value as gnostic keeps it: YAML (here JSON, which is YAML)."""
-    import json
     return json.dumps(v, sort_keys=True)
 
 
