@@ -1,12 +1,13 @@
 """OpenAPI v3 documents of the simulated API server (/openapi/v3 and /openapi/v3/apis/G/V), generated from
 the resource table, and the server-side field validation (`fieldValidation=Strict`) they announce.
 
-kubectl (1.27 on) asks /openapi/v3 whether a kind's PATCH takes the `fieldValidation` query parameter; when it
-does, it leaves validation to the server and sends `fieldValidation=Strict`. The documents hold the real shapes
-(the paths with their operations and `x-kubernetes-group-version-kind`, the schema of each kind under its real
-name) but the smallest schemas: apiVersion, kind, metadata (ObjectMeta with its real fields), spec and status as
-objects whose fields are not listed. Strict validation therefore rejects unknown fields at the top level and in
-metadata only, with the real API server's message."""
+kubectl asks /openapi/v3 (1.29 on; 1.27 asks /openapi/v2, apiserver_openapi_v2.py) whether a kind's PATCH takes
+the `fieldValidation` query parameter; when it does, it leaves validation to the server and sends
+`fieldValidation=Strict`. The documents hold the real shapes (the paths with their operations and
+`x-kubernetes-group-version-kind`, the schema of each kind under its real name) but the smallest schemas:
+apiVersion, kind, metadata (ObjectMeta with its real fields) and the kind's top-level fields, whose own fields are
+not listed. Strict validation therefore rejects unknown fields at the top level and in metadata only, with the
+real API server's message."""
 import functools
 import hashlib
 import json
@@ -17,6 +18,13 @@ OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 META_FIELDS = ["annotations", "creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp",
                "finalizers", "generateName", "generation", "labels", "managedFields", "name", "namespace",
                "ownerReferences", "resourceVersion", "selfLink", "uid"]
+# the JSON type of each field named here (k8s.io/api); any other field is a string
+FIELD_TYPES = {"object": {"annotations", "labels", "data", "binaryData", "stringData", "spec", "status", "roleRef",
+                          "aggregationRule", "involvedObject", "related", "series", "source"},
+               "array": {"finalizers", "managedFields", "ownerReferences", "rules", "subjects", "secrets",
+                         "imagePullSecrets"},
+               "integer": {"deletionGracePeriodSeconds", "generation", "count"},
+               "boolean": {"immutable", "automountServiceAccountToken"}}
 # top-level fields besides apiVersion, kind, metadata (k8s.io/api types; spec/status for the others)
 TOP_FIELDS = {"ConfigMap": ["binaryData", "data", "immutable"],
               "Secret": ["data", "immutable", "stringData", "type"],
@@ -51,7 +59,7 @@ def _kind_schema(res):
     props = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": _ref(OBJECT_META)}
     fields = TOP_FIELDS.get(res.kind, ["spec", "status"])
     for f in fields or []:
-        props[f] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        props[f] = _field(f)
     # no x-kubernetes-group-version-kind here (the real schemas have it): kubectl >= 1.30 computes apply's
     # strategic merge patch from the schema carrying it, and these list no nested fields; without it, it
     # falls back to its compiled-in types
@@ -61,9 +69,17 @@ def _kind_schema(res):
     return out
 
 
+def _field(name):
+    typ = next((t for t, names in FIELD_TYPES.items() if name in names), "string")
+    if typ == "object":
+        return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    if typ == "array":
+        return {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {"type": typ}
+
+
 def _meta_schema():
-    return {"type": "object", "properties": {f: {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                                             for f in META_FIELDS}}
+    return {"type": "object", "properties": {f: _field(f) for f in META_FIELDS}}
 
 
 def _param(name, where="query", required=False):

@@ -107,6 +107,8 @@ def _schema(s):
         out += _bytes(1, s["$ref"])
     if "type" in s:
         out += _bytes(22, _bytes(1, s["type"]))
+    if "items" in s:
+        out += _bytes(23, _bytes(1, _schema(s["items"])))
     for sub in s.get("allOf") or []:
         out += _bytes(24, _schema(sub))
     if "properties" in s:
