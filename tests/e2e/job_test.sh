@@ -12,7 +12,7 @@
 E2E_SPEED=${E2E_JOB_SPEED:-8}
 tb_up job --names j-0,j-1,j-2 --profile 4.14 --schedulable-masters --cron-minute 2
 K() { KUBECONFIG=$TB/kubeconfig kubectl -n openshift-etcd "$@"; }
-apply() { KUBECONFIG=$TB/kubeconfig kubectl apply --validate=false -f "$1"; }  # each object in its own namespace
+apply() { KUBECONFIG=$TB/kubeconfig kubectl apply -f "$1"; }  # each object in its own namespace
 section() { echo "# ${SECONDS}s: $*"; }
 S=$E2E_TMP/j.json
 ended() { snap "$S" && tbq job "$S" "$1" | grep -qvE '^Running '; }
@@ -92,7 +92,7 @@ old_id=$(tbq member-id "$E2E_TMP/before.json" j-1)
 kill_site remove-member "$E2E_TMP/killed-1" >"$E2E_TMP/kill.lua"
 K create configmap kill-1 --from-file=kill.lua="$E2E_TMP/kill.lua" >/dev/null || die "configmap kill-1"
 repair_job repair-j-1 j-1 2 kill-1 >"$E2E_TMP/repair.json"
-expect "a repair Job for j-1 is created" 0 K create --validate=false -f "$E2E_TMP/repair.json"
+expect "a repair Job for j-1 is created" 0 K create -f "$E2E_TMP/repair.json"
 wait_for "the repair Job to end" 240 ended repair-j-1
 check "repair Job: the first pod killed (137) after remove-member, the second completed" \
 	test "$(outcome repair-j-1)" = "Complete 1 1 137,0"
@@ -118,7 +118,7 @@ old_id=$(tbq member-id "$E2E_TMP/before2.json" j-2)
 kill_site remove-member "$E2E_TMP/killed-2" >"$E2E_TMP/kill.lua"
 K create configmap kill-2 --from-file=kill.lua="$E2E_TMP/kill.lua" >/dev/null || die "configmap kill-2"
 repair_job repair-j-2 j-2 0 kill-2 >"$E2E_TMP/repair2.json"
-expect "a repair Job for j-2, not retried, is created" 0 K create --validate=false -f "$E2E_TMP/repair2.json"
+expect "a repair Job for j-2, not retried, is created" 0 K create -f "$E2E_TMP/repair2.json"
 wait_for "the repair Job to end" 120 ended repair-j-2
 check "repair Job without retries: Failed (BackoffLimitExceeded) after the kill" \
 	test "$(outcome repair-j-2)" = "BackoffLimitExceeded 0 1 137"

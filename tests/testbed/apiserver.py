@@ -15,7 +15,8 @@ Options: allow_v5 (offer v5.channel.k8s.io for exec; v4 always), allow_spdy (exe
 which kubectl falls back to), kube_version (/version; note that /usr/bin/kubectl may be gcloud's
 dispatcher, which runs kubectl 1.MINOR of the server, and kubectl < 1.30 execs over SPDY),
 log_handler(namespace, pod, container, previous, tail_lines) -> str|bytes for pods/log,
-watch_bookmark_seconds. server.request_log holds the last 2000 (method, path, user, code).
+watch_bookmark_seconds. /openapi/v2 and /openapi/v3 are generated from the resource table
+(apiserver_openapi*.py). server.request_log holds the last 2000 (method, path, user, code).
 """
 import json
 import re
@@ -29,6 +30,8 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit, parse_qs, unquote
 
 import apiserver_discovery as discovery
+import apiserver_openapi as openapi
+import apiserver_openapi_v2 as openapi_v2
 import rbac as rbac_mod
 import apiserver_handlers as handlers
 import apiserver_proto
@@ -250,6 +253,8 @@ class ApiServer:
         h.send_header("Content-Length", str(len(body)))
         for k, v in headers:
             h.send_header(k, v)
+        for w in getattr(req, "warnings", None) or ():     # fieldValidation=Warn (apiserver_openapi.check)
+            h.send_header("Warning", '299 - "%s"' % w.replace('"', '\\"'))
         h.end_headers()
         if req.method != "HEAD":
             h.wfile.write(body)
@@ -306,6 +311,10 @@ class ApiServer:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts[0] == "api":
             return self._api(req, "", parts[1:])
+        if path == "/openapi/v2":
+            return self._openapi_v2(req)
+        if parts[:2] == ["openapi", "v3"]:
+            return self._get_only(req, openapi.lookup(parts[2:], self.kube_version))
         if parts[0] == "apis":
             return self._apis(req, parts[1:])
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -316,6 +325,15 @@ class ApiServer:
         if len(parts) == 1:
             return self._get_only(req, discovery.api_group(parts[0]))
         return self._api(req, parts[0], parts[1:])
+
+    def _openapi_v2(self, req):
+        if req.method not in ("GET", "HEAD"):
+            raise method_not_allowed()
+        if "protobuf" in (req.h.headers.get("Accept") or ""):
+            body = openapi_v2.encoded(self.kube_version, True)
+            return self.send_json(req, 200, body, [("ETag", openapi_v2.etag(body))],
+                                  openapi_v2.PROTOBUF_REPLY)
+        return self.send_json(req, 200, openapi_v2.encoded(self.kube_version, False))
 
     def _get_only(self, req, doc):
         if doc is None:

@@ -5,6 +5,7 @@ import json
 import re
 import time
 
+import apiserver_openapi as openapi
 import apiserver_patch as patching
 import apiserver_pods as pods
 import apiserver_tables as tables
@@ -225,6 +226,7 @@ def create(api, req, res, ns):
     obj = req.json_body()
     if not isinstance(obj, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    req.warnings = openapi.check(req, res, obj)
     meta = obj.setdefault("metadata", {})
     if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
         raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
@@ -348,6 +350,7 @@ def update(api, req, res, ns, name, sub):
     body = req.json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    req.warnings = openapi.check(req, res, body, "UpdateOptions")
 
     def replace(old):
         new = dict(body)
@@ -367,6 +370,7 @@ def patch(api, req, res, ns, name, sub):
     if (ctype or "").split(";")[0].strip().lower() not in patching.SUPPORTED:
         patching.apply(ctype, {}, {})      # raises 415
     body = req.json_body() if req.body else None
+    req.warnings = openapi.check(req, res, body, "PatchOptions") if isinstance(body, dict) else []
 
     def apply(old):
         old_rv = old["metadata"].get("resourceVersion")

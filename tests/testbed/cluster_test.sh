@@ -93,7 +93,7 @@ wait_for 20 "etcd-$N3 to go away" pod_gone "$D" openshift-etcd "etcd-$N3"
 # the data directory, this time through a debug pod shaped like `oc debug node/X` makes it, and exec
 ns=openshift-debug-t1
 kc "$D" create namespace "$ns" >/dev/null || fail "create namespace"
-kc "$D" create --validate=false -n "$ns" -f - >/dev/null <<EOF || fail "create debug pod"
+kc "$D" create -n "$ns" -f - >/dev/null <<EOF || fail "create debug pod"
 {"apiVersion": "v1", "kind": "Pod",
  "metadata": {"name": "$N3-debug-abcde", "annotations": {"debug.openshift.io/source-resource": "nodes/$N3"}},
  "spec": {"nodeName": "$N3", "hostNetwork": true, "hostPID": true, "restartPolicy": "Never",
