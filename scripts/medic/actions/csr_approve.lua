@@ -8,13 +8,20 @@ local csr = require "medic.csr"
 
 local WHY = "approved by etcd-medic replace-unhealthy-member --approve-csrs: the new control-plane node's CSR"
 
-local function approve(ctx, obj)
-	local name = obj.metadata.name
-	local ok, err = ctx.cluster:k8s():update(csr.approval_path(name), csr.approved_copy(obj, WHY))
+-- Read again right before: still the node's, still pending (another admin may have denied or approved it).
+local function approve(a, ctx, listed)
+	local name, kc = listed.metadata.name, ctx.cluster:k8s()
+	local obj, err = kc:get(csr.COLLECTION .. "/" .. name)
+	if not obj then ctx:stop("failed", "cannot read CSR " .. name .. ": " .. tostring(err)) end
+	local kind = csr.kind(obj, a.node)
+	if not kind or csr.condition(obj) ~= "Pending" then return end
+	local ok
+	ok, err = kc:update(csr.approval_path(name), csr.approved_copy(obj, WHY))
 	if not ok then ctx:stop("failed", "cannot approve CSR " .. name .. ": " .. tostring(err)) end
 	ctx.journal.approved_csrs = ctx.journal.approved_csrs or {}
 	table.insert(ctx.journal.approved_csrs, name)
 	ctx:say("CSR %s approved (%s, requestor %s)", name, obj.spec.signerName, obj.spec.username)
+	return kind
 end
 
 -- One look: approve what is the node's and pending; done when both its kinds are approved; the progress line.
@@ -28,9 +35,8 @@ local function poll(a, ctx)
 		end
 	end
 	for _, obj in ipairs(seen.pending) do
-		approve(ctx, obj)
-		local kind = csr.kind(obj, a.node)
-		seen.approved[kind] = true
+		local kind = approve(a, ctx, obj)
+		if kind then seen.approved[kind] = true end
 	end
 	local ok = seen.approved
 	return ok.client and ok.serving, string.format("node %s: client CSR %s, serving CSR %s", a.node,
