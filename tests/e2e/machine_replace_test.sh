@@ -12,7 +12,7 @@
 # replace-unhealthy-member` prints (tests/e2e/rbacctl.py, as rbac_test.sh): no request refused, and every permission
 # exercised across the two variants but the bare-metal ones (declared optional, named below).
 # Refusals (exit 3, nothing changed): the named node Ready; a crash-looping pod (pointing at
-# replace-crashlooping-member); two machines down. A member too many after the run (added by hand while it waits):
+# replace-crashlooping-member); two machines down; --approve-csrs off UPI, or naming a node that ran etcd. A member too many after the run (added by hand while it waits):
 # named, not removed (exit 1); the same command, once it is gone, verifies and ends (exit 0).
 . "$(dirname "$0")/lib.sh"
 E2E_TIMINGS=()
@@ -81,6 +81,8 @@ t0=$SECONDS
 tb_up cpms --names master-0,master-1,master-2 --profile 4.14 --machines cpms
 urefused "the named node is Ready" "node master-1 is Ready" --node master-1 --yes
 stop_machine master-1
+urefused "--approve-csrs where the machine-approver approves" "approve-csrs is for UPI" --node master-1 --yes \
+	--approve-csrs master-9
 snap "$E2E_TMP/zone.json"
 old_zone=$(mq zone "$E2E_TMP/zone.json" "$(mq machine "$E2E_TMP/zone.json" master-1)")
 # another admin adds a member by hand while the run waits: the verification names it and removes nothing
@@ -170,6 +172,8 @@ t0=$SECONDS
 tb_up upi --names master-0,master-1,master-2 --profile 4.14
 stop_machine master-1
 as_service_account
+urefused "--approve-csrs naming a node that ran etcd" "node master-0 ran etcd before" --node master-1 --yes \
+	--approve-csrs master-0
 snap "$E2E_TMP/r-before.json"
 umed --node master-1 --yes --approve-csrs master-3 --site "$E2E_TMP/lease.lua" --journal cluster &
 run=$!
