@@ -16,6 +16,7 @@ local actions = require "medic.actions"
 local machines = require "medic.machines"
 local steps = require "medic.replace.steps"
 local gopts = require "medic.options"
+local csr = require "medic.csr"
 local checks = require "replace-unhealthy-member.checks"
 local progress = require "replace-unhealthy-member.progress"
 
@@ -44,6 +45,7 @@ local P = procedure.new {
 		{ "get list create delete", "baremetalhosts.metal3.io", at = MACHINES, optional = true,
 			why = "bare metal: the old host and the new one" },
 		{ "get create", "secrets", at = MACHINES, optional = true, why = "bare metal: the new host's BMC secret" },
+		checks.CSR_PERMISSIONS,
 	},
 
 	options = {
@@ -67,6 +69,9 @@ local P = procedure.new {
 		{ name = "boot-mac", arg = "MAC", help = "bare metal: the new host's boot MAC address (default: the old host's)" },
 		{ name = "boot-mode", arg = "MODE", choices = { "UEFI", "UEFISecureBoot", "legacy" },
 			help = "bare metal: the new host's boot mode (default: the old host's)" },
+		{ name = "approve-csrs", arg = "NODE", check = checks.node_name,
+			help = "UPI: approve the certificate signing requests of the new host's node NODE as they come (its "
+				.. "client CSR from the node-bootstrapper, then its serving CSR), each checked; no other CSR" },
 		{ name = "remove-finalizers-after", arg = "SECONDS", number = true,
 			help = "the bare-metal document's last resort: if the old Machine is still being deleted after SECONDS, "
 				.. "remove its finalizers (its instance or host may be left as it is; default: never)" },
@@ -106,6 +111,7 @@ local P = procedure.new {
 		old_host = "the node's BareMetalHost: {name=, namespace=, uid=}",
 		host_clone = "the new BareMetalHost, saved from the old one (its BMC secret's name only)",
 		new_node = "the replacement node: {name=, ip=}",
+		approved_csrs = "the names of the CSRs approved (--approve-csrs)",
 		backup = "the snapshot taken (or given with --backup)", backup_pair = "the backup taken",
 		member_id = "the removed member's ID", member_peer_urls = "the removed member's peer URLs",
 		overrides_recorded = "true once previous_overrides is recorded",
@@ -139,6 +145,7 @@ P:prerequisites {
 	{ "variant", "how the machine is replaced: cpms, machine-api, baremetal or upi", checks.variant },
 	{ "etcd-pod", "an etcd pod on another node is Ready to work through", checks.ready_peer },
 	{ "members", "exactly the node's member is unhealthy, every other member healthy", checks.members },
+	{ "approve-csrs", "with --approve-csrs: UPI, and the user may approve the new node's CSRs", checks.approve_csrs },
 	{ "baremetal", "bare metal: the baremetal operator Available; the host and its BMC credentials", checks.baremetal },
 	{ "backup", "an etcd backup has been taken, or will be in the next step", checks.backup },
 }
@@ -282,6 +289,26 @@ P:step { name = "create-machine", title = "Create the new Machine (the saved one
 }
 
 ------------------------------------------------------------------------------------------------ 6. the new node
+
+-- UPI with --approve-csrs: what the documentation has the admin do (oc get csr; oc adm certificate approve), for the
+-- new host's node only.
+P:step { name = "approve-csrs", title = "UPI: approve the new host's certificate signing requests (--approve-csrs)",
+	skip = function(ctx)
+		if not ctx.opts.approve_csrs then return "no --approve-csrs" end
+		return variant_is("upi")(ctx)
+	end,
+	done = function(ctx)
+		if ctx.journal.new_node then return "node " .. ctx.journal.new_node.name .. " is Ready" end
+		local seen = csr.of_node(ctx.cluster:k8s(), ctx.opts.approve_csrs)
+		if seen and seen.approved.client and seen.approved.serving then
+			return "the client and serving CSRs of " .. ctx.opts.approve_csrs .. " are approved"
+		end
+	end,
+	actions = function(ctx)
+		return { actions.csr_approve { node = ctx.opts.approve_csrs, timeout = ctx.opts.machine_timeout,
+			interval = ctx.opts.poll_interval } }
+	end,
+}
 
 P:step { name = "new-node", title = "Wait for the new control-plane node to be Ready",
 	done = function(ctx)

@@ -15,6 +15,8 @@
 --   actions.command{argv={...}}                        a program on this machine (a site's own tool)
 --   actions.archive / seal / copy_to_node / prune       the platform's backup pair (medic/actions/backup.lua)
 --   actions.object_delete / object_create / bmc_secret_create   Machines, hosts, Nodes (medic/actions/objects.lua)
+--   actions.csr_approve{node=, timeout=, interval=}    oc adm certificate approve, a new node's CSRs only
+--                                                      (medic/actions/csr_approve.lua)
 --
 -- Every action may also carry record = { journal_key = value, ... }: written to the journal before it runs, so a
 -- resumed run knows what this one was about to do; and guard = function(ctx): re-checks the world right before.
@@ -101,6 +103,7 @@ for kind, methods in pairs(require "medic.actions.backup") do define(kind, metho
 ------------------------------------------------------------------------------------------------ other API objects
 
 for kind, methods in pairs(require "medic.actions.objects") do define(kind, methods) end
+define("csr_approve", require "medic.actions.csr_approve")
 
 ------------------------------------------------------------------------------------------------ API objects
 

@@ -6,8 +6,22 @@
 local openshift = require "medic.openshift"
 local machines = require "medic.machines"
 local shared = require "medic.replace.checks"
+local csr = require "medic.csr"
+local perms = require "medic.permissions"
 
 local checks = setmetatable({}, { __index = shared })
+
+-- UPI with --approve-csrs: what `oc adm certificate approve` needs (RBAC, and the CertificateApproval admission's
+-- `approve` on each signer). Optional in the declaration: asked only when --approve-csrs is given.
+checks.CSR_PERMISSIONS = {
+	{ "get list", "certificatesigningrequests.certificates.k8s.io", at = "cluster", optional = true,
+		why = "UPI with --approve-csrs: the new node's CSRs" },
+	{ "update", "certificatesigningrequests.certificates.k8s.io/approval", at = "cluster", optional = true,
+		why = "UPI with --approve-csrs: approve them" },
+	{ "approve", "signers.certificates.k8s.io", at = "cluster", optional = true,
+		names = { csr.CLIENT_SIGNER, csr.SERVING_SIGNER },
+		why = "UPI with --approve-csrs: their signers (the CertificateApproval admission)" },
+}
 
 function checks.node_name(v) return require("medic.node").valid_node_name(v) end
 
@@ -122,6 +136,31 @@ function checks.variant(ctx)
 		why = why .. string.format(" (phase %s)", machines.phase(m))
 	end
 	return variant .. ": " .. why
+end
+
+------------------------------------------------------------------------------------------------ --approve-csrs
+
+-- Only where the admin approves the new host's CSRs (UPI: on IPI the machine-approver does), and only when this user
+-- may: the optional rules of CSR_PERMISSIONS asked as required ones.
+function checks.approve_csrs(ctx)
+	local node = ctx.opts.approve_csrs
+	if not node then return "not asked (--approve-csrs NODE approves the new host's CSRs on UPI)" end
+	if ctx.state.variant ~= "upi" then
+		ctx:stop("refused", "--approve-csrs is for UPI (no Machine for the node); on " .. ctx.state.variant
+			.. " the machine-approver approves the new node's CSRs")
+	end
+	for _, n in ipairs(ctx.state.nodes_before or {}) do
+		if n == node then
+			ctx:stop("refused", "--approve-csrs " .. node .. ": node " .. node .. " ran etcd before this run; name the "
+				.. "new host's node")
+		end
+	end
+	local rules = {}
+	for i, r in ipairs(checks.CSR_PERMISSIONS) do
+		rules[i] = { r[1], r[2], at = r.at, names = r.names, why = r.why }
+	end
+	ctx:need_permissions(perms.queries(rules, {}))
+	return "the CSRs of node " .. node .. " are approved as they come (client, then serving), none other"
 end
 
 ------------------------------------------------------------------------------------------------ bare metal

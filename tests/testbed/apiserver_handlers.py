@@ -10,7 +10,7 @@ import apiserver_patch as patching
 import apiserver_pods as pods
 import apiserver_tables as tables
 from apiserver_request import client_gone, compact, dry_run, method_not_allowed, qbool, qstr
-from store import RESOURCES, ApiError, parse_field_selector, parse_label_selector
+from store import RESOURCES, ApiError, Resource, parse_field_selector, parse_label_selector
 
 STATUS_SUBRESOURCE = {"pods", "nodes", "namespaces", "etcds", "clusteroperators",
                       "clusterversions", "machines", "controlplanemachinesets", "baremetalhosts",
@@ -36,6 +36,8 @@ def dispatch(api, req, res, ns, name, sub):
             raise method_not_allowed()
         return pods.pod_log(api, req, res, ns, name)
     if sub == "approval" and res.plural == "certificatesigningrequests" and name and m == "PUT":
+        api.authorize(req, "update", res, ns, name, sub)
+        approve_signer(api, req, api.store.get(res.plural, None, name))
         return update(api, req, res, ns, name, sub)
     if sub not in (None, "status") or (sub == "status" and res.plural not in STATUS_SUBRESOURCE):
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -343,6 +345,24 @@ def _keep_status_split(res, sub, old, new):
     else:
         new.pop("status", None)
     return new
+
+
+SIGNERS = Resource("signers", "", "certificates.k8s.io", "v1", False)
+
+
+def approve_signer(api, req, csr):
+    """The CertificateApproval admission plugin (k8s.io/kubernetes plugin/pkg/admission/certificates/approval):
+    who approves a CSR must be authorized to `approve` its signer, by its name or its domain's "DOMAIN/*"."""
+    signer = (csr.get("spec") or {}).get("signerName") or ""
+    for name in (signer, signer.split("/")[0] + "/*"):
+        if api.allowed(req.user, "approve", "signers", None, None, SIGNERS.group, name):
+            if api.rbac:
+                api.rbac.record(req.user, "approve", SIGNERS.group, "signers", None, None, True)
+            return
+    if api.rbac:
+        api.rbac.record(req.user, "approve", SIGNERS.group, "signers", None, None, False)
+    raise ApiError(403, "Forbidden", 'certificatesigningrequests.certificates.k8s.io "%s" is forbidden: user not '
+                   'permitted to approve requests with signerName "%s"' % (csr["metadata"]["name"], signer))
 
 
 def update(api, req, res, ns, name, sub):

@@ -80,6 +80,40 @@ class RbacTest(unittest.TestCase):
         self.s.delete("serviceaccounts", NS, "medic")
         self.assertIsNone(self.r.user_of(token))
 
+    def test_approving_a_csr_needs_approve_on_its_signer(self):
+        """The CertificateApproval admission (apiserver_handlers.approve_signer): by the signer's name or DOMAIN/*."""
+        import apiserver_handlers
+        from store import ApiError
+
+        class Api:
+            rbac, store = self.r, self.s
+
+            def allowed(api, user, verb, resource, ns, sub=None, group="", name=None):
+                return self.r.allowed(user, verb, resource, ns, sub, group, name)
+
+        class Req:
+            user = SA
+        csr = {"metadata": {"name": "csr-1"}, "spec": {"signerName": "kubernetes.io/kubelet-serving"}}
+        with self.assertRaises(ApiError) as e:
+            apiserver_handlers.approve_signer(Api(), Req(), csr)
+        self.assertIn('user not permitted to approve requests with signerName "kubernetes.io/kubelet-serving"',
+                      e.exception.message)
+        self.role("clusterroles", "c", [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                                         "verbs": ["approve"], "resourceNames": ["kubernetes.io/kubelet-serving"]}])
+        self.bind("clusterrolebindings", "b", "ClusterRole", "c")
+        apiserver_handlers.approve_signer(Api(), Req(), csr)
+        other = {"metadata": {"name": "csr-2"}, "spec": {"signerName": "kubernetes.io/kube-apiserver-client"}}
+        self.assertRaises(ApiError, apiserver_handlers.approve_signer, Api(), Req(), other)
+        self.role("clusterroles", "d", [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                                         "verbs": ["approve"], "resourceNames": ["kubernetes.io/*"]}])
+        self.bind("clusterrolebindings", "b2", "ClusterRole", "d")
+        apiserver_handlers.approve_signer(Api(), Req(), other)
+        used = self.r.usage()[SA]
+        self.assertIn({"verb": "approve", "group": "certificates.k8s.io", "resource": "signers", "namespace": ""},
+                      used["used"])
+        self.assertIn({"verb": "approve", "group": "certificates.k8s.io", "resource": "signers", "namespace": ""},
+                      used["denied"])
+
     def test_usage_keeps_allowed_and_refused_apart(self):
         self.r.record(SA, "get", "", "pods", "exec", NS, True)
         self.r.record(SA, "get", "", "pods", "exec", NS, True)

@@ -1,11 +1,15 @@
 """The certificate signing requests of a host that joins (UPI, `testbed add-host`): the node-bootstrapper's
 client CSR, which must be approved before the kubelet can register its Node, then the kubelet's serving CSR
 (kubelet TLS bootstrap; the machine-approver approves them on IPI, an admin on UPI with
-`oc adm certificate approve`). Only the objects and the approval are modelled: no certificate is issued."""
+`oc adm certificate approve`). The requests are real PKCS#10 (CN system:node:NAME, O system:nodes); only the
+objects and the approval are modelled: no certificate is issued."""
 import base64
 import logging
+import os
 import random
 import string
+import subprocess
+import tempfile
 
 from ceo_util import now
 from store import ApiError
@@ -16,11 +20,13 @@ SERVING_SIGNER = "kubernetes.io/kubelet-serving"
 BOOTSTRAPPER = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper"
 
 
-def request_pem(cn):
-    """Stands for the PEM request (not a real one: nothing here signs it)."""
-    body = base64.b64encode(("testbed certificate request for %s" % cn).encode()).decode()
-    return base64.b64encode(("-----BEGIN CERTIFICATE REQUEST-----\n%s\n-----END CERTIFICATE REQUEST-----\n"
-                             % body).encode()).decode()
+def request_pem(cn, org):
+    """A real PKCS#10 request (PEM, base64 as spec.request holds it) for CN/O, as the kubelet makes: an EC key."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-keyout", os.path.join(tmp, "key"), "-subj", "/O=%s/CN=%s" % (org, cn)],
+                             check=True, capture_output=True).stdout
+    return base64.b64encode(out).decode()
 
 
 class Csrs:
@@ -33,7 +39,7 @@ class Csrs:
         cn = "system:node:" + node
         obj = {"metadata": {"name": name, "generateName": "csr-"},
                "spec": {"signerName": signer, "username": username, "groups": groups, "usages": usages,
-                        "request": request_pem(cn)},
+                        "request": request_pem(cn, "system:nodes")},
                "status": {}}
         self.store.create("certificatesigningrequests", None, obj)
         log.info("%s: pending CSR %s (%s)", node, name, signer)
