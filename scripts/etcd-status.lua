@@ -79,6 +79,7 @@ local P = procedure.new {
 		members = "the member list (nil when it cannot be read)",
 		health = "endpoint health of every member",
 		healthy = "member ID -> healthy",
+		alarms = "the alarms read with the health (etcd-status.readings reads them only without)",
 		members_error = "why the member list could not be read",
 		rollout = "the operator's rollout state (nil when etcd/cluster cannot be read)",
 		repairs = "unfinished journals of this cluster: { {path=, procedure=, node=, started=} ... }",
@@ -129,7 +130,7 @@ end
 
 local function members(ctx)
 	through_any_pod(ctx)
-	local list, health, healthy = ctx.cluster:read_members()
+	local list, health, healthy, alarms = ctx.cluster:read_members()
 	local pod = ctx.cluster.etcd_pod
 	section("members" .. ((pod and pod ~= "(direct)") and (" (through " .. pod .. ")") or "") .. ":")
 	if not list then
@@ -137,7 +138,7 @@ local function members(ctx)
 		say("  cannot read the member list: %s", ctx.state.members_error)
 		return
 	end
-	ctx.state.members, ctx.state.health, ctx.state.healthy = list, health, healthy
+	ctx.state.members, ctx.state.health, ctx.state.healthy, ctx.state.alarms = list, health, healthy, alarms
 	for _, line in ipairs(openshift.member_table(list)) do say("  %s", line) end
 	say("")
 	for _, line in ipairs(openshift.health_lines(health, list)) do say("  %s", line) end
@@ -181,7 +182,7 @@ end
 local function finding_ctx(ctx)
 	local st = ctx.state
 	local client = st.members and ctx.cluster.client
-	st.etcd = st.members and readings.etcd(client, st.members) or {}
+	st.etcd = st.members and readings.etcd(client, st.members, st.alarms) or {}
 	return {
 		now = os.time(), namespace = ctx.opts.namespace, opts = ctx.opts, cluster = ctx.cluster,
 		nodes = st.nodes or {}, network = ctx.cluster:k8s():get(openshift.NETWORK), pods = st.pods or {},

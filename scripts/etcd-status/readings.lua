@@ -44,13 +44,14 @@ local function hashes(client, status, rev)
 	return out
 end
 
--- { status = rows|nil, alarms = rows|nil, hashes = rows|nil, hash_revision =, hash_note = why not compared }
-function readings.etcd(client, members)
+-- { status = rows|nil, alarms = rows|nil, hashes = rows|nil, hash_revision =, hash_note = why not compared };
+-- `alarms`: those the health reading already read (cluster:read_members), else they are asked for here.
+function readings.etcd(client, members, alarms)
 	local e = {}
 	local urls = started_urls(members)
 	if not client or #urls == 0 then return e end
 	e.status = client:status { endpoints = urls }
-	e.alarms = client:alarms { endpoints = urls }
+	e.alarms = alarms or client:alarms { endpoints = urls }
 	local rev = e.status and common_revision(e.status)
 	if rev then
 		e.hash_revision = rev

@@ -142,16 +142,18 @@ end
 
 -- Members and health, read live (never ETCDCTL_ENDPOINTS, which lags), through another pod if the first fails.
 -- opts: down_ip= the IP of a node whose member is expected down (its health is given 1 s, not 5), timeout= seconds
--- for the others, alarms=false (not read). Returns members, health, healthy_by_id; or nil, message.
+-- for the others, alarms=false (not read). Returns members, health, healthy_by_id, the alarms read with the health
+-- (as health() returns them); or nil, message.
 function Cluster:read_members(opts)
 	local last
 	for attempt = 1, 2 do
 		local c, err = self:etcd_client(attempt > 1)
 		if c then
 			local members, merr = c:members()
-			local health, herr = nil, nil
-			if members then health, herr = c:health(health_opts(members, opts or {})) end
-			if members and health then return members, health, openshift.health_by_member(members, health) end
+			local health, alarms, herr
+			if members then health, alarms = c:health(health_opts(members, opts or {})) end
+			if members and health then return members, health, openshift.health_by_member(members, health), alarms end
+			if members then herr = alarms end
 			last = merr or herr
 		else
 			last = err

@@ -131,7 +131,8 @@ end
 
 local function by_endpoint(a, b) return a.endpoint < b.endpoint end
 
--- Finishes health(): sorted entries, alarms applied (unless opts.alarms is false); returns entries, alarms.
+-- Finishes health(): sorted entries, alarms applied (unless opts.alarms is false); returns entries, alarms ({} when
+-- not asked for, nil when they could not be read).
 local function with_alarms(conn, entries, opts)
 	table.sort(entries, by_endpoint)
 	if opts and opts.alarms == false then return entries, {} end
@@ -145,7 +146,7 @@ local function with_alarms(conn, entries, opts)
 		for _, e in ipairs(entries) do
 			if e.healthy then e.healthy, e.error = false, "Unable to fetch the alarm list: " .. msg end
 		end
-		return entries, {}
+		return entries, nil
 	end
 	apply_alarms(entries, alarms)
 	return entries, alarms
@@ -314,7 +315,8 @@ function Gateway:alarms()
 end
 
 -- health{cluster=true | endpoints={url...} [, timeout=, brief={url...}]} -> { {endpoint=, healthy=, took=seconds,
--- error=} ... } (sorted by endpoint), alarms (as alarms() returns them).
+-- error=} ... } (sorted by endpoint), alarms (as alarms() returns them; {} with alarms=false, nil when the list
+-- could not be read).
 -- Healthy as etcdctl endpoint health: a linearizable read of key "health" succeeds (permission denied counts
 -- as healthy), and no alarm is active. timeout: seconds per endpoint (default 5, etcdctl's). brief: endpoints of a
 -- member expected down (stopped, crash-looping), given BRIEF_S seconds, so that it does not hold the reading up.
