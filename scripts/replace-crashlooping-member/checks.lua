@@ -111,6 +111,11 @@ function checks.crash_loop(ctx)
 	end
 	local looping, state = openshift.crashlooping(pod)
 	if not looping and ctx.state.member_removed then
+		if stuck then -- not crash-looping: the operator is installing on the node, and adds its member itself
+			ctx:stop("refused", "the etcd pod on " .. node .. " is not crash-looping (" .. state .. ") and the operator "
+				.. "is installing a revision there (" .. stuck .. "): it adds the node's member itself; wait until "
+				.. "the rollout is finished, then run etcd-status again")
+		end
 		return state .. "; its member was removed already, so it cannot serve: the procedure goes on from there"
 	end
 	if not looping then
