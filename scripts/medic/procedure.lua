@@ -160,6 +160,7 @@ local function open(self, ctx)
 	local user, why = ctx.cluster:check_access()
 	if not user then failure.fail(why) end
 	ctx.user = user
+	if not ctx.dry_run then lease.check_free(ctx) end -- another run's changes in progress are not the state to judge
 	ctx.cluster_id = self.journal_key and self.journal_key(ctx)
 	context.open_journal(ctx, ctx.cluster_id)
 	if ctx.resuming then

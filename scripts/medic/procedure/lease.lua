@@ -124,6 +124,18 @@ function lease.take(ctx)
 	failure.refuse("the lease " .. lease.NAME .. " changed hands while this run tried to take it; run again")
 end
 
+-- Refuses while another live run holds the lease, before this run's prerequisites read the cluster: that run's
+-- changes in progress would be judged as the state to repair. Reads only; lease.take still takes it before a change.
+function lease.check_free(ctx)
+	local current, err, code = ctx.cluster:k8s():get(path(ctx.cluster.namespace))
+	if not current then
+		if code == "NotFound" then return end
+		failure.fail("cannot read the lease " .. lease.NAME .. ": " .. tostring(err))
+	end
+	local spec = current.spec or {}
+	if not expired(spec) and not holder_gone(ctx, spec.holderIdentity) then refuse_held(spec) end
+end
+
 -- Renews the lease when a third of its duration has passed since the last renewal. Raises when it was lost.
 function lease.keep(ctx)
 	local held = ctx.lease
