@@ -1,5 +1,5 @@
 #!/bin/bash
-# The REPL: the procedure done by hand, one step at a time with the `cluster` object (as README shows), and
+# The REPL: the procedure done by hand, one step at a time with the `cluster` object (as docs/usage.md shows), and
 # etcd-status's verdict before and after.
 . "$(dirname "$0")/lib.sh"
 tb_up hand --names h-0,h-1,h-2 --profile 4.14

@@ -1,14 +1,14 @@
 -- etcd-medic-api: 2
--- The README's site file, run as written: `--dry-run` of replace-crashlooping-member on a fake cluster
+-- The site file of docs/usage.md, run as written: `--dry-run` of replace-crashlooping-member on a fake cluster
 -- (tests/lua/fake_cluster.lua) shows the replaced backup step and the changed secret names in its plan, and
 -- sends nothing but dry runs.
 package.path = "tests/lua/?.lua;" .. package.path
 local spec = require "spec"
 
--- The indented block that starts with "-- site.lua" in README.md, unindented.
+-- The indented block that starts with "-- site.lua" in docs/usage.md, unindented.
 local function readme_example()
 	local lines, inside = {}, false
-	for line in io.lines("README.md") do
+	for line in io.lines("docs/usage.md") do
 		if line:match("^    %-%- site%.lua") then inside = true end
 		if inside and not line:match("^    ") then break end
 		if inside then lines[#lines + 1] = line:sub(5) end
@@ -29,7 +29,7 @@ io.stderr:write("writes: ", #fake.writes, "\n")
 return code
 ]])
 
-spec.it("the README's site example is at most 20 lines", function()
+spec.it("the site example of docs/usage.md is at most 20 lines", function()
 	local n = select(2, example:gsub("\n", ""))
 	spec.eq(n > 5 and n <= 20, true, "lines: " .. n)
 end)
