@@ -7,6 +7,7 @@
 -- A finished journal becomes etcd-medic-journal-PROCEDURE-done-STAMP (the newest KEEP_DONE kept per procedure).
 local host = require "medic.host"
 local json = require "medic.json"
+local process = require "medic.process"
 
 local configmap = {}
 local Store = {}
@@ -19,19 +20,9 @@ configmap.KEEP_DONE = 5
 local MANAGED, PROC, STATE, WRITER = "app.kubernetes.io/managed-by", "etcd-medic.openshift.io/journal",
 	"etcd-medic.openshift.io/state", "etcd-medic.openshift.io/writer"
 
-local function read_line(path)
-	local f = io.open(path, "r")
-	if not f then return nil end
-	local line = f:read("l")
-	f:close()
-	return line
-end
-
 -- This process, as the writer of a journal: host, pid and start time (pids are reused, pod names are not).
 local function writer_id()
-	local stat = read_line("/proc/self/stat") or ""
-	return string.format("%s/%s/%s", read_line("/proc/sys/kernel/hostname") or "?", stat:match("^(%d+)") or "0",
-		stat:match("%) %S+" .. string.rep(" %S+", 18) .. " (%d+)") or "0")
+	return string.format("%s/%s/%s", process.hostname() or "?", process.pid() or 0, process.start_ticks() or 0)
 end
 
 -- configmap.new(kc, ns) -> a store of journals in namespace ns of kc's cluster.

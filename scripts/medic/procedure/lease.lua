@@ -6,6 +6,7 @@
 -- Another holder refuses the run (exit 3), naming it and since when.
 local failure = require "medic.procedure.failure"
 local host = require "medic.host"
+local process = require "medic.process"
 
 local lease = {}
 
@@ -14,22 +15,14 @@ lease.DURATION = 60 -- seconds; renewed every third of it while the run waits
 
 local function path(ns) return "/apis/coordination.k8s.io/v1/namespaces/" .. ns .. "/leases/" .. lease.NAME end
 
-local function read_line(file)
-	local f = io.open(file, "r")
-	if not f then return nil end
-	local line = f:read("l")
-	f:close()
-	return line
-end
-
-local function pid() return tonumber((read_line("/proc/self/stat") or ""):match("^(%d+)")) end
-local function hostname() return read_line("/proc/sys/kernel/hostname") or "localhost" end
+local function pid() return process.pid() end
+local function hostname() return process.hostname() or "localhost" end
 
 -- The pod this run is in (a Job's): POD_NAMESPACE/POD_NAME when the manifest passes them (downward API), else the
 -- service account's namespace and the hostname, which is the pod's name. nil outside a pod.
 local function pod_of(ctx)
 	if not ctx.cluster:in_pod() then return nil end
-	local ns = os.getenv("POD_NAMESPACE") or read_line("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	local ns = os.getenv("POD_NAMESPACE") or process.read_line("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 	return (ns or ctx.cluster.namespace) .. "/" .. (os.getenv("POD_NAME") or hostname())
 end
 
